@@ -1,0 +1,34 @@
+# The two commands a new user needs are `make run` and `make test`; both set
+# up .venv on first use.  Everything else here is a convenience on top.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.fedwave-installed
+OUT ?= runs/quickstart
+
+.PHONY: install run test bench typecheck clean
+
+# torch is pinned: an open range would pull a multi-GB CUDA build.
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/fedwave run scenarios/quickstart.yaml --out $(OUT) --force
+	@echo "report: $(OUT)/report.md"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache

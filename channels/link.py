@@ -1,0 +1,93 @@
+"""The channel seam: what each client's link can carry at simulated time t."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from channels.fading import Fading
+from channels.pathloss import SPEED_OF_LIGHT_M_S
+from channels.rate import ShannonRate
+
+__all__ = ["LinkState", "Channel", "thermal_noise_dbm", "dbm_to_w"]
+
+
+def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
+    """-174 dBm/Hz + 10 log10(B) + NF [dBm]."""
+    return -174.0 + 10.0 * np.log10(bandwidth_hz) + noise_figure_db
+
+
+def dbm_to_w(power_dbm: float | np.ndarray) -> np.ndarray:
+    return 10.0 ** ((np.asarray(power_dbm) - 30.0) / 10.0)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """One direction of every client's link at one instant; arrays are [num_clients].
+
+    snr_db : full-band SNR after fading [dB]
+    rate_bps : rate if the client had the whole band [bit/s]
+    bler : probability that one packet transmission fails
+    latency_s : one-way propagation delay [s]
+    bandwidth_hz : the band this state refers to [Hz]
+    """
+
+    snr_db: np.ndarray
+    rate_bps: np.ndarray
+    bler: np.ndarray
+    latency_s: np.ndarray
+    bandwidth_hz: float
+
+    @property
+    def snr_linear(self) -> np.ndarray:
+        return 10.0 ** (self.snr_db / 10.0)
+
+
+class Channel:
+    """Mean SNR per client (large scale) times a fading gain (small scale).
+
+    Uplink and downlink share the small-scale gain (TDD reciprocity: one band,
+    one coherence interval) but have their own mean SNR, from their own
+    transmit power, bandwidth and noise.
+
+    mean_snr_ul_db, mean_snr_dl_db : [num_clients] mean full-band SNR [dB]
+    distance_3d_m : [num_clients] for the propagation delay
+    """
+
+    def __init__(
+        self,
+        mean_snr_ul_db: np.ndarray,
+        mean_snr_dl_db: np.ndarray,
+        fading: Fading,
+        rate: ShannonRate,
+        bandwidth_ul_hz: float,
+        bandwidth_dl_hz: float,
+        distance_3d_m: np.ndarray,
+        packet_error_rate: float = 0.0,
+    ) -> None:
+        if not 0.0 <= packet_error_rate <= 1.0:
+            raise ValueError(f"packet_error_rate must be in [0, 1], got {packet_error_rate}")
+        self.mean_snr_ul_db = np.asarray(mean_snr_ul_db, dtype=float)
+        self.mean_snr_dl_db = np.asarray(mean_snr_dl_db, dtype=float)
+        self.fading = fading
+        self.rate = rate
+        self.bandwidth_ul_hz = bandwidth_ul_hz
+        self.bandwidth_dl_hz = bandwidth_dl_hz
+        self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
+        self.packet_error_rate = packet_error_rate
+
+    @property
+    def num_clients(self) -> int:
+        return int(self.mean_snr_ul_db.shape[0])
+
+    def states(self, t_s: float, normals: np.ndarray) -> tuple[LinkState, LinkState]:
+        """(uplink, downlink) at time ``t_s``; normals : [num_clients, 2] fading innovations."""
+        gain_db = 10.0 * np.log10(np.maximum(self.fading.gain(t_s, normals), 1e-30))
+        bler = np.full(self.num_clients, self.packet_error_rate)
+        out = []
+        for mean_db, bw in ((self.mean_snr_ul_db, self.bandwidth_ul_hz), (self.mean_snr_dl_db, self.bandwidth_dl_hz)):
+            snr_db = mean_db + gain_db
+            rate = self.rate.rate_bps(10.0 ** (snr_db / 10.0), bw)
+            out.append(LinkState(snr_db, rate, bler, self.latency_s, bw))
+        return out[0], out[1]

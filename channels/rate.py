@@ -1,0 +1,35 @@
+"""Rate models: SNR -> achievable bit rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ShannonRate"]
+
+
+@dataclass(frozen=True)
+class ShannonRate:
+    """r = B log2(1 + SNR / Gamma), optionally capped at B * max_se.
+
+    gap_db : SNR gap Gamma to capacity [dB] (0 = capacity)
+    max_se_bps_hz : spectral-efficiency cap [bit/s/Hz], None = uncapped
+    """
+
+    gap_db: float = 0.0
+    max_se_bps_hz: float | None = None
+
+    @property
+    def gap_linear(self) -> float:
+        return float(10.0 ** (self.gap_db / 10.0))
+
+    def spectral_efficiency(self, snr_linear: np.ndarray) -> np.ndarray:
+        """[bit/s/Hz] for linear SNR values of any shape."""
+        snr = np.asarray(snr_linear)
+        se = np.log2(1.0 + (snr if self.gap_db == 0.0 else snr / self.gap_linear))
+        return se if self.max_se_bps_hz is None else np.minimum(se, self.max_se_bps_hz)
+
+    def rate_bps(self, snr_linear: np.ndarray, bandwidth_hz: float | np.ndarray) -> np.ndarray:
+        """[bit/s] over ``bandwidth_hz``."""
+        return np.asarray(bandwidth_hz) * self.spectral_efficiency(snr_linear)

@@ -1,0 +1,88 @@
+"""From a validated scenario to the radio objects of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
+from channels.link import thermal_noise_dbm
+from channels.pathloss import los_probability_umi
+from sim.rng import client_generators
+from sim.scenario import Scenario
+
+__all__ = ["Radio", "build_radio", "device_speeds"]
+
+
+@dataclass(frozen=True)
+class Radio:
+    """Everything static about the cell for one run; arrays are [num_clients]."""
+
+    drop: Drop
+    los: np.ndarray
+    pathloss_db: np.ndarray
+    shadowing_db: np.ndarray
+    channel: Channel
+    rate: ShannonRate
+
+
+def _drop(scn: Scenario) -> Drop:
+    p, c = scn.clients.placement, scn.clients
+    if p.kind == "fixed":
+        if p.distances_m is None:
+            raise ValueError("clients.placement.distances_m is required for kind fixed")
+        return fixed(p.distances_m, c.height_m, scn.cell.bs_height_m)
+    gens = client_generators(scn.seed, "placement", c.count)
+    return uniform_disc(gens, p.radius_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
+
+
+def _one_per_client(scn: Scenario, purpose: str, draw: str) -> np.ndarray:
+    gens = client_generators(scn.seed, purpose, scn.clients.count)
+    return np.array([getattr(g, draw)() for g in gens])
+
+
+def build_radio(scn: Scenario) -> Radio:
+    n = scn.clients.count
+    drop = _drop(scn)
+    pl_cfg = scn.channel.pathloss
+    carrier_hz = scn.cell.carrier_ghz * 1e9
+    d3 = drop.distance_3d_m
+    if pl_cfg.model == "free_space" or pl_cfg.los == "los":
+        los = np.ones(n, dtype=bool)
+    elif pl_cfg.los == "nlos":
+        los = np.zeros(n, dtype=bool)
+    else:
+        los = _one_per_client(scn, "los", "random") < los_probability_umi(drop.distance_2d_m)
+    if pl_cfg.model == "free_space":
+        pathloss = free_space_db(d3, carrier_hz)
+    else:
+        exponent = np.where(los, pl_cfg.exponent_los, pl_cfg.exponent_nlos)
+        pathloss = log_distance_db(d3, carrier_hz, exponent, pl_cfg.reference_m, pl_cfg.reference_loss_db)
+    shadow = np.zeros(n)
+    if scn.channel.shadowing:
+        shadow = scn.channel.shadowing_sigma_db * _one_per_client(scn, "shadowing", "standard_normal")
+
+    bw_ul = scn.cell.bandwidth_mhz * 1e6
+    bw_dl = (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6
+    if scn.channel.snr_db is not None:
+        snr_ul = snr_dl = np.full(n, float(scn.channel.snr_db))
+    else:
+        loss = pathloss + shadow
+        snr_ul = scn.clients.tx_power_dbm - loss - thermal_noise_dbm(bw_ul, scn.cell.noise_figure_db)
+        snr_dl = scn.cell.tx_power_dbm - loss - thermal_noise_dbm(bw_dl, scn.cell.noise_figure_db)
+
+    f = scn.channel.fading
+    # The Rician LOS phase is drawn for every model so that all models consume
+    # the fading streams identically (common random numbers across models).
+    phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
+    fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f.doppler_hz, los_phase_rad=phase)
+    rate = ShannonRate(scn.channel.rate.gap_db, scn.channel.rate.max_se_bps_hz)
+    channel = Channel(snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, d3, scn.medium.packet_error_rate)
+    return Radio(drop, los, pathloss, shadow, channel, rate)
+
+
+def device_speeds(scn: Scenario) -> np.ndarray:
+    """[num_clients] compute speed [FLOP/s], log-normal around the median."""
+    dev = scn.clients.device
+    return dev.flops_per_s * np.exp(dev.speed_sigma * _one_per_client(scn, "device", "standard_normal"))

@@ -1,0 +1,88 @@
+"""The ``fedwave`` command: run, validate, schema.
+
+Exit codes: 0 success, 2 bad input (scenario, options, output folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sim.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"fedwave: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fedwave", description="Federated fine-tuning of language models over wireless networks.")
+    p.add_argument("--version", action="version", version=f"fedwave {__import__('sim').__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario and write its records and report")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--out", type=Path, help="output folder (default: runs/<scenario name>)")
+    run.add_argument("--force", action="store_true", help="write into a non-empty output folder")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario key (dotted name; value parsed as YAML); repeatable")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    val = sub.add_parser("validate", help="check a scenario file and print it with every default filled in")
+    val.add_argument("scenario", type=Path)
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
+    sch.add_argument("--markdown", action="store_true", help="print the key reference as a Markdown table")
+    return p
+
+
+def _schema_markdown() -> str:
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for name, default, desc in leaf_fields():
+        shown = "null" if default is None else json.dumps(default)
+        rows.append(f"| `{name}` | `{shown}` | {desc} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
+        return 0
+    try:
+        scn = load_scenario(args.scenario, args.overrides)
+    except ScenarioError as err:
+        print(err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.command == "validate":
+        from sim.scenario import scenario_to_yaml
+
+        print(scenario_to_yaml(scn), end="")
+        return 0
+
+    from sim.run import OutputDirError, run_scenario
+
+    out = args.out or Path("runs") / args.scenario.stem
+    quiet = args.quiet or not sys.stderr.isatty()
+    try:
+        summary = run_scenario(scn, out, force=args.force, quiet=quiet)
+    except OutputDirError as err:
+        print(err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(
+        f"{summary['rounds']} rounds, {summary['clients']} clients: "
+        f"{summary['uplink_bytes_total']} uplink bytes, {summary['delivered_total']} uploads delivered, "
+        f"{summary['sim_time_s']:.3f} s simulated"
+    )
+    print(f"report: {out / 'report.md'}")
+    return 0

@@ -1,0 +1,298 @@
+"""The round driver: a SimPy server process and one process per client per round.
+
+A synchronous round, in simulated time:
+
+1. the server draws every link's state at the round start and broadcasts
+   ``Algorithm.broadcast`` to each participant over the downlink medium;
+2. each client computes for ``work_flop / speed`` seconds, then asks its link
+   what it can still deliver (a :class:`~workloads.Budget`), lets the
+   algorithm encode its upload and sends it over the uplink medium with ARQ;
+3. the round closes when every participant is through or at the deadline,
+   whichever comes first; transfers still in the air are cut, the delivered
+   payloads are aggregated (failures passed beside them, not raised), and the
+   server evaluates.
+
+Simulation logic reads time only from ``env.now``.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from channels.link import dbm_to_w
+from sim.build import Radio, build_radio, device_speeds
+from sim.medium import ArqOutcome, Transfer, arq_attempts, make_medium
+from sim.rng import RoundNormals, client_generators
+from sim.scenario import Scenario
+from workloads.base import Algorithm, Budget, Payload
+
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS"]
+
+OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped")
+DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED = range(len(OUTCOMES))
+
+CLIENT_COLUMNS = (
+    "round",
+    "client",
+    "distance_m",
+    "pathloss_db",
+    "snr_db",
+    "rate_bps",
+    "budget_bits",
+    "k",
+    "payload_bits",
+    "airtime_s",
+    "attempts",
+    "delivered",
+    "compute_s",
+    "energy_j",
+    "outcome",
+)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: one dict per round and per-client columns over all rounds."""
+
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    clients: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in CLIENT_COLUMNS})
+    sim_time_s: float = 0.0
+
+    def client_column(self, name: str) -> np.ndarray:
+        """One column over all rounds; ``outcome`` as names."""
+        col = np.concatenate(self.clients[name]) if self.clients[name] else np.empty(0, dtype=np.int8)
+        return np.asarray(OUTCOMES)[col] if name == "outcome" else col
+
+
+class _Round:
+    """Per-round state shared by the server and the client processes."""
+
+    def __init__(self, env: simpy.Environment, index: int, n: int, t0: float, deadline_abs: float) -> None:
+        self.index, self.t0, self.deadline_abs = index, t0, deadline_abs
+        self.closed = False
+        self.pending = n
+        self.all_done = env.event()
+        self.next_round = env.event()
+        self.busy = np.ones(n, dtype=bool)
+        self.outcome = np.full(n, DEADLINE, dtype=np.int8)  # codes into OUTCOMES
+        self.budget_bits = np.zeros(n, dtype=np.int64)
+        self.k = np.full(n, -1, dtype=np.int64)
+        self.compute_start = np.full(n, np.nan)
+        self.arrival = np.full(n, np.inf)
+        self.payloads: dict[int, Payload] = {}
+        self.arq: dict[int, ArqOutcome] = {}
+        self.uploads: dict[int, Transfer] = {}
+        # Filled by the server before the round starts.
+        self.ul: Any = None
+        self.dl_arq: list[ArqOutcome] = []
+        self.compute_s = np.empty(0)
+
+    def finish(self, client: int) -> None:
+        self.busy[client] = False
+        self.pending -= 1
+        if self.pending == 0:
+            self.all_done.succeed()
+
+
+class Engine:
+    """Runs one scenario with one algorithm."""
+
+    def __init__(self, scn: Scenario, algorithm: Algorithm, radio: Radio | None = None) -> None:
+        self.scn, self.algorithm = scn, algorithm
+        self.radio = radio or build_radio(scn)
+        n = scn.clients.count
+        self.env = simpy.Environment()
+        ch = self.radio.channel
+        med = scn.medium
+        self.uplink = make_medium(self.env, ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
+        self.downlink = make_medium(self.env, ch.bandwidth_dl_hz, med.downlink_sharing, self.radio.rate, False)
+        self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
+        self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
+        self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
+        self.speed_flops = device_speeds(scn)
+        self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
+        self.result = RunResult()
+        self._first_round = self.env.event()
+        self._clients = [self.env.process(self._client(i)) for i in range(n)]
+
+    def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+        server = self.env.process(self._server(on_round))
+        # A round allocates many short-lived events; the default GC threshold
+        # triggers full collections that cost up to a third of the run time.
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+        try:
+            # Until the server is done: clients cut off by the last deadline
+            # may still hold pending timeouts that must not advance the clock.
+            self.env.run(until=server)
+        finally:
+            gc.set_threshold(*threshold)
+        self.result.sim_time_s = float(self.env.now)
+        return self.result
+
+    # ------------------------------------------------------------------ server
+
+    def _server(self, on_round: Callable[[dict[str, Any]], None] | None) -> Any:
+        start = self._first_round
+        for r in range(self.scn.rounds):
+            rnd = self._open_round(r)
+            start.succeed(rnd)
+            start = rnd.next_round
+            row = yield from self._close_round(rnd)
+            self.result.rounds.append(row)
+            if on_round is not None:
+                on_round(row)
+
+    def _open_round(self, r: int) -> _Round:
+        env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
+        n = scn.clients.count
+        t0 = env.now
+        rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
+        rnd.ul, dl = ch.states(t0, self._fading.draw(r))
+        rnd.down = self.algorithm.broadcast(r)
+        rnd.dl_arq = [
+            arq_attempts(rnd.down.bits, med.packet_bits, float(dl.bler[i]), med.max_attempts, self._arq_dl[i])
+            for i in range(n)
+        ]
+        rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
+        self.uplink.begin_round(rnd.ul.snr_linear, n)
+        self.downlink.begin_round(dl.snr_linear, n)
+        return rnd
+
+    def _close_round(self, rnd: _Round) -> Any:
+        env, scn = self.env, self.scn
+        n, r, ul = scn.clients.count, rnd.index, rnd.ul
+        yield env.any_of([env.timeout(scn.round.deadline_s), rnd.all_done])
+        # Everybody is through or the deadline has come; wait for the last
+        # bits still propagating, never past the deadline.
+        last = float(rnd.arrival[np.isfinite(rnd.arrival)].max(initial=env.now))
+        if env.now < min(last, rnd.deadline_abs):
+            yield env.timeout(min(last, rnd.deadline_abs) - env.now)
+        rnd.closed = True
+        close_s = env.now
+        self.uplink.abort()
+        self.downlink.abort()
+        for i in np.flatnonzero(rnd.busy):
+            self._clients[i].interrupt("deadline")
+
+        delivered: dict[int, Payload] = {}
+        failures: dict[int, str] = {}
+        airtime = np.zeros(n)
+        attempts = np.zeros(n, dtype=np.int64)
+        payload_bits = np.zeros(n, dtype=np.int64)
+        for i, t in rnd.uploads.items():
+            airtime[i] = (t.end_s if t.end_s is not None else close_s) - t.start_s
+            attempts[i] = rnd.arq[i].attempts
+            payload_bits[i] = rnd.payloads[i].bits
+            # Judged on the arrival time itself, so an upload landing exactly at
+            # the deadline counts whatever order SimPy processes the two events.
+            if t.completed and rnd.arrival[i] <= rnd.deadline_abs:
+                rnd.outcome[i] = DELIVERED if rnd.arq[i].ok else ARQ_FAILURE
+        # Aggregate in arrival order (ties by client id) so the order is reproducible.
+        for i in sorted(rnd.uploads, key=lambda c: (rnd.arrival[c], c)):
+            if rnd.outcome[i] == DELIVERED:
+                delivered[i] = rnd.payloads[i]
+        for i in range(n):
+            if rnd.outcome[i] != DELIVERED:
+                failures[i] = OUTCOMES[rnd.outcome[i]]
+        self.algorithm.aggregate(r, delivered, failures)
+        if scn.round.aggregation_s > 0:
+            yield env.timeout(scn.round.aggregation_s)
+        metrics = self.algorithm.evaluate(r)
+
+        computed = np.clip(close_s - rnd.compute_start, 0.0, rnd.compute_s)
+        computed = np.where(np.isnan(computed), 0.0, computed)
+        energy = scn.clients.device.compute_power_w * computed + self.tx_power_w * airtime
+        is_delivered = rnd.outcome == DELIVERED
+        cols = self.result.clients
+        cols["round"].append(np.full(n, r, dtype=np.int64))
+        cols["client"].append(np.arange(n, dtype=np.int64))
+        cols["distance_m"].append(self.radio.drop.distance_2d_m)
+        cols["pathloss_db"].append(self.radio.pathloss_db)
+        cols["snr_db"].append(ul.snr_db)
+        cols["rate_bps"].append(ul.rate_bps)
+        cols["budget_bits"].append(rnd.budget_bits)
+        cols["k"].append(rnd.k)
+        cols["payload_bits"].append(payload_bits)
+        cols["airtime_s"].append(airtime)
+        cols["attempts"].append(attempts)
+        cols["delivered"].append(is_delivered.astype(np.int64))
+        cols["compute_s"].append(rnd.compute_s)
+        cols["energy_j"].append(energy)
+        cols["outcome"].append(rnd.outcome)
+
+        ks = rnd.k[rnd.k >= 0]
+        up_bytes = int(payload_bits.sum()) // 8
+        prev = self.result.rounds[-1]["cum_uplink_bytes"] if self.result.rounds else 0
+        row: dict[str, Any] = {
+            "round": r,
+            "sim_time_s": float(env.now),
+            "duration_s": float(env.now - rnd.t0),
+            "participants": n,
+            "delivered": int(is_delivered.sum()),
+            "dropped": int(n - is_delivered.sum()),
+            "uplink_bytes": up_bytes,
+            "downlink_bytes": rnd.down.bits * n // 8,
+            "cum_uplink_bytes": prev + up_bytes,
+            "airtime_s": float(airtime.sum()),
+            "energy_j": float(energy.sum()),
+            "mean_k": float(ks.mean()) if ks.size else float("nan"),
+        }
+        row.update({k: float(v) for k, v in metrics.items()})
+        return row
+
+    # ------------------------------------------------------------------ client
+
+    def _client(self, i: int) -> Any:
+        """Client i for the whole run: one pass per round, cut short by the deadline."""
+        rnd = yield self._first_round
+        while True:
+            try:
+                yield from self._client_round(rnd, i)
+            except simpy.Interrupt:
+                pass  # the server closed the round; its records say why
+            rnd = yield rnd.next_round
+
+    def _client_round(self, rnd: _Round, i: int) -> Any:
+        env, med, ul = self.env, self.scn.medium, rnd.ul
+        latency = float(ul.latency_s[i])
+        dl_arq = rnd.dl_arq[i]
+        down = self.downlink.transmit(i, dl_arq.air_bits)
+        if dl_arq.ok and down.end_s is not None and math.isfinite(down.end_s):
+            # The end is known already (scheduled sharing): wait once for
+            # download, propagation and compute together; one event fewer.
+            rnd.compute_start[i] = down.end_s + latency
+            yield env.timeout(down.end_s - env.now + latency + rnd.compute_s[i])
+        else:
+            yield down.done
+            if not dl_arq.ok:
+                rnd.outcome[i] = DOWNLINK_FAILURE
+                rnd.finish(i)
+                return
+            rnd.compute_start[i] = env.now + latency
+            yield env.timeout(latency + rnd.compute_s[i])
+        time_left = rnd.deadline_abs - env.now - latency
+        goodput = self.uplink.expected_rate_bps(i) * (1.0 - float(ul.bler[i]))
+        budget = Budget(int(goodput * time_left) if time_left > 0 else 0, goodput, float(ul.snr_db[i]), time_left)
+        rnd.budget_bits[i] = budget.max_bits
+        payload = self.algorithm.local_update(i, rnd.index, budget)
+        if payload is None:
+            rnd.outcome[i] = SKIPPED
+            rnd.finish(i)
+            return
+        if payload.k is not None:
+            rnd.k[i] = payload.k
+        arq = arq_attempts(payload.bits, med.packet_bits, float(ul.bler[i]), med.max_attempts, self._arq_ul[i])
+        rnd.payloads[i], rnd.arq[i] = payload, arq
+        transfer = self.uplink.transmit(i, arq.air_bits)
+        rnd.uploads[i] = transfer
+        yield transfer.done
+        rnd.arrival[i] = env.now + latency
+        rnd.finish(i)

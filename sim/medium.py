@@ -1,0 +1,381 @@
+"""The shared band: bandwidth sharing, airtime and ARQ.
+
+A :class:`Medium` is one direction of the cell.  Each transfer is a number of
+bits (retransmissions included) that drains at a rate set by the sharing
+policy and the client's full-band SNR ``s``; ``B`` is the band, ``N`` the
+number of transfers expected this round, ``n`` the number active right now:
+
+- ``fdma_static``: each of the round's ``N`` transfers owns ``B/N`` for the
+  whole round, busy or not (the usual model of FL-over-wireless papers);
+- ``ofdma``: each active transfer gets ``B/n`` and every rate is recomputed
+  whenever a transfer starts or ends (a fluid, processor-sharing model: a
+  client alone gets the whole band);
+- ``tdma``: one transfer at a time over the whole band, first come first served.
+
+With ``power_concentration`` (uplink: a UE puts its whole power into its
+sub-band) a client holding ``B/n`` sees SNR ``n s``; the base station keeps its
+power spectral density constant, so the downlink does not.
+
+``fdma_static`` and ``tdma`` know each transfer's end when it starts and cost
+one SimPy event per transfer; ``ofdma`` costs one vector update per start or
+end, O(n) each.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from channels.rate import ShannonRate
+
+__all__ = ["Medium", "Transfer", "ArqOutcome", "arq_attempts", "arq_packets", "make_medium", "SHARING"]
+
+SHARING = ("fdma_static", "ofdma", "tdma")
+# A transfer whose remainder is below this many bits is complete (float noise).
+_EPS_BITS = 1e-6
+
+
+class Transfer:
+    """One transfer on a :class:`Medium`.
+
+    ``done`` fires when the last bit is through; ``end_s`` is that time once
+    known (or the time it was cut at the deadline, with ``cut`` set).
+    """
+
+    __slots__ = ("client", "bits", "start_s", "end_s", "cut", "done")
+
+    def __init__(self, client: int, bits: float, start_s: float) -> None:
+        self.client, self.bits, self.start_s = client, bits, start_s
+        self.end_s: float | None = None
+        self.cut = False
+        self.done: simpy.Event
+
+    @property
+    def completed(self) -> bool:
+        return self.end_s is not None and not self.cut
+
+
+class Medium:
+    """One direction of the cell; subclasses decide how the band is shared."""
+
+    sharing = ""
+
+    def __init__(self, env: simpy.Environment, bandwidth_hz: float, rate: ShannonRate, power_concentration: bool) -> None:
+        if not bandwidth_hz > 0:
+            raise ValueError(f"bandwidth_hz must be > 0, got {bandwidth_hz}")
+        self.env, self.bandwidth_hz = env, bandwidth_hz
+        self.rate, self.power_concentration = rate, power_concentration
+        self.expected = 1
+        self.snr_linear = np.empty(0)
+        self._expected_rate = np.empty(0)
+
+    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
+        """Start a round: every client's full-band SNR and how many transfers to expect.
+
+        snr_linear : [num_clients] linear SNR for this round (block fading)
+        """
+        self.expected = max(1, int(expected_transfers))
+        self.snr_linear = np.asarray(snr_linear, dtype=float)
+        self._expected_rate = self._expected_rates(self.snr_linear)
+
+    def share_rate_bps(self, snr_linear: np.ndarray | float, sharers: int) -> np.ndarray:
+        """Rate of one transfer while the band is split ``sharers`` ways [bit/s]."""
+        n = max(1, sharers)
+        snr = np.asarray(snr_linear, dtype=float)
+        return self.rate.rate_bps(snr * n if self.power_concentration else snr, self.bandwidth_hz / n)
+
+    def expected_rate_bps(self, client: int) -> float:
+        """The rate client's transfer can count on this round, before it starts [bit/s]."""
+        return float(self._expected_rate[client])
+
+    def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        return self.share_rate_bps(snr_linear, self.expected)
+
+    def transmit(self, client: int, bits: float) -> Transfer:
+        """Start sending ``bits`` from/to ``client`` now; wait on ``transfer.done``."""
+        if bits < 0 or not math.isfinite(bits):
+            raise ValueError(f"bits must be finite and >= 0, got {bits}")
+        transfer = Transfer(client, bits, self.env.now)
+        if bits <= _EPS_BITS:
+            transfer.end_s = self.env.now
+            transfer.done = self.env.timeout(0.0, 0.0)
+            return transfer
+        self._start(transfer)
+        return transfer
+
+    def abort(self) -> list[Transfer]:
+        """Cut every unfinished transfer now (deadline); returns them.
+
+        A transfer whose last bit is through at this very instant is finished,
+        not cut.
+        """
+        cut = self._abort()
+        for t in cut:
+            t.end_s, t.cut = self.env.now, True
+        return cut
+
+    def _start(self, transfer: Transfer) -> None:
+        raise NotImplementedError
+
+    def _abort(self) -> list[Transfer]:
+        raise NotImplementedError
+
+
+class _Scheduled(Medium):
+    """Policies where a transfer's end is known when it starts."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._open: list[Transfer] = []
+
+    def _start(self, transfer: Transfer) -> None:
+        start, rate = self._slot(transfer.client)
+        transfer.end_s = start + transfer.bits / rate if rate > 0 else math.inf
+        if math.isfinite(transfer.end_s):
+            transfer.done = self.env.timeout(transfer.end_s - self.env.now, transfer.end_s - transfer.start_s)
+        else:
+            transfer.done = self.env.event()  # a dead link: only the deadline ends it
+        self._open.append(transfer)
+
+    def _abort(self) -> list[Transfer]:
+        now = self.env.now
+        cut = [t for t in self._open if t.end_s is not None and t.end_s > now]
+        self._open = []
+        return cut
+
+    def _slot(self, client: int) -> tuple[float, float]:
+        """(service start, rate) for a transfer of ``client`` starting now."""
+        raise NotImplementedError
+
+
+class FdmaStatic(_Scheduled):
+    sharing = "fdma_static"
+
+    def _slot(self, client: int) -> tuple[float, float]:
+        return self.env.now, self.expected_rate_bps(client)
+
+
+class Tdma(_Scheduled):
+    sharing = "tdma"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._free_at = 0.0
+
+    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
+        super().begin_round(snr_linear, expected_transfers)
+        self._full_rate = self.rate.rate_bps(self.snr_linear, self.bandwidth_hz)
+        self._free_at = self.env.now
+
+    def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        # Its share of time when the round's N transfers queue up.
+        return self.rate.rate_bps(snr_linear, self.bandwidth_hz) / self.expected
+
+    def _slot(self, client: int) -> tuple[float, float]:
+        return max(self.env.now, self._free_at), float(self._full_rate[client])
+
+    def _start(self, transfer: Transfer) -> None:
+        super()._start(transfer)
+        self._free_at = transfer.end_s if transfer.end_s is not None else self._free_at
+
+    def _abort(self) -> list[Transfer]:
+        self._free_at = self.env.now
+        return super()._abort()
+
+
+class Ofdma(Medium):
+    """Processor sharing: the band is split equally among active transfers.
+
+    Transfers that start at the same instant are admitted together (one rate
+    update for all of them), so a broadcast to N clients costs one update.
+    """
+
+    sharing = "ofdma"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._tr = np.empty(0, dtype=object)
+        self._rem = np.empty(0)
+        self._snr = np.empty(0)
+        self._rates = np.empty(0)
+        self._tol = np.empty(0)
+        self._pending: list[tuple[Transfer, float]] = []
+        self._t_last = 0.0
+        self._generation = 0
+
+    def _start(self, transfer: Transfer) -> None:
+        transfer.done = self.env.event()
+        if not self._pending:
+            # Admit everything that starts at this instant in one update,
+            # after the other events already due now have run.
+            settle = self.env.event()
+            settle.callbacks.append(self._settle)
+            settle.succeed()
+        self._pending.append((transfer, float(self.snr_linear[transfer.client])))
+
+    def _abort(self) -> list[Transfer]:
+        self._admit()
+        self._advance()
+        self._complete_finished()
+        cut = list(self._tr)
+        self._tr = np.empty(0, dtype=object)
+        self._rem, self._snr, self._rates, self._tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0)
+        self._generation += 1
+        return cut
+
+    def _settle(self, _event: simpy.Event) -> None:
+        if self._pending:
+            self._admit()
+            self._reschedule()
+
+    def _admit(self) -> None:
+        if not self._pending:
+            return
+        self._advance()
+        new, self._pending = self._pending, []
+        tr = np.empty(len(new), dtype=object)
+        tr[:] = [t for t, _ in new]
+        self._tr = np.concatenate([self._tr, tr])
+        self._rem = np.concatenate([self._rem, [t.bits for t, _ in new]])
+        self._snr = np.concatenate([self._snr, [s for _, s in new]])
+        self._rates = np.concatenate([self._rates, np.zeros(len(new))])
+        # Float error in the remainder scales with the transfer's size.
+        self._tol = np.concatenate([self._tol, [_EPS_BITS + 1e-12 * t.bits for t, _ in new]])
+
+    def _advance(self) -> None:
+        dt = self.env.now - self._t_last
+        if dt > 0 and self._rates.size:
+            self._rem -= self._rates * dt
+        self._t_last = self.env.now
+
+    def _reschedule(self) -> None:
+        self._generation += 1
+        n = self._tr.shape[0]
+        if not n:
+            self._rates = np.empty(0)
+            return
+        self._rates = self.share_rate_bps(self._snr, n)
+        with np.errstate(divide="ignore"):
+            dt = float((self._rem / self._rates).min())
+        if not math.isfinite(dt):
+            return  # nobody can move: zero-rate links wait for the deadline
+        gen = self._generation
+        wake = self.env.timeout(max(dt, 0.0))
+        wake.callbacks.append(lambda _event: self._wake(gen))
+
+    def _wake(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # superseded by a later start or completion
+        self._advance()
+        self._complete_finished()
+        self._reschedule()
+
+    def _complete_finished(self) -> None:
+        if not self._tr.shape[0]:
+            return
+        # Also done: transfers that would finish within the clock's resolution,
+        # or a wake-up could land on the same float time forever.
+        finished = self._rem <= np.maximum(self._tol, self._rates * (4.0 * np.spacing(self.env.now)))
+        if not finished.any():
+            return
+        done = self._tr[finished]
+        keep = ~finished
+        self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
+        self._rates, self._tol = self._rates[keep], self._tol[keep]
+        now = self.env.now
+        for t in done:
+            t.end_s = now
+            t.done.succeed(now - t.start_s)
+
+
+_POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, Tdma)}
+
+
+def make_medium(
+    env: simpy.Environment, bandwidth_hz: float, sharing: str, rate: ShannonRate, power_concentration: bool
+) -> Medium:
+    """The medium for one direction, by sharing policy name."""
+    try:
+        cls = _POLICIES[sharing]
+    except KeyError:
+        raise ValueError(f"sharing {sharing!r} is not one of {', '.join(SHARING)}") from None
+    return cls(env, bandwidth_hz, rate, power_concentration)
+
+
+@dataclass(frozen=True)
+class ArqOutcome:
+    """What ARQ did to one payload.
+
+    attempts : packet transmissions in total
+    air_bits : bits put on the air, retransmissions included
+    ok : every packet got through within ``max_attempts`` tries
+    """
+
+    attempts: int
+    air_bits: int
+    ok: bool
+
+
+def arq_packets(bits: int, packet_bits: int) -> int:
+    """Number of link-layer packets that carry ``bits``."""
+    return -(-int(bits) // packet_bits) if bits > 0 else 0
+
+
+@functools.lru_cache(maxsize=256)
+def _thinning(p: float, max_attempts: int) -> tuple[float, ...]:
+    """P(retry j | retry j-1, packet got through within M tries), j = 1 .. M-1."""
+    p_fail = p**max_attempts
+    return tuple((p**j - p_fail) / (p ** (j - 1) - p_fail) for j in range(1, max_attempts))
+
+
+def _extra_tries(packets: int, p: float, max_attempts: int, rng: np.random.Generator) -> int:
+    """Retransmissions of ``packets`` packets that all got through within ``max_attempts`` tries.
+
+    For one such packet, P(at least j retries) = (p^j - p^M) / (1 - p^M); the
+    number of packets with at least j retries is thinned from those with at
+    least j - 1 by a binomial draw, so the sum costs M draws, not one per packet.
+    """
+    extra, alive = 0, packets
+    for q in _thinning(p, max_attempts):
+        if alive == 0:
+            break
+        alive = int(rng.binomial(alive, q))
+        extra += alive
+    return extra
+
+
+def arq_attempts(
+    bits: int, packet_bits: int, error_rate: float, max_attempts: int, rng: np.random.Generator
+) -> ArqOutcome:
+    """Send ``bits`` as packets of ``packet_bits`` over a link that loses each try with ``error_rate``.
+
+    A packet is retried up to ``max_attempts`` times; the payload fails, and
+    the sender stops, at the first packet that exhausts them.  The expected
+    tries per packet are (1 - p^M) / (1 - p); the payload gets through with
+    probability (1 - p^M)^packets.  Exact, and O(M) draws whatever the size.
+    """
+    if not 0.0 <= error_rate <= 1.0:
+        raise ValueError(f"error_rate must be in [0, 1], got {error_rate}")
+    npk = arq_packets(bits, packet_bits)
+    if npk == 0:
+        return ArqOutcome(0, 0, True)
+    if error_rate == 0.0:
+        return ArqOutcome(npk, int(bits), True)
+    last_bits = int(bits) - (npk - 1) * packet_bits
+    if error_rate == 1.0:
+        first = packet_bits if npk > 1 else last_bits
+        return ArqOutcome(max_attempts, first * max_attempts, False)
+    p, m = error_rate, max_attempts
+    p_fail = p**m
+    # 1-based index of the first packet that fails all M tries.
+    first_fail = int(rng.geometric(p_fail)) if p_fail > 0.0 else npk + 1
+    if first_fail < npk:  # stops before the (shorter) last packet
+        tries = first_fail - 1 + _extra_tries(first_fail - 1, p, m, rng) + m
+        return ArqOutcome(tries, tries * packet_bits, False)
+    body = npk - 1 + _extra_tries(npk - 1, p, m, rng)
+    last = m if first_fail == npk else 1 + _extra_tries(1, p, m, rng)
+    return ArqOutcome(body + last, body * packet_bits + last * last_bits, first_fail > npk)

@@ -1,0 +1,99 @@
+"""Run records on disk: written atomically (temp file + rename), byte-reproducible.
+
+Column names are public (see the README); floats are written with Python's
+shortest round-trip representation, so equal runs give equal bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.engine import CLIENT_COLUMNS, RunResult
+
+__all__ = ["atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "ROUND_COLUMNS"]
+
+ROUND_COLUMNS = (
+    "round",
+    "sim_time_s",
+    "duration_s",
+    "participants",
+    "delivered",
+    "dropped",
+    "uplink_bytes",
+    "downlink_bytes",
+    "cum_uplink_bytes",
+    "airtime_s",
+    "energy_j",
+    "mean_k",
+)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    return v
+
+
+def write_rounds_csv(path: Path, result: RunResult) -> None:
+    metric_cols = [k for k in (result.rounds[0] if result.rounds else {}) if k not in ROUND_COLUMNS]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*ROUND_COLUMNS, *metric_cols])
+    for row in result.rounds:
+        w.writerow([_cell(row.get(c, float("nan"))) for c in (*ROUND_COLUMNS, *metric_cols)])
+    atomic_write(path, buf.getvalue())
+
+
+def write_clients_csv(path: Path, result: RunResult) -> None:
+    cols = []
+    for name in CLIENT_COLUMNS:
+        col = result.client_column(name)
+        values = col.tolist()
+        if name == "k":
+            values = ["" if v < 0 else v for v in values]
+        cols.append(values)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CLIENT_COLUMNS)
+    w.writerows(zip(*cols))
+    atomic_write(path, buf.getvalue())
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(_jsonable(data), indent=2) + "\n")

@@ -1,0 +1,104 @@
+"""report.md: a first communication-cost summary of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.engine import OUTCOMES, RunResult
+from sim.scenario import Scenario
+
+__all__ = ["render_report"]
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1000.0
+    return f"{n:.2f} TB"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> str:
+    ch = scn.channel
+    snr_src = f"fixed at {ch.snr_db} dB" if ch.snr_db is not None else f"{ch.pathloss.model} path loss from geometry"
+    out = [
+        f"# fedwave run: {scn.workload.algorithm}, {scn.clients.count} clients, {scn.rounds} rounds",
+        "",
+        f"Seed {scn.seed}; {scn.cell.bandwidth_mhz:g} MHz at {scn.cell.carrier_ghz:g} GHz; mean SNR {snr_src}; "
+        f"{ch.fading.model} fading; uplink sharing {scn.medium.uplink_sharing}; deadline {scn.round.deadline_s:g} s.",
+        "",
+        "## Totals",
+        "",
+        _table(
+            ["quantity", "value"],
+            [
+                ["uplink payload", _fmt_bytes(summary["uplink_bytes_total"])],
+                ["downlink payload", _fmt_bytes(summary["downlink_bytes_total"])],
+                ["uplink airtime (sum over clients)", f"{summary['airtime_s_total']:.3f} s"],
+                ["client energy", f"{summary['energy_j_total']:.3f} J"],
+                ["simulated time", f"{summary['sim_time_s']:.3f} s"],
+                ["uploads delivered", f"{summary['delivered_total']} of {scn.rounds * scn.clients.count}"],
+            ],
+        ),
+        "",
+        "## Outcomes of client uploads",
+        "",
+        _table(["outcome", "count"], [[o, summary["outcomes"].get(o, 0)] for o in OUTCOMES]),
+        "",
+    ]
+    snr = result.client_column("snr_db")
+    delivered = result.client_column("delivered")
+    airtime = result.client_column("airtime_s")
+    if snr.size:
+        edges = np.quantile(snr, [0, 0.25, 0.5, 0.75, 1.0])
+        bins = np.clip(np.searchsorted(edges[1:-1], snr, side="right"), 0, 3)
+        rows = []
+        for q in range(4):
+            sel = bins == q
+            if sel.any():
+                rows.append(
+                    [
+                        f"Q{q + 1}",
+                        f"{snr[sel].min():.1f} .. {snr[sel].max():.1f}",
+                        f"{100 * delivered[sel].mean():.1f}%",
+                        f"{airtime[sel].mean():.4f}",
+                    ]
+                )
+        out += [
+            "## Delivery by uplink SNR quartile (client-rounds)",
+            "",
+            _table(["quartile", "SNR range [dB]", "delivered", "mean airtime [s]"], rows),
+            "",
+        ]
+    metric_cols = [k for k in (result.rounds[0] if result.rounds else {}) if k.startswith("eval_")]
+    header = ["round", "sim time [s]", "delivered", "dropped", "uplink", "airtime [s]", "mean k", *metric_cols]
+    rows = []
+    for r in result.rounds:
+        mean_k = "" if np.isnan(r["mean_k"]) else f"{r['mean_k']:.1f}"
+        rows.append(
+            [
+                r["round"],
+                f"{r['sim_time_s']:.3f}",
+                r["delivered"],
+                r["dropped"],
+                _fmt_bytes(r["uplink_bytes"]),
+                f"{r['airtime_s']:.3f}",
+                mean_k,
+                *(f"{r[m]:.4f}" for m in metric_cols),
+            ]
+        )
+    out += ["## Rounds", "", _table(header, rows), ""]
+    out += [
+        "Files beside this report: `rounds.csv` (one row per round), `clients.csv` (one row per client per "
+        "round), `summary.json`, `scenario.resolved.yaml` (rerun with `fedwave run scenario.resolved.yaml`).",
+        "",
+    ]
+    return "\n".join(out)

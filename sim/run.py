@@ -1,0 +1,76 @@
+"""Run one scenario end to end and write its records."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sim import __version__
+from sim.engine import Engine, RunResult
+from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
+from sim.report import render_report
+from sim.scenario import Scenario, scenario_to_yaml
+
+__all__ = ["OutputDirError", "prepare_out_dir", "run_scenario", "summarize"]
+
+
+class OutputDirError(Exception):
+    """The output folder cannot be used."""
+
+
+def prepare_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"{out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputDirError(f"{out}: folder is not empty (use --force to overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str, Any]:
+    outcomes = Counter(result.client_column("outcome").tolist())
+    final = {k: v for k, v in (result.rounds[-1] if result.rounds else {}).items() if k.startswith("eval_")}
+    return {
+        "seed": scn.seed,
+        "algorithm": scn.workload.algorithm,
+        "rounds": scn.rounds,
+        "clients": scn.clients.count,
+        "sim_time_s": result.sim_time_s,
+        "uplink_bytes_total": sum(r["uplink_bytes"] for r in result.rounds),
+        "downlink_bytes_total": sum(r["downlink_bytes"] for r in result.rounds),
+        "airtime_s_total": float(result.client_column("airtime_s").sum()),
+        "energy_j_total": float(result.client_column("energy_j").sum()),
+        "delivered_total": int(result.client_column("delivered").sum()),
+        "dropped_total": int(len(result.client_column("delivered")) - result.client_column("delivered").sum()),
+        "outcomes": dict(sorted(outcomes.items())),
+        "final_metrics": final,
+        "wall_time_s": wall_time_s,
+        "fedwave_version": __version__,
+    }
+
+
+def run_scenario(scn: Scenario, out: Path, *, force: bool = False, quiet: bool = True) -> dict[str, Any]:
+    """Run ``scn`` and write every record under ``out``; returns the summary."""
+    import workloads  # registers the built-in algorithms
+
+    prepare_out_dir(out, force)
+    t_wall = time.perf_counter()
+    algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, scn.seed)
+    engine = Engine(scn, algorithm)
+    if quiet:
+        result = engine.run()
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("rounds", total=scn.rounds)
+            result = engine.run(on_round=lambda _row: bar.advance(task))
+    wall = time.perf_counter() - t_wall
+    summary = summarize(scn, result, wall)
+    atomic_write(out / "scenario.resolved.yaml", scenario_to_yaml(scn))
+    write_rounds_csv(out / "rounds.csv", result)
+    write_clients_csv(out / "clients.csv", result)
+    write_json(out / "summary.json", summary)
+    atomic_write(out / "report.md", render_report(scn, result, summary))
+    return summary

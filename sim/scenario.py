@@ -1,0 +1,359 @@
+"""The scenario schema: one validated, fully defaulted description of a run.
+
+Every key has a documented default, so a ten-line YAML works.  Unknown keys and
+out-of-range values are errors; :func:`load_scenario` turns any problem with a
+scenario file into a :class:`ScenarioError` whose one-line message names the
+file, the YAML line (where the key is in the file), the dotted field and the
+problem.  Units are in key names (``_m``, ``_db``, ``_dbm``, ``_s``, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_override",
+    "apply_overrides",
+    "scenario_to_yaml",
+    "leaf_fields",
+]
+
+MAX_CLIENTS = 100_000
+MAX_ROUNDS = 100_000
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be run; ``str(err)`` is the one-line message."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+class Placement(_Strict):
+    kind: Literal["uniform_disc", "fixed"] = Field(
+        "uniform_disc",
+        description="uniform_disc: clients uniform in area on a disc around the base station; "
+        "fixed: ground distances given in distances_m",
+    )
+    radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc)")
+    min_distance_m: float = Field(
+        10.0, ge=0, le=1e6, description="no client closer than this to the base station [m] (uniform_disc)"
+    )
+    distances_m: list[float] | None = Field(
+        None, description="one 2D ground distance per client [m] (fixed); length must equal clients.count"
+    )
+
+
+class Device(_Strict):
+    flops_per_s: float = Field(1e12, gt=0, le=1e18, description="median compute speed of a client [FLOP/s]")
+    speed_sigma: float = Field(
+        0.5, ge=0, le=5, description="log-normal spread of client speeds (sigma of ln speed); 0 = identical"
+    )
+    compute_power_w: float = Field(5.0, ge=0, le=1e4, description="power drawn while computing [W]")
+
+
+class Clients(_Strict):
+    count: int = Field(10, ge=1, le=MAX_CLIENTS, description="number of clients")
+    placement: Placement = Field(default_factory=Placement, description="where clients are dropped")
+    height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
+    tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
+    device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
+
+
+class Cell(_Strict):
+    carrier_ghz: float = Field(3.5, gt=0, le=100, description="carrier frequency [GHz]")
+    bandwidth_mhz: float = Field(20.0, gt=0, le=1e4, description="uplink bandwidth [MHz]")
+    downlink_bandwidth_mhz: float | None = Field(
+        None, gt=0, le=1e4, description="downlink bandwidth [MHz]; null = same as bandwidth_mhz"
+    )
+    bs_height_m: float = Field(10.0, gt=0, le=1e4, description="base-station antenna height [m]")
+    tx_power_dbm: float = Field(43.0, ge=-50, le=80, description="base-station (downlink) transmit power [dBm]")
+    noise_figure_db: float = Field(7.0, ge=0, le=30, description="receiver noise figure [dB]")
+
+
+class PathLoss(_Strict):
+    model: Literal["free_space", "log_distance"] = Field(
+        "log_distance", description="large-scale path-loss model"
+    )
+    los: Literal["auto", "los", "nlos"] = Field(
+        "auto",
+        description="line of sight: auto draws it per client with the TR 38.901 UMi LOS probability; "
+        "free_space is LOS only",
+    )
+    exponent_los: float = Field(2.0, ge=1, le=8, description="log_distance exponent in LOS")
+    exponent_nlos: float = Field(3.5, ge=1, le=8, description="log_distance exponent in NLOS")
+    reference_m: float = Field(1.0, gt=0, le=1e4, description="log_distance reference distance d0 [m]")
+    reference_loss_db: float | None = Field(
+        None, ge=0, le=300, description="loss at d0 [dB]; null = free-space loss at d0"
+    )
+
+
+class Fading(_Strict):
+    model: Literal["none", "rayleigh", "rician", "nakagami"] = Field(
+        "rayleigh", description="small-scale fading of the power gain (mean 1)"
+    )
+    k_db: float = Field(6.0, ge=-50, le=50, description="Rician K factor [dB]")
+    m: float = Field(1.0, ge=0.5, le=100, description="Nakagami m (>= 0.5)")
+    doppler_hz: float | None = Field(
+        None,
+        ge=0,
+        le=1e5,
+        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round), "
+        "set = time-correlated AR(1) with rho = J0(2 pi f_d dt)",
+    )
+
+
+class Rate(_Strict):
+    model: Literal["shannon"] = Field("shannon", description="how SNR becomes a bit rate")
+    gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
+    max_se_bps_hz: float | None = Field(
+        None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
+    )
+
+
+class ChannelCfg(_Strict):
+    snr_db: float | None = Field(
+        None,
+        ge=-50,
+        le=100,
+        description="mean SNR of every client, up and down [dB]; null = from geometry, path loss and power",
+    )
+    pathloss: PathLoss = Field(default_factory=PathLoss, description="large-scale loss")
+    shadowing: bool = Field(False, description="log-normal shadowing, one static draw per client")
+    shadowing_sigma_db: float = Field(8.0, ge=0, le=30, description="shadowing standard deviation [dB]")
+    fading: Fading = Field(default_factory=Fading, description="small-scale fading")
+    rate: Rate = Field(default_factory=Rate, description="rate model")
+
+
+class MediumCfg(_Strict):
+    uplink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+        "fdma_static",
+        description="fdma_static: each of the round's N clients owns B/N for the round; ofdma: band split "
+        "equally among clients transmitting at that instant; tdma: one at a time, first come first served. "
+        "Uplink power is concentrated in the client's sub-band",
+    )
+    downlink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+        "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
+    )
+    packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
+    packet_error_rate: float = Field(
+        0.0, ge=0, le=1, description="probability that one transmission of one packet fails"
+    )
+    max_attempts: int = Field(4, ge=1, le=64, description="ARQ: transmissions per packet before the upload fails")
+
+
+class RoundCfg(_Strict):
+    deadline_s: float = Field(10.0, gt=0, le=1e7, description="round deadline from broadcast start [s]")
+    mode: Literal["sync"] = Field("sync", description="round protocol")
+    aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
+
+
+class Workload(_Strict):
+    algorithm: Literal["none"] = Field("none", description="federated algorithm; none = network only")
+    payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
+    downlink_bits: int = Field(
+        1_000_000, ge=0, le=10**12, description="broadcast payload per client (none) [bit]"
+    )
+    work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
+
+
+class Scenario(_Strict):
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="root seed of every random draw")
+    rounds: int = Field(5, ge=1, le=MAX_ROUNDS, description="number of federated rounds")
+    clients: Clients = Field(default_factory=Clients, description="the clients")
+    cell: Cell = Field(default_factory=Cell, description="the cell and its base station")
+    channel: ChannelCfg = Field(default_factory=ChannelCfg, description="the radio channel")
+    medium: MediumCfg = Field(default_factory=MediumCfg, description="bandwidth sharing and ARQ")
+    round: RoundCfg = Field(default_factory=RoundCfg, description="the round protocol")
+    workload: Workload = Field(default_factory=Workload, description="what is learned and sent")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _yaml_error_line(err: yaml.YAMLError) -> int | None:
+    mark = getattr(err, "problem_mark", None)
+    return None if mark is None else mark.line + 1
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest part of ``loc`` present in the YAML node tree."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] | None = Scenario
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return list(model.model_fields) if model else []
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "literal_error":
+        expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+        return f"{value!r} is not one of {expected}"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "is required"
+    msg = error["msg"]
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number (got {value})"
+    if isinstance(value, (dict, list)):
+        return msg
+    return f"{msg} (got {value!r})"
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"a.b=value"`` -> ``("a.b", parsed)``; the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not p for p in key.split(".")):
+        raise ScenarioError(f"--set {text}: expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"--set {key}: value is not valid YAML ({err.__class__.__name__})") from None
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Set dotted keys in a nested mapping (in place), creating sections as needed."""
+    for key, value in overrides:
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError(f"--set {key}: {part} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
+    placement = scn.clients.placement
+    if placement.kind == "fixed":
+        loc: tuple[Any, ...] = ("clients", "placement", "distances_m")
+        if placement.distances_m is None:
+            return loc, "is required when kind is fixed"
+        if len(placement.distances_m) != scn.clients.count:
+            return loc, f"has {len(placement.distances_m)} entries but clients.count is {scn.clients.count}"
+        for i, d in enumerate(placement.distances_m):
+            if not d >= 0:
+                return loc + (i,), f"must be >= 0 (got {d})"
+    elif placement.min_distance_m >= placement.radius_m:
+        return ("clients", "placement", "min_distance_m"), (
+            f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
+        )
+    if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
+        return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
+    return None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file; raise ScenarioError with one line."""
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{name}: is a directory, not a scenario file") from None
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{name}: not a text file (invalid UTF-8)") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        line = _yaml_error_line(err)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        where = f"{name}:{line}" if line else name
+        raise ScenarioError(f"{where}: YAML syntax error: {problem}") from None
+    if data is None:
+        raise ScenarioError(f"{name}: empty scenario; expected a mapping of keys such as rounds, clients, channel")
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{name}: expected a mapping at the top level, got {type(data).__name__}")
+    set_keys = [parse_override(o) for o in overrides or []]
+    apply_overrides(data, set_keys)
+    overridden = {k for k, _ in set_keys}
+
+    def fail(loc: tuple[Any, ...], problem: str) -> ScenarioError:
+        dotted = _dotted(loc)
+        if any(dotted == k or dotted.startswith(k + ".") or dotted.startswith(k + "[") for k in overridden):
+            return ScenarioError(f"{name}: --set {dotted}: {problem}")
+        line = _line_of(node, loc)
+        where = f"{name}:{line}" if line else name
+        return ScenarioError(f"{where}: {dotted}: {problem}")
+
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise fail(tuple(first["loc"]), _describe(dict(first))) from None
+    problem = _check_consistency(scn)
+    if problem:
+        raise fail(*problem)
+    return scn
+
+
+def scenario_to_yaml(scn: Scenario) -> str:
+    """The resolved scenario (every default filled in) as YAML, keys in schema order."""
+    return yaml.safe_dump(scn.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
+
+
+def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """``(dotted name, default, description)`` for every leaf key of the schema."""
+    rows: list[tuple[str, Any, str]] = []
+    for key, field in model.model_fields.items():
+        ann = field.annotation
+        dotted = f"{prefix}{key}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(leaf_fields(ann, dotted + "."))
+        else:
+            rows.append((dotted, field.get_default(call_default_factory=True), field.description or ""))
+    return rows

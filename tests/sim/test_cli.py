@@ -1,0 +1,64 @@
+"""The fedwave command: exit codes, one-line errors, nothing written on bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.cli import main
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_run_writes_every_record(tmp_path, write_yaml, capsys):
+    scn = write_yaml({"rounds": 2, "clients": {"count": 3}})
+    assert main(["run", str(scn), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"scenario.resolved.yaml", "rounds.csv", "clients.csv", "summary.json", "report.md"} <= names
+    assert f"report: {tmp_path / 'out' / 'report.md'}" in capsys.readouterr().out
+
+
+def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, write_yaml):
+    scn = write_yaml("channel:\n  fading: {model: raleigh}\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(scn), "--out", str(out)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"{scn}:2: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami"
+    ]
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_non_empty_output_folder_needs_force(tmp_path, write_yaml, capsys):
+    scn = write_yaml({"rounds": 1, "clients": {"count": 2}})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["run", str(scn), "--out", str(out), "--quiet"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["run", str(scn), "--out", str(out), "--quiet", "--force"]) == 0
+
+
+def test_set_overrides_reach_the_run(tmp_path, write_yaml):
+    scn = write_yaml({"rounds": 1})
+    out = tmp_path / "out"
+    assert main(["run", str(scn), "--out", str(out), "--quiet", "--set", "clients.count=4", "--set", "seed=9"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["clients"], summary["seed"]) == (4, 9)
+
+
+def test_validate_and_schema(write_yaml, capsys):
+    assert main(["validate", str(write_yaml({"rounds": 3}))]) == 0
+    assert "rounds: 3" in capsys.readouterr().out
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "clients" in schema["properties"]
+    assert main(["schema", "--markdown"]) == 0
+    assert "| `channel.fading.model` |" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert subprocess.run([sys.executable, "-m", "sim", "frobnicate"], capture_output=True, cwd=ROOT).returncode == 2
+    assert subprocess.run([sys.executable, "-m", "sim", "run"], capture_output=True, cwd=ROOT).returncode == 2

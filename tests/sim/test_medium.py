@@ -1,0 +1,129 @@
+"""Bandwidth sharing and ARQ against hand-worked timelines and closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from channels.rate import ShannonRate
+from sim.medium import arq_attempts, make_medium
+
+B = 1e6  # 1 MHz keeps the hand arithmetic readable
+
+
+def run_transfers(sharing, snr, starts_bits, power_concentration=False, expected=None, until=None):
+    """Start (client, start_s, bits) transfers; return {client: (end_s, completed)}."""
+    env = simpy.Environment()
+    medium = make_medium(env, B, sharing, ShannonRate(), power_concentration)
+    medium.begin_round(np.asarray(snr, dtype=float), expected or len(starts_bits))
+    out = {}
+
+    def sender(client, start_s, bits):
+        yield env.timeout(start_s)
+        t = medium.transmit(client, bits)
+        out[client] = t
+        yield t.done
+
+    for c, s, b in starts_bits:
+        env.process(sender(c, s, b))
+    if until is not None:
+        env.run(until=until)
+        medium.abort()
+    else:
+        env.run()
+    return {c: (t.end_s, t.completed) for c, t in out.items()}
+
+
+def test_fdma_static_gives_each_of_n_a_fixed_share_with_power_concentration():
+    ends = run_transfers("fdma_static", [1.0, 3.0], [(0, 0.0, 1e6), (1, 0.0, 1e6)], power_concentration=True)
+    # Each owns B/2 and puts its power there: rate = (B/2) log2(1 + 2 s).
+    assert ends[0][0] == pytest.approx(1e6 / (0.5e6 * math.log2(3)))
+    assert ends[1][0] == pytest.approx(1e6 / (0.5e6 * math.log2(7)))
+
+
+def test_tdma_serves_first_come_first_served_over_the_whole_band():
+    # Full-band rates: log2(1 + 3) = 2 Mbit/s and log2(1 + 1) = 1 Mbit/s.
+    ends = run_transfers("tdma", [3.0, 1.0], [(0, 0.0, 2e6), (1, 0.5, 1e6)])
+    assert ends[0][0] == pytest.approx(1.0)
+    assert ends[1][0] == pytest.approx(2.0)  # waits for client 0, then 1 s alone
+
+
+def test_ofdma_reshares_the_band_when_transfers_start_and_end():
+    # Alone: 2 Mbit/s. Client 0 sends 1 Mbit alone in [0, 0.5], then both get
+    # 1 Mbit/s: client 1 (1 Mbit) ends at 1.5 s with client 0 at 1 Mbit left,
+    # which it sends alone at 2 Mbit/s by 2.0 s.
+    ends = run_transfers("ofdma", [3.0, 3.0], [(0, 0.0, 3e6), (1, 0.5, 1e6)])
+    assert ends[1][0] == pytest.approx(1.5)
+    assert ends[0][0] == pytest.approx(2.0)
+
+
+def test_ofdma_admits_simultaneous_starts_together_with_power_concentration():
+    ends = run_transfers("ofdma", [1.0] * 3, [(c, 0.0, 1e6) for c in range(3)], power_concentration=True)
+    expected = 1e6 / ((B / 3) * math.log2(1 + 3 * 1.0))
+    assert all(e == pytest.approx(expected) for e, _ in ends.values())
+
+
+@pytest.mark.parametrize("sharing", ["fdma_static", "ofdma", "tdma"])
+def test_abort_cuts_unfinished_transfers_at_the_deadline(sharing):
+    # 1 Mbit/s alone; a 3 Mbit transfer cannot finish by t = 1.
+    ends = run_transfers(sharing, [1.0], [(0, 0.0, 3e6)], expected=1, until=1.0)
+    assert ends[0] == (1.0, False)
+
+
+def test_zero_bits_complete_immediately():
+    ends = run_transfers("ofdma", [1.0], [(0, 0.25, 0)])
+    assert ends[0] == (0.25, True)
+
+
+# ----------------------------------------------------------------------------- ARQ
+
+
+def draws(bits, p, m, n=60_000, seed=0, packet_bits=100):
+    rng = np.random.default_rng(seed)
+    return [arq_attempts(bits, packet_bits, p, m, rng) for _ in range(n)]
+
+
+@pytest.mark.parametrize("p, m", [(0.3, 3), (0.1, 4), (0.5, 1), (0.6, 8)])
+def test_expected_tries_per_packet_closed_form(p, m):
+    # One packet: E[min(G, M)] = (1 - p^M) / (1 - p), G geometric.
+    tries = np.array([o.attempts for o in draws(100, p, m)])
+    expected = (1 - p**m) / (1 - p)
+    assert tries.mean() == pytest.approx(expected, rel=0.01)
+    assert np.mean([not o.ok for o in draws(100, p, m, seed=1)]) == pytest.approx(p**m, abs=0.006)
+
+
+def test_multi_packet_success_probability_and_conditional_tries():
+    p, m, npk = 0.3, 3, 10
+    out = draws(npk * 100, p, m, seed=2)
+    ok = np.array([o.ok for o in out])
+    assert ok.mean() == pytest.approx((1 - p**m) ** npk, abs=0.01)
+    # Given success, each packet's tries are geometric truncated at M:
+    # E[T | T <= M] = 1/(1-p) - M p^M / (1 - p^M).
+    per_packet = 1 / (1 - p) - m * p**m / (1 - p**m)
+    tries_ok = np.array([o.attempts for o in out])[ok]
+    assert tries_ok.mean() == pytest.approx(npk * per_packet, rel=0.01)
+
+
+def test_arq_exact_bits_without_errors_and_with_certain_loss():
+    rng = np.random.default_rng(0)
+    clean = arq_attempts(25_000, 12_000, 0.0, 4, rng)
+    assert (clean.attempts, clean.air_bits, clean.ok) == (3, 25_000, True)
+    lost = arq_attempts(25_000, 12_000, 1.0, 4, rng)
+    assert (lost.attempts, lost.air_bits, lost.ok) == (4, 48_000, False)
+    assert arq_attempts(0, 12_000, 0.5, 4, rng).air_bits == 0
+
+
+def test_arq_air_bits_count_the_short_last_packet_once_per_try():
+    # 250 bits in packets of 100: the last packet carries 50 bits.
+    for o in draws(250, 0.4, 5, n=2000, seed=3):
+        if o.ok:
+            full_tries_bits = o.air_bits - (o.air_bits % 100)
+            assert o.air_bits % 100 in (0, 50)
+            assert o.attempts * 100 - o.air_bits in range(50, 50 * 5 + 1, 50)
+            assert full_tries_bits <= o.attempts * 100
+
+
+def test_arq_rejects_bad_probability():
+    with pytest.raises(ValueError, match="error_rate"):
+        arq_attempts(100, 10, 1.5, 3, np.random.default_rng(0))

@@ -1,0 +1,26 @@
+"""The README is part of the interface: its commands and references must stay true."""
+
+import re
+from pathlib import Path
+
+from sim.engine import CLIENT_COLUMNS
+from sim.records import ROUND_COLUMNS
+from sim.scenario import leaf_fields
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_readme_opens_with_the_two_commands():
+    block = re.search(r"```sh\n(.*?)```", README, re.S).group(1)
+    assert [line.split()[:2] for line in block.strip().splitlines()] == [["make", "run"], ["make", "test"]]
+    assert "make test" in (Path(__file__).parents[1] / ".ci" / "run").read_text()
+
+
+def test_every_scenario_key_is_in_the_reference_table():
+    missing = [name for name, _, _ in leaf_fields() if f"| `{name}` |" not in README]
+    assert not missing, f"README scenario reference lacks {missing}"
+
+
+def test_every_record_column_is_documented():
+    for col in (*ROUND_COLUMNS, *CLIENT_COLUMNS):
+        assert f"`{col}`" in README, col

@@ -1,0 +1,42 @@
+"""``workload.algorithm: none``: fixed-size synthetic traffic, no learning.
+
+Exercises the whole network path (broadcast, compute, budget, upload,
+deadline) without loading torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workloads.base import Budget, Payload, register
+
+__all__ = ["NetworkOnly"]
+
+
+@register("none")
+class NetworkOnly:
+    """Every client uploads ``payload_bits`` and receives ``downlink_bits`` per round."""
+
+    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+        self.up = Payload(int(cfg.payload_bits))
+        self.down = Payload(int(cfg.downlink_bits))
+        self.flop = float(cfg.work_flop)
+        self.delivered: list[int] = []
+
+    def broadcast(self, round_index: int) -> Payload:
+        return self.down
+
+    def work_flop(self, client: int, round_index: int) -> float:
+        return self.flop
+
+    def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
+        # Oblivious traffic: the size does not adapt to the budget, so poor
+        # links show up as deadline misses rather than smaller payloads.
+        return self.up
+
+    def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
+        self.delivered.append(len(payloads))
+
+    def evaluate(self, round_index: int) -> dict[str, float]:
+        return {}
