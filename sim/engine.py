@@ -91,6 +91,7 @@ class _Round:
         self.uploads: dict[int, Transfer] = {}
         # Filled by the server before the round starts.
         self.ul: Any = None
+        self.down = Payload(0)
         self.dl_arq: list[ArqOutcome] = []
         self.compute_s = np.empty(0)
 
@@ -179,8 +180,8 @@ class Engine:
         close_s = env.now
         self.uplink.abort()
         self.downlink.abort()
-        for i in np.flatnonzero(rnd.busy):
-            self._clients[i].interrupt("deadline")
+        for c in np.flatnonzero(rnd.busy).tolist():
+            self._clients[c].interrupt("deadline")
 
         delivered: dict[int, Payload] = {}
         failures: dict[int, str] = {}
