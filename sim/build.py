@@ -8,11 +8,20 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.link import thermal_noise_dbm
-from channels.pathloss import los_probability_umi
+from channels.tr38901 import (
+    TR38901_MODELS,
+    tr38901_los_probability,
+    tr38901_pathloss_db,
+    tr38901_shadowing_sigma_db,
+)
 from sim.rng import client_generators
 from sim.scenario import Scenario
 
 __all__ = ["Radio", "build_radio", "device_speeds"]
+
+# fedwave's long-standing log-normal sigma for the non-3GPP models (a common
+# urban macro figure; TR 38.901 gives per-scenario values for its own models).
+DEFAULT_SHADOWING_SIGMA_DB = 8.0
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,39 @@ def build_radio(scn: Scenario) -> Radio:
     elif pl_cfg.los == "nlos":
         los = np.zeros(n, dtype=bool)
     else:
-        los = _one_per_client(scn, "los", "random") < los_probability_umi(drop.distance_2d_m)
+        # log_distance has no LOS probability of its own: it borrows UMi's.
+        los_model = pl_cfg.model if pl_cfg.model in TR38901_MODELS else "umi"
+        p_los = tr38901_los_probability(los_model, drop.distance_2d_m, drop.ue_height_m, pl_cfg.inh_office)
+        los = _one_per_client(scn, "los", "random") < p_los
     if pl_cfg.model == "free_space":
         pathloss = free_space_db(d3, carrier_hz)
+    elif pl_cfg.model in TR38901_MODELS:
+        pathloss = tr38901_pathloss_db(
+            pl_cfg.model,
+            drop.distance_2d_m,
+            los,
+            carrier_hz,
+            drop.bs_height_m,
+            drop.ue_height_m,
+            pl_cfg.env_height_m,
+            pl_cfg.building_height_m,
+            pl_cfg.street_width_m,
+        )
     else:
         exponent = np.where(los, pl_cfg.exponent_los, pl_cfg.exponent_nlos)
         pathloss = log_distance_db(d3, carrier_hz, exponent, pl_cfg.reference_m, pl_cfg.reference_loss_db)
     shadow = np.zeros(n)
     if scn.channel.shadowing:
-        shadow = scn.channel.shadowing_sigma_db * _one_per_client(scn, "shadowing", "standard_normal")
+        sigma = scn.channel.shadowing_sigma_db
+        if sigma is not None:
+            sigma_db = np.full(n, sigma)
+        elif pl_cfg.model in TR38901_MODELS:
+            sigma_db = tr38901_shadowing_sigma_db(
+                pl_cfg.model, los, drop.distance_2d_m, carrier_hz, drop.bs_height_m, drop.ue_height_m
+            )
+        else:
+            sigma_db = np.full(n, DEFAULT_SHADOWING_SIGMA_DB)
+        shadow = sigma_db * _one_per_client(scn, "shadowing", "standard_normal")
 
     bw_ul = scn.cell.bandwidth_mhz * 1e6
     bw_dl = (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6

@@ -82,19 +82,29 @@ class Cell(_Strict):
 
 
 class PathLoss(_Strict):
-    model: Literal["free_space", "log_distance"] = Field(
-        "log_distance", description="large-scale path-loss model"
+    model: Literal["free_space", "log_distance", "umi", "uma", "rma", "inh"] = Field(
+        "log_distance",
+        description="large-scale path-loss model: free_space, log_distance, or 3GPP TR 38.901 umi (street "
+        "canyon), uma, rma, inh (indoor office)",
     )
     los: Literal["auto", "los", "nlos"] = Field(
         "auto",
-        description="line of sight: auto draws it per client with the TR 38.901 UMi LOS probability; "
-        "free_space is LOS only",
+        description="line of sight: auto draws it per client with the TR 38.901 LOS probability of the model "
+        "(UMi street canyon for log_distance); free_space is LOS only",
     )
     exponent_los: float = Field(2.0, ge=1, le=8, description="log_distance exponent in LOS")
     exponent_nlos: float = Field(3.5, ge=1, le=8, description="log_distance exponent in NLOS")
     reference_m: float = Field(1.0, gt=0, le=1e4, description="log_distance reference distance d0 [m]")
     reference_loss_db: float | None = Field(
         None, ge=0, le=300, description="loss at d0 [dB]; null = free-space loss at d0"
+    )
+    env_height_m: float = Field(
+        1.0, ge=0, le=100, description="umi/uma effective environment height h_E [m] (TR 38.901 7.4.1)"
+    )
+    building_height_m: float = Field(5.0, ge=5, le=50, description="rma average building height h [m]")
+    street_width_m: float = Field(20.0, ge=5, le=50, description="rma average street width W [m]")
+    inh_office: Literal["mixed", "open"] = Field(
+        "mixed", description="inh LOS probability: mixed or open office (TR 38.901 Table 7.4.2-1)"
     )
 
 
@@ -130,7 +140,13 @@ class ChannelCfg(_Strict):
     )
     pathloss: PathLoss = Field(default_factory=PathLoss, description="large-scale loss")
     shadowing: bool = Field(False, description="log-normal shadowing, one static draw per client")
-    shadowing_sigma_db: float = Field(8.0, ge=0, le=30, description="shadowing standard deviation [dB]")
+    shadowing_sigma_db: float | None = Field(
+        None,
+        ge=0,
+        le=30,
+        description="shadowing standard deviation [dB]; null = TR 38.901 Table 7.4.1-1 per model and LOS state "
+        "for umi/uma/rma/inh, 8 dB for free_space and log_distance",
+    )
     fading: Fading = Field(default_factory=Fading, description="small-scale fading")
     rate: Rate = Field(default_factory=Rate, description="rate model")
 
@@ -287,6 +303,11 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         )
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
+    pl = scn.channel.pathloss
+    if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
+        return ("channel", "pathloss", "env_height_m"), (
+            f"must be below clients.height_m and cell.bs_height_m for {pl.model} (got {pl.env_height_m})"
+        )
     return None
 
 

@@ -1,0 +1,91 @@
+"""The radio through the whole chain: scenario file -> `fedwave run` -> clients.csv."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from tests.channels.test_tr38901 import NS3_BS_HEIGHT_M, NS3_VECTORS
+
+
+def run_clients_csv(tmp_path, write_yaml, data):
+    out = tmp_path / "out"
+    assert main(["run", str(write_yaml(data)), "--out", str(out), "--quiet"]) == 0
+    with open(out / "clients.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("model", ["umi", "uma", "rma", "inh"])
+@pytest.mark.parametrize("los", ["los", "nlos"])
+def test_fedwave_run_records_the_published_tr38901_loss(tmp_path, write_yaml, model, los):
+    # ns-3 reference vectors (see tests/channels/test_tr38901.py) for this model and LOS state.
+    vectors = [(d, -rx) for m, d, is_los, rx in NS3_VECTORS if m == model and is_los == (los == "los")]
+    distances = [float(d) for d, _ in vectors]
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 1,
+            "clients": {"count": len(distances), "placement": {"kind": "fixed", "distances_m": distances}},
+            "cell": {"carrier_ghz": 5.0, "bs_height_m": NS3_BS_HEIGHT_M[model]},
+            "channel": {"pathloss": {"model": model, "los": los}, "fading": {"model": "none"}},
+        },
+    )
+    np.testing.assert_allclose([float(r["pathloss_db"]) for r in rows], [pl for _, pl in vectors], atol=0.05)
+    # Mean SNR = 23 dBm - PL - (-174 dBm/Hz + 10 log10(20 MHz) + 7 dB).
+    noise_dbm = -174 + 10 * np.log10(20e6) + 7.0
+    np.testing.assert_allclose(
+        [float(r["snr_db"]) for r in rows], [23.0 - pl - noise_dbm for _, pl in vectors], atol=0.05
+    )
+
+
+def test_standard_shadowing_sigma_is_used_per_los_state(tmp_path, write_yaml):
+    # 400 UMi clients at 200 m with shadowing and no fading: the SNR spread is the
+    # TR 38.901 sigma, 4 dB in LOS and 7.82 dB in NLOS (+-15 % for 400 samples).
+    spread = {}
+    for los in ("los", "nlos"):
+        rows = run_clients_csv(
+            tmp_path / los,
+            write_yaml,
+            {
+                "rounds": 1,
+                "clients": {"count": 400, "placement": {"kind": "fixed", "distances_m": [200.0] * 400}},
+                "channel": {"pathloss": {"model": "umi", "los": los}, "shadowing": True, "fading": {"model": "none"}},
+            },
+        )
+        spread[los] = np.std([float(r["snr_db"]) for r in rows])
+    assert spread["los"] == pytest.approx(4.0, rel=0.15)
+    assert spread["nlos"] == pytest.approx(7.82, rel=0.15)
+
+
+def test_auto_los_follows_the_models_los_probability(tmp_path, write_yaml):
+    # RMa at 1010 m: P(LOS) = exp(-1) (TR 38.901 Table 7.4.2-1); the LOS and NLOS
+    # losses differ there, so the fraction of LOS clients shows in pathloss_db.
+    n = 2000
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 1,
+            "clients": {"count": n, "placement": {"kind": "fixed", "distances_m": [1010.0] * n}},
+            "cell": {"bs_height_m": 35.0},
+            "channel": {"pathloss": {"model": "rma", "los": "auto"}, "fading": {"model": "none"}},
+        },
+    )
+    pl = np.array([float(r["pathloss_db"]) for r in rows])
+    assert len(np.unique(pl.round(6))) == 2
+    frac_los = np.mean(pl == pl.min())
+    assert frac_los == pytest.approx(np.exp(-1.0), abs=4 * np.sqrt(np.exp(-1) * (1 - np.exp(-1)) / n))
+
+
+def test_env_height_must_be_below_the_antennas(write_yaml):
+    from sim.scenario import ScenarioError, load_scenario
+
+    path = write_yaml("clients: {height_m: 1.5}\nchannel:\n  pathloss: {model: uma, env_height_m: 2.0}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(err.value) == (
+        f"{path}:3: channel.pathloss.env_height_m: must be below clients.height_m and cell.bs_height_m "
+        "for uma (got 2.0)"
+    )
