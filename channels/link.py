@@ -8,7 +8,7 @@ import numpy as np
 
 from channels.fading import Fading
 from channels.pathloss import SPEED_OF_LIGHT_M_S
-from channels.rate import ShannonRate
+from channels.rate import RateModel
 
 __all__ = ["LinkState", "Channel", "thermal_noise_dbm", "dbm_to_w"]
 
@@ -53,6 +53,9 @@ class Channel:
 
     mean_snr_ul_db, mean_snr_dl_db : [num_clients] mean full-band SNR [dB]
     distance_3d_m : [num_clients] for the propagation delay
+    rate : uplink rate model; rate_downlink : downlink's (None = the same)
+    packet_error_rate : loss probability of a packet on top of the rate
+        model's block error rate (independent of it)
     """
 
     def __init__(
@@ -60,11 +63,12 @@ class Channel:
         mean_snr_ul_db: np.ndarray,
         mean_snr_dl_db: np.ndarray,
         fading: Fading,
-        rate: ShannonRate,
+        rate: RateModel,
         bandwidth_ul_hz: float,
         bandwidth_dl_hz: float,
         distance_3d_m: np.ndarray,
         packet_error_rate: float = 0.0,
+        rate_downlink: RateModel | None = None,
     ) -> None:
         if not 0.0 <= packet_error_rate <= 1.0:
             raise ValueError(f"packet_error_rate must be in [0, 1], got {packet_error_rate}")
@@ -72,6 +76,7 @@ class Channel:
         self.mean_snr_dl_db = np.asarray(mean_snr_dl_db, dtype=float)
         self.fading = fading
         self.rate = rate
+        self.rate_downlink = rate if rate_downlink is None else rate_downlink
         self.bandwidth_ul_hz = bandwidth_ul_hz
         self.bandwidth_dl_hz = bandwidth_dl_hz
         self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
@@ -84,10 +89,14 @@ class Channel:
     def states(self, t_s: float, normals: np.ndarray) -> tuple[LinkState, LinkState]:
         """(uplink, downlink) at time ``t_s``; normals : [num_clients, 2] fading innovations."""
         gain_db = 10.0 * np.log10(np.maximum(self.fading.gain(t_s, normals), 1e-30))
-        bler = np.full(self.num_clients, self.packet_error_rate)
         out = []
-        for mean_db, bw in ((self.mean_snr_ul_db, self.bandwidth_ul_hz), (self.mean_snr_dl_db, self.bandwidth_dl_hz)):
+        for mean_db, bw, model in (
+            (self.mean_snr_ul_db, self.bandwidth_ul_hz, self.rate),
+            (self.mean_snr_dl_db, self.bandwidth_dl_hz, self.rate_downlink),
+        ):
             snr_db = mean_db + gain_db
-            rate = self.rate.rate_bps(10.0 ** (snr_db / 10.0), bw)
-            out.append(LinkState(snr_db, rate, bler, self.latency_s, bw))
+            snr = 10.0 ** (snr_db / 10.0)
+            # A packet gets through only if neither the block nor the extra loss hits it.
+            bler = 1.0 - (1.0 - model.block_error_rate(snr)) * (1.0 - self.packet_error_rate)
+            out.append(LinkState(snr_db, model.rate_bps(snr, bw), bler, self.latency_s, bw))
         return out[0], out[1]

@@ -8,6 +8,7 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.link import thermal_noise_dbm
+from channels.rate import RateModel
 from channels.tr38901 import (
     TR38901_MODELS,
     tr38901_los_probability,
@@ -33,7 +34,7 @@ class Radio:
     pathloss_db: np.ndarray
     shadowing_db: np.ndarray
     channel: Channel
-    rate: ShannonRate
+    rate: RateModel
 
 
 def _drop(scn: Scenario) -> Drop:
@@ -110,9 +111,24 @@ def build_radio(scn: Scenario) -> Radio:
     # the fading streams identically (common random numbers across models).
     phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
     fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f.doppler_hz, los_phase_rad=phase)
-    rate = ShannonRate(scn.channel.rate.gap_db, scn.channel.rate.max_se_bps_hz)
-    channel = Channel(snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, d3, scn.medium.packet_error_rate)
+    rate, rate_dl = _rates(scn)
+    channel = Channel(snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, d3, scn.medium.packet_error_rate, rate_dl)
     return Radio(drop, los, pathloss, shadow, channel, rate)
+
+
+def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:
+    """(uplink, downlink) rate models; nr_mcs loads Sionna (and torch) only when chosen."""
+    cfg = scn.channel.rate
+    if cfg.model == "shannon":
+        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz)
+        return shannon, shannon
+    from channels.nr_mcs import NrMcsRate
+
+    ul, dl = (
+        NrMcsRate.from_sionna(direction, cfg.mcs_table, cfg.bler_target, cfg.allocated_re)
+        for direction in ("uplink", "downlink")
+    )
+    return ul, dl
 
 
 def device_speeds(scn: Scenario) -> np.ndarray:

@@ -112,7 +112,7 @@ class Engine:
         ch = self.radio.channel
         med = scn.medium
         self.uplink = make_medium(self.env, ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
-        self.downlink = make_medium(self.env, ch.bandwidth_dl_hz, med.downlink_sharing, self.radio.rate, False)
+        self.downlink = make_medium(self.env, ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from channels.rate import ShannonRate
+from channels.rate import RateModel
 
 __all__ = ["Medium", "Transfer", "ArqOutcome", "arq_attempts", "arq_packets", "make_medium", "SHARING"]
 
@@ -64,7 +64,7 @@ class Medium:
 
     sharing = ""
 
-    def __init__(self, env: simpy.Environment, bandwidth_hz: float, rate: ShannonRate, power_concentration: bool) -> None:
+    def __init__(self, env: simpy.Environment, bandwidth_hz: float, rate: RateModel, power_concentration: bool) -> None:
         if not bandwidth_hz > 0:
             raise ValueError(f"bandwidth_hz must be > 0, got {bandwidth_hz}")
         self.env, self.bandwidth_hz = env, bandwidth_hz
@@ -296,7 +296,7 @@ _POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, 
 
 
 def make_medium(
-    env: simpy.Environment, bandwidth_hz: float, sharing: str, rate: ShannonRate, power_concentration: bool
+    env: simpy.Environment, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool
 ) -> Medium:
     """The medium for one direction, by sharing policy name."""
     try:

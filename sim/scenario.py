@@ -124,10 +124,26 @@ class Fading(_Strict):
 
 
 class Rate(_Strict):
-    model: Literal["shannon"] = Field("shannon", description="how SNR becomes a bit rate")
+    model: Literal["shannon", "nr_mcs"] = Field(
+        "shannon",
+        description="how SNR becomes a bit rate: shannon (capacity, gap, cap) or nr_mcs (5G NR link "
+        "adaptation and BLER from Sionna's PHY abstraction; loads torch)",
+    )
     gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
     max_se_bps_hz: float | None = Field(
         None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
+    )
+    bler_target: float = Field(
+        0.1, gt=0, lt=1, description="nr_mcs: highest MCS whose transport-block error rate stays at or below this"
+    )
+    mcs_table: int = Field(
+        1, ge=1, le=2, description="nr_mcs: TS 38.214 MCS table, 1 = up to 64-QAM, 2 = up to 256-QAM"
+    )
+    allocated_re: int = Field(
+        1728,
+        ge=24,
+        le=10**6,
+        description="nr_mcs: resource elements per transport block (sets the code-block size of the BLER tables)",
     )
 
 

@@ -89,3 +89,54 @@ def test_env_height_must_be_below_the_antennas(write_yaml):
         f"{path}:3: channel.pathloss.env_height_m: must be below clients.height_m and cell.bs_height_m "
         "for uma (got 2.0)"
     )
+
+
+def test_nr_mcs_bler_drives_arq_retransmissions(tmp_path, write_yaml):
+    """Sionna's TBLER at the link's SNR sets how often fedwave retransmits."""
+    import torch
+    from sionna.sys import InnerLoopLinkAdaptation, PHYAbstraction
+
+    snr_db, packets, clients, max_attempts = 2.5, 1000, 4, 4
+    phy = PHYAbstraction()
+    sinr = torch.tensor([10 ** (snr_db / 10)], dtype=torch.float32)
+    re = torch.tensor([1728], dtype=torch.int32)
+    mcs = InnerLoopLinkAdaptation(phy, bler_target=0.1)(sinr_eff=sinr, num_allocated_re=re, mcs_category=0)
+    p = float(phy(mcs, sinr_eff=sinr, num_allocated_re=re, mcs_category=0)[3][0])
+    assert 0.02 < p < 0.1  # the case is only telling if blocks do get lost
+
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 1,
+            "clients": {"count": clients},
+            "channel": {"snr_db": snr_db, "fading": {"model": "none"}, "rate": {"model": "nr_mcs"}},
+            "medium": {"packet_bits": 12000, "max_attempts": max_attempts},
+            "round": {"deadline_s": 1000.0},
+            "workload": {"payload_bits": 12000 * packets, "downlink_bits": 8},
+        },
+    )
+    assert all(r["outcome"] == "delivered" for r in rows)
+    # Tries per packet delivered within M attempts: (1 - p^M) / (1 - p) - M p^M / (1 - p^M) ~ 1 / (1 - p).
+    mean = (1 - p**max_attempts) / (1 - p) - max_attempts * p**max_attempts / (1 - p**max_attempts)
+    per_packet_sd = np.sqrt(p) / (1 - p)
+    measured = sum(int(r["attempts"]) for r in rows) / (packets * clients)
+    assert measured == pytest.approx(mean, abs=4 * per_packet_sd / np.sqrt(packets * clients))
+    # The recorded rate is the whole band at the MCS's TS 38.214 spectral efficiency.
+    se = {float(r["rate_bps"]) / 20e6 for r in rows}
+    qpsk_entries = np.array([2 * r / 1024 for r in (120, 157, 193, 251, 308, 379, 449, 526, 602, 679)])
+    assert len(se) == 1 and np.min(np.abs(qpsk_entries - se.pop())) < 1e-9
+
+
+def test_nr_mcs_below_the_lowest_mcs_fails_arq(tmp_path, write_yaml):
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 1,
+            "clients": {"count": 3},
+            "channel": {"snr_db": -12.0, "fading": {"model": "none"}, "rate": {"model": "nr_mcs"}},
+            "workload": {"downlink_bits": 8},
+        },
+    )
+    assert {r["outcome"] for r in rows} <= {"arq_failure", "downlink_failure"}
