@@ -82,6 +82,12 @@ class Channel:
         self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
         self.packet_error_rate = packet_error_rate
 
+    def set_large_scale(self, mean_snr_ul_db: np.ndarray, mean_snr_dl_db: np.ndarray, distance_3d_m: np.ndarray) -> None:
+        """New mean SNRs and distances (clients moved); the fading process carries on."""
+        self.mean_snr_ul_db = np.asarray(mean_snr_ul_db, dtype=float)
+        self.mean_snr_dl_db = np.asarray(mean_snr_dl_db, dtype=float)
+        self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
+
     @property
     def num_clients(self) -> int:
         return int(self.mean_snr_ul_db.shape[0])

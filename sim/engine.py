@@ -154,6 +154,7 @@ class Engine:
         env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
         n = scn.clients.count
         t0 = env.now
+        self.radio.advance(t0)
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = ch.states(t0, self._fading.draw(r))
         rnd.down = self.algorithm.broadcast(r)

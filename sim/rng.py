@@ -23,6 +23,7 @@ PURPOSES = {
     "arq_downlink": 7,
     "workload": 8,
     "los_phase": 9,
+    "mobility": 10,
 }
 
 

@@ -62,12 +62,24 @@ class Device(_Strict):
     compute_power_w: float = Field(5.0, ge=0, le=1e4, description="power drawn while computing [W]")
 
 
+class Mobility(_Strict):
+    kind: Literal["static", "constant_velocity", "random_waypoint"] = Field(
+        "static",
+        description="static; constant_velocity: random heading, reflected at the cell edge; random_waypoint: "
+        "walk to uniform waypoints in the cell, no pause (uniform_disc placement only)",
+    )
+    speed_mps: float = Field(
+        3.0, ge=0, le=150, description="client ground speed [m/s]; also sets the Doppler f_d = v f_c / c"
+    )
+
+
 class Clients(_Strict):
     count: int = Field(10, ge=1, le=MAX_CLIENTS, description="number of clients")
     placement: Placement = Field(default_factory=Placement, description="where clients are dropped")
     height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
     tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
+    mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
 
 
 class Cell(_Strict):
@@ -319,6 +331,8 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         )
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
+    if scn.clients.mobility.kind != "static" and placement.kind != "uniform_disc":
+        return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc"
     pl = scn.channel.pathloss
     if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
         return ("channel", "pathloss", "env_height_m"), (

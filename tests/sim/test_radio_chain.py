@@ -140,3 +140,51 @@ def test_nr_mcs_below_the_lowest_mcs_fails_arq(tmp_path, write_yaml):
         },
     )
     assert {r["outcome"] for r in rows} <= {"arq_failure", "downlink_failure"}
+
+
+def test_moving_clients_change_distance_path_loss_and_fade_at_their_doppler(tmp_path, write_yaml):
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    data = {
+        "rounds": 4,
+        "clients": {"count": 20, "placement": {"radius_m": 300}, "mobility": {"kind": "random_waypoint", "speed_mps": 15}},
+        "cell": {"carrier_ghz": 3.5, "bs_height_m": 25},
+        "channel": {"pathloss": {"model": "uma", "los": "nlos"}, "fading": {"model": "none"}},
+        "round": {"deadline_s": 2.0},
+    }
+    # f_d = v f_c / c = 15 * 3.5e9 / 299792458 = 175.12 Hz.
+    assert build_radio(scenario(**data)).channel.fading.doppler_hz == pytest.approx(175.1212, abs=1e-3)
+    rows = run_clients_csv(tmp_path, write_yaml, data)
+    by_round = {}
+    for r in rows:
+        by_round.setdefault(int(r["round"]), []).append(r)
+    d = np.array([[float(r["distance_m"]) for r in by_round[k]] for k in range(4)])
+    pl = np.array([[float(r["pathloss_db"]) for r in by_round[k]] for k in range(4)])
+    # Rounds start 2 s apart: nobody's ground distance changes by more than v dt = 30 m, most do change.
+    assert np.abs(np.diff(d, axis=0)).max() <= 30.0 + 1e-9
+    assert np.mean(np.abs(np.diff(d, axis=0)) > 1.0) > 0.5
+    # The recorded loss is the UMa NLOS loss at the recorded distance (TR 38.901 Table 7.4.1-1).
+    from channels.tr38901 import tr38901_pathloss_db
+
+    np.testing.assert_allclose(pl, tr38901_pathloss_db("uma", d, False, 3.5e9, 25.0, 1.5), atol=1e-6)
+
+
+def test_mobility_needs_a_disc(write_yaml):
+    from sim.scenario import ScenarioError, load_scenario
+
+    path = write_yaml(
+        "clients:\n  count: 1\n  placement: {kind: fixed, distances_m: [50]}\n  mobility: {kind: random_waypoint}\n"
+    )
+    with pytest.raises(ScenarioError, match="clients.mobility.kind: random_waypoint needs placement kind uniform_disc"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("name", ["cell_umi.yaml", "cell_uma_mobility.yaml", "snr_sweep.yaml"])
+def test_radio_scenarios_validate(name):
+    from pathlib import Path
+
+    from sim.scenario import load_scenario
+
+    scn = load_scenario(Path(__file__).parents[2] / "scenarios" / name, ["channel.snr_db=5"] if "sweep" in name else [])
+    assert scn.channel.pathloss.model in ("umi", "uma")
