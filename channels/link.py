@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from channels.fading import Fading
+from channels.gilbert_elliott import GilbertElliott
 from channels.pathloss import SPEED_OF_LIGHT_M_S
 from channels.rate import RateModel
 
@@ -56,6 +57,7 @@ class Channel:
     rate : uplink rate model; rate_downlink : downlink's (None = the same)
     packet_error_rate : loss probability of a packet on top of the rate
         model's block error rate (independent of it)
+    burst : Gilbert-Elliott chains adding bursty loss per draw (None = off)
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Channel:
         distance_3d_m: np.ndarray,
         packet_error_rate: float = 0.0,
         rate_downlink: RateModel | None = None,
+        burst: GilbertElliott | None = None,
     ) -> None:
         if not 0.0 <= packet_error_rate <= 1.0:
             raise ValueError(f"packet_error_rate must be in [0, 1], got {packet_error_rate}")
@@ -81,6 +84,7 @@ class Channel:
         self.bandwidth_dl_hz = bandwidth_dl_hz
         self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
         self.packet_error_rate = packet_error_rate
+        self.burst = burst
 
     def set_large_scale(self, mean_snr_ul_db: np.ndarray, mean_snr_dl_db: np.ndarray, distance_3d_m: np.ndarray) -> None:
         """New mean SNRs and distances (clients moved); the fading process carries on."""
@@ -95,6 +99,9 @@ class Channel:
     def states(self, t_s: float, normals: np.ndarray) -> tuple[LinkState, LinkState]:
         """(uplink, downlink) at time ``t_s``; normals : [num_clients, 2] fading innovations."""
         gain_db = 10.0 * np.log10(np.maximum(self.fading.gain(t_s, normals), 1e-30))
+        # One chain per client for both directions: a deep fade or a blocked
+        # path hits the uplink and the downlink of the same round alike.
+        keep = (1.0 - self.packet_error_rate) * (1.0 - (self.burst.step() if self.burst is not None else 0.0))
         out = []
         for mean_db, bw, model in (
             (self.mean_snr_ul_db, self.bandwidth_ul_hz, self.rate),
@@ -103,6 +110,6 @@ class Channel:
             snr_db = mean_db + gain_db
             snr = 10.0 ** (snr_db / 10.0)
             # A packet gets through only if neither the block nor the extra loss hits it.
-            bler = 1.0 - (1.0 - model.block_error_rate(snr)) * (1.0 - self.packet_error_rate)
+            bler = 1.0 - (1.0 - model.block_error_rate(snr)) * keep
             out.append(LinkState(snr_db, model.rate_bps(snr, bw), bler, self.latency_s, bw))
         return out[0], out[1]

@@ -8,6 +8,7 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.link import thermal_noise_dbm
+from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
 from channels.rate import RateModel
 from channels.tr38901 import (
@@ -157,8 +158,13 @@ def build_radio(scn: Scenario) -> Radio:
     phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
     fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f_d, los_phase_rad=phase)
     rate, rate_dl = _rates(scn)
+    ge = scn.channel.gilbert_elliott
+    burst = None
+    if ge.p_enter_bad > 0:
+        gens = client_generators(scn.seed, "burst_loss", n)
+        burst = GilbertElliott(gens, ge.p_enter_bad, ge.p_leave_bad, ge.loss_good, ge.loss_bad)
     channel = Channel(
-        snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, drop.distance_3d_m, scn.medium.packet_error_rate, rate_dl
+        snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, drop.distance_3d_m, scn.medium.packet_error_rate, rate_dl, burst
     )
     return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn)
 

@@ -24,6 +24,7 @@ PURPOSES = {
     "workload": 8,
     "los_phase": 9,
     "mobility": 10,
+    "burst_loss": 11,
 }
 
 

@@ -159,6 +159,17 @@ class Rate(_Strict):
     )
 
 
+class GilbertElliottCfg(_Strict):
+    p_enter_bad: float = Field(
+        0.0, ge=0, le=1, description="Gilbert-Elliott: P(Good -> Bad) per channel draw (round); 0 = off"
+    )
+    p_leave_bad: float = Field(
+        0.5, gt=0, le=1, description="Gilbert-Elliott: P(Bad -> Good) per draw; mean burst = 1 / p_leave_bad draws"
+    )
+    loss_good: float = Field(0.0, ge=0, le=1, description="Gilbert-Elliott: extra packet loss probability in Good")
+    loss_bad: float = Field(1.0, ge=0, le=1, description="Gilbert-Elliott: extra packet loss probability in Bad")
+
+
 class ChannelCfg(_Strict):
     snr_db: float | None = Field(
         None,
@@ -177,6 +188,9 @@ class ChannelCfg(_Strict):
     )
     fading: Fading = Field(default_factory=Fading, description="small-scale fading")
     rate: Rate = Field(default_factory=Rate, description="rate model")
+    gilbert_elliott: GilbertElliottCfg = Field(
+        default_factory=GilbertElliottCfg, description="bursty loss on top of the BLER"
+    )
 
 
 class MediumCfg(_Strict):

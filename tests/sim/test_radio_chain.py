@@ -188,3 +188,27 @@ def test_radio_scenarios_validate(name):
 
     scn = load_scenario(Path(__file__).parents[2] / "scenarios" / name, ["channel.snr_db=5"] if "sweep" in name else [])
     assert scn.channel.pathloss.model in ("umi", "uma")
+
+
+def test_gilbert_elliott_bad_rounds_lose_the_link(tmp_path, write_yaml):
+    # Bad loses every packet both ways, so a Bad round is a downlink failure;
+    # P(Bad) = 0.3 / (0.3 + 0.5) = 0.375 in every round (stationary start).
+    clients, rounds = 200, 5
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": rounds,
+            "clients": {"count": clients},
+            "channel": {
+                "snr_db": 30.0,
+                "fading": {"model": "none"},
+                "gilbert_elliott": {"p_enter_bad": 0.3, "p_leave_bad": 0.5, "loss_bad": 1.0},
+            },
+            "workload": {"payload_bits": 10_000, "downlink_bits": 10_000},
+        },
+    )
+    failed = np.array([r["outcome"] == "downlink_failure" for r in rows])
+    assert {r["outcome"] for r in rows} == {"delivered", "downlink_failure"}
+    n = clients * rounds
+    assert failed.mean() == pytest.approx(0.375, abs=4 * np.sqrt(0.375 * 0.625 / n))
