@@ -10,6 +10,7 @@ from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, l
 from channels.link import thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
+from channels.shadowing import correlated_normals, evolve_normals
 from channels.rate import RateModel
 from channels.tr38901 import (
     TR38901_MODELS,
@@ -33,7 +34,8 @@ class Radio:
 
     With moving clients, :meth:`advance` moves them: ``drop``, ``pathloss_db``
     and the channel's mean SNR then describe the latest time advanced to.  LOS
-    state and shadowing stay those of the first drop (no spatial consistency).
+    state stays that of the first drop; shadowing follows each client's path
+    when it has a correlation distance, and stays put otherwise.
     """
 
     drop: Drop
@@ -44,6 +46,9 @@ class Radio:
     rate: RateModel
     mobility: Mobility | None = None
     scenario: Scenario | None = None
+    shadowing_sigma_db: np.ndarray | None = None
+    shadowing_normals: np.ndarray | None = None
+    shadowing_gens: list[np.random.Generator] | None = None
 
     def advance(self, t_s: float) -> None:
         """Move the clients to simulated time ``t_s`` and update the large-scale channel."""
@@ -51,6 +56,12 @@ class Radio:
             return
         d = self.drop
         self.drop = Drop(self.mobility.positions(t_s), d.ue_height_m, d.bs_height_m)
+        corr_m = self.scenario.channel.shadowing_correlation_m
+        if corr_m is not None and self.shadowing_normals is not None and self.shadowing_gens is not None:
+            moved = np.hypot(*(self.drop.xy_m - d.xy_m).T)
+            w = np.array([g.standard_normal() for g in self.shadowing_gens])
+            self.shadowing_normals = evolve_normals(self.shadowing_normals, moved, corr_m, w)
+            self.shadowing_db = self.shadowing_sigma_db * self.shadowing_normals
         self.pathloss_db = _pathloss_db(self.scenario, self.drop, self.los)
         snr_ul, snr_dl = _mean_snr_db(self.scenario, self.pathloss_db + self.shadowing_db)
         self.channel.set_large_scale(snr_ul, snr_dl, self.drop.distance_3d_m)
@@ -133,6 +144,7 @@ def build_radio(scn: Scenario) -> Radio:
         los = _one_per_client(scn, "los", "random") < p_los
     pathloss = _pathloss_db(scn, drop, los)
     shadow = np.zeros(n)
+    sigma_db = z = None
     if scn.channel.shadowing:
         sigma = scn.channel.shadowing_sigma_db
         if sigma is not None:
@@ -143,7 +155,10 @@ def build_radio(scn: Scenario) -> Radio:
             )
         else:
             sigma_db = np.full(n, DEFAULT_SHADOWING_SIGMA_DB)
-        shadow = sigma_db * _one_per_client(scn, "shadowing", "standard_normal")
+        z = _one_per_client(scn, "shadowing", "standard_normal")
+        if scn.channel.shadowing_correlation_m is not None:
+            z = correlated_normals(drop.xy_m, scn.channel.shadowing_correlation_m, z)
+        shadow = sigma_db * z
     snr_ul, snr_dl = _mean_snr_db(scn, pathloss + shadow)
     bw_ul, bw_dl = _bandwidths_hz(scn)
 
@@ -166,7 +181,10 @@ def build_radio(scn: Scenario) -> Radio:
     channel = Channel(
         snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, drop.distance_3d_m, scn.medium.packet_error_rate, rate_dl, burst
     )
-    return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn)
+    motion_gens = None
+    if z is not None and mobility is not None and scn.channel.shadowing_correlation_m is not None:
+        motion_gens = client_generators(scn.seed, "shadowing_motion", n)
+    return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn, sigma_db, z, motion_gens)
 
 
 def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:

@@ -25,6 +25,7 @@ PURPOSES = {
     "los_phase": 9,
     "mobility": 10,
     "burst_loss": 11,
+    "shadowing_motion": 12,
 }
 
 

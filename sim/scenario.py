@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 MAX_CLIENTS = 100_000
+# Cholesky of the clients' correlation matrix is O(n^3); channels.shadowing has the same bound.
+MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
 
 
@@ -185,6 +187,13 @@ class ChannelCfg(_Strict):
         le=30,
         description="shadowing standard deviation [dB]; null = TR 38.901 Table 7.4.1-1 per model and LOS state "
         "for umi/uma/rma/inh, 8 dB for free_space and log_distance",
+    )
+    shadowing_correlation_m: float | None = Field(
+        None,
+        gt=0,
+        le=1e4,
+        description="shadowing correlation distance [m]: exp(-dx / d) between clients at the drop and along "
+        "each moving client's path (TR 38.901 7.4.4); null = independent per client",
     )
     fading: Fading = Field(default_factory=Fading, description="small-scale fading")
     rate: Rate = Field(default_factory=Rate, description="rate model")
@@ -347,6 +356,11 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     if scn.clients.mobility.kind != "static" and placement.kind != "uniform_disc":
         return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc"
+    if scn.channel.shadowing_correlation_m is not None and scn.clients.count > MAX_CORRELATED_CLIENTS:
+        return ("channel", "shadowing_correlation_m"), (
+            f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
+            f"{scn.clients.count})"
+        )
     pl = scn.channel.pathloss
     if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
         return ("channel", "pathloss", "env_height_m"), (

@@ -212,3 +212,49 @@ def test_gilbert_elliott_bad_rounds_lose_the_link(tmp_path, write_yaml):
     assert {r["outcome"] for r in rows} == {"delivered", "downlink_failure"}
     n = clients * rounds
     assert failed.mean() == pytest.approx(0.375, abs=4 * np.sqrt(0.375 * 0.625 / n))
+
+
+def test_correlated_shadowing_through_fedwave_run(tmp_path, write_yaml):
+    # 200 pairs of clients 0.5 m apart, pairs 2 km apart; d_cor = 20 m, sigma = 8 dB.
+    # Within a pair rho = exp(-0.5 / 20), so the shadowing difference has
+    # sd 8 sqrt(2 (1 - rho)) = 1.78 dB (11.3 dB if independent).
+    pairs = 200
+    distances = [d for k in range(pairs) for d in (100.0 + 2000 * k, 100.5 + 2000 * k)]
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 1,
+            "clients": {"count": 2 * pairs, "placement": {"kind": "fixed", "distances_m": distances}},
+            "channel": {
+                "pathloss": {"model": "free_space", "los": "los"},
+                "shadowing": True,
+                "shadowing_sigma_db": 8.0,
+                "shadowing_correlation_m": 20.0,
+                "fading": {"model": "none"},
+            },
+        },
+    )
+    noise_dbm = -174 + 10 * np.log10(20e6) + 7.0
+    shadow = np.array([23.0 - noise_dbm - float(r["pathloss_db"]) - float(r["snr_db"]) for r in rows])
+    diff = shadow[0::2] - shadow[1::2]
+    expected = 8.0 * np.sqrt(2 * (1 - np.exp(-0.5 / 20)))
+    assert diff.std() == pytest.approx(expected, rel=0.2)
+    assert shadow.std() == pytest.approx(8.0, rel=0.2)
+
+
+def test_shadowing_decorrelates_along_a_moving_clients_path():
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    # 2000 clients at 2 m/s for 1 s move 2 m each (no edge in reach); d_cor = 4 m,
+    # so each client's shadowing keeps correlation exp(-2 / 4) with its start.
+    radio = build_radio(
+        scenario(
+            clients={"count": 2000, "placement": {"radius_m": 2000}, "mobility": {"kind": "constant_velocity", "speed_mps": 2}},
+            channel={"shadowing": True, "shadowing_correlation_m": 4.0},
+        )
+    )
+    s0 = radio.shadowing_db.copy()
+    radio.advance(1.0)
+    assert np.corrcoef(s0, radio.shadowing_db)[0, 1] == pytest.approx(np.exp(-0.5), abs=0.06)
