@@ -11,6 +11,7 @@ from channels.link import thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
 from channels.shadowing import correlated_normals, evolve_normals
+from channels.trace import read_trace
 from channels.rate import RateModel
 from channels.tr38901 import (
     TR38901_MODELS,
@@ -178,8 +179,20 @@ def build_radio(scn: Scenario) -> Radio:
     if ge.p_enter_bad > 0:
         gens = client_generators(scn.seed, "burst_loss", n)
         burst = GilbertElliott(gens, ge.p_enter_bad, ge.p_leave_bad, ge.loss_good, ge.loss_bad)
+    trace = read_trace(scn.channel.trace, n) if scn.channel.trace is not None else None
     channel = Channel(
-        snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, drop.distance_3d_m, scn.medium.packet_error_rate, rate_dl, burst
+        snr_ul,
+        snr_dl,
+        fading,
+        rate,
+        bw_ul,
+        bw_dl,
+        drop.distance_3d_m,
+        scn.medium.packet_error_rate,
+        rate_dl,
+        burst,
+        trace,
+        scn.channel.trace_export,
     )
     motion_gens = None
     if z is not None and mobility is not None and scn.channel.shadowing_correlation_m is not None:

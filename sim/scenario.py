@@ -197,6 +197,14 @@ class ChannelCfg(_Strict):
     )
     fading: Fading = Field(default_factory=Fading, description="small-scale fading")
     rate: Rate = Field(default_factory=Rate, description="rate model")
+    trace: str | None = Field(
+        None,
+        description="replay an SNR trace CSV (time_s, client, snr_db[, snr_dl_db]; path from the working folder): "
+        "sample and hold per client, fading included; replaces path loss, shadowing and fading",
+    )
+    trace_export: bool = Field(
+        False, description="write channel_trace.csv (every draw's SNRs, replayable as channel.trace) with the records"
+    )
     gilbert_elliott: GilbertElliottCfg = Field(
         default_factory=GilbertElliottCfg, description="bursty loss on top of the BLER"
     )
@@ -361,6 +369,15 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.channel.trace is not None:
+        if not Path(scn.channel.trace).is_file():
+            return ("channel", "trace"), f"no such file {scn.channel.trace!r}"
+        from channels.trace import read_trace
+
+        try:
+            read_trace(scn.channel.trace, scn.clients.count)
+        except ValueError as err:
+            return ("channel", "trace"), str(err)
     pl = scn.channel.pathloss
     if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
         return ("channel", "pathloss", "env_height_m"), (

@@ -258,3 +258,56 @@ def test_shadowing_decorrelates_along_a_moving_clients_path():
     s0 = radio.shadowing_db.copy()
     radio.advance(1.0)
     assert np.corrcoef(s0, radio.shadowing_db)[0, 1] == pytest.approx(np.exp(-0.5), abs=0.06)
+
+
+def test_exported_trace_replays_the_same_channel(tmp_path, write_yaml):
+    """Run A exports its channel; run B replays it: identical clients.csv, and Shannon
+    vs nr_mcs could now be compared on one channel."""
+    base = {
+        "seed": 4,
+        "rounds": 3,
+        "clients": {"count": 6},
+        "channel": {"pathloss": {"model": "umi"}, "shadowing": True, "fading": {"doppler_hz": 5.0}},
+        "medium": {"packet_error_rate": 0.1},
+        "round": {"deadline_s": 1.0},
+    }
+    a = tmp_path / "a"
+    assert main(["run", str(write_yaml(base, "a.yaml")), "--out", str(a), "--quiet", "--set", "channel.trace_export=true"]) == 0
+    b = tmp_path / "b"
+    trace = str(a / "channel_trace.csv")
+    assert main(["run", str(write_yaml(base, "b.yaml")), "--out", str(b), "--quiet", "--set", f"channel.trace={trace}"]) == 0
+    assert (a / "clients.csv").read_bytes() == (b / "clients.csv").read_bytes()
+    assert not (b / "channel_trace.csv").exists()
+
+
+def test_hand_written_trace_is_sample_and_hold(tmp_path, write_yaml):
+    trace = tmp_path / "t.csv"
+    # Client 0 at 10 dB, then 20 dB from t = 1.5 s; client 1 only sampled at t = 0.7 s.
+    trace.write_text("time_s,client,snr_db\n0,0,10\n1.5,0,20\n0.7,1,3\n")
+    rows = run_clients_csv(
+        tmp_path,
+        write_yaml,
+        {
+            "rounds": 3,
+            "clients": {"count": 2},
+            "channel": {"trace": str(trace)},
+            "round": {"deadline_s": 1.0},
+            "workload": {"payload_bits": 10**9},
+        },
+    )
+    # 1 Gbit never gets through, so every round runs to its deadline: rounds start at 0, 1 and 2 s.
+    starts = {}
+    for r in rows:
+        starts.setdefault(int(r["round"]), []).append(float(r["snr_db"]))
+    assert starts[0] == [10.0, 3.0]
+    assert starts[2] == [20.0, 3.0]
+
+
+def test_bad_trace_is_a_one_line_scenario_error(tmp_path, write_yaml):
+    from sim.scenario import ScenarioError, load_scenario
+
+    trace = tmp_path / "t.csv"
+    trace.write_text("time_s,client,snr_db\n0,0,10\n")
+    path = write_yaml({"clients": {"count": 2}, "channel": {"trace": str(trace)}})
+    with pytest.raises(ScenarioError, match=r"channel.trace: .*no samples for client 1"):
+        load_scenario(path)
