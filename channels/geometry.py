@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Drop", "uniform_disc", "fixed"]
+__all__ = ["Drop", "uniform_disc", "fixed", "ring"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,14 @@ def uniform_disc(
     r = np.sqrt(min_distance_m**2 + u[:, 0] * (radius_m**2 - min_distance_m**2))
     phi = 2 * np.pi * u[:, 1]
     return Drop(np.column_stack([r * np.cos(phi), r * np.sin(phi)]), ue_height_m, bs_height_m)
+
+
+def ring(rngs: list[np.random.Generator], radius_m: float, ue_height_m: float, bs_height_m: float) -> Drop:
+    """Every client at ground distance ``radius_m``, at a uniform random bearing."""
+    if not radius_m > 0:
+        raise ValueError(f"radius_m must be > 0, got {radius_m}")
+    phi = 2 * np.pi * np.array([g.random() for g in rngs])
+    return Drop(radius_m * np.column_stack([np.cos(phi), np.sin(phi)]), ue_height_m, bs_height_m)
 
 
 def fixed(distances_m: list[float] | np.ndarray, ue_height_m: float, bs_height_m: float) -> Drop:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
+from channels.geometry import ring
 from channels.link import thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
@@ -75,6 +76,8 @@ def _drop(scn: Scenario) -> Drop:
             raise ValueError("clients.placement.distances_m is required for kind fixed")
         return fixed(p.distances_m, c.height_m, scn.cell.bs_height_m)
     gens = client_generators(scn.seed, "placement", c.count)
+    if p.kind == "ring":
+        return ring(gens, p.radius_m, c.height_m, scn.cell.bs_height_m)
     return uniform_disc(gens, p.radius_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
 
 
@@ -111,6 +114,8 @@ def _mean_snr_db(scn: Scenario, loss_db: np.ndarray) -> tuple[np.ndarray, np.nda
         pinned = np.full(n, float(scn.channel.snr_db))
         return pinned, pinned
     bw_ul, bw_dl = _bandwidths_hz(scn)
+    # Both antennas count in both directions (reciprocity).
+    loss_db = loss_db - scn.cell.antenna_gain_dbi - scn.clients.antenna_gain_dbi
     snr_ul = scn.clients.tx_power_dbm - loss_db - thermal_noise_dbm(bw_ul, scn.cell.noise_figure_db)
     snr_dl = scn.cell.tx_power_dbm - loss_db - thermal_noise_dbm(bw_dl, scn.cell.noise_figure_db)
     return snr_ul, snr_dl

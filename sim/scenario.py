@@ -42,12 +42,12 @@ class _Strict(BaseModel):
 
 
 class Placement(_Strict):
-    kind: Literal["uniform_disc", "fixed"] = Field(
+    kind: Literal["uniform_disc", "fixed", "ring"] = Field(
         "uniform_disc",
         description="uniform_disc: clients uniform in area on a disc around the base station; "
-        "fixed: ground distances given in distances_m",
+        "fixed: ground distances given in distances_m; ring: every client at radius_m, random bearing",
     )
-    radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc)")
+    radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc); ring radius [m] (ring)")
     min_distance_m: float = Field(
         10.0, ge=0, le=1e6, description="no client closer than this to the base station [m] (uniform_disc)"
     )
@@ -80,6 +80,7 @@ class Clients(_Strict):
     placement: Placement = Field(default_factory=Placement, description="where clients are dropped")
     height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
     tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
+    antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
 
@@ -93,6 +94,9 @@ class Cell(_Strict):
     bs_height_m: float = Field(10.0, gt=0, le=1e4, description="base-station antenna height [m]")
     tx_power_dbm: float = Field(43.0, ge=-50, le=80, description="base-station (downlink) transmit power [dBm]")
     noise_figure_db: float = Field(7.0, ge=0, le=30, description="receiver noise figure [dB]")
+    antenna_gain_dbi: float = Field(
+        0.0, ge=-30, le=40, description="base-station antenna gain [dBi] toward every client, both directions"
+    )
 
 
 class PathLoss(_Strict):
@@ -356,14 +360,14 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         for i, d in enumerate(placement.distances_m):
             if not d >= 0:
                 return loc + (i,), f"must be >= 0 (got {d})"
-    elif placement.min_distance_m >= placement.radius_m:
+    elif placement.kind == "uniform_disc" and placement.min_distance_m >= placement.radius_m:
         return ("clients", "placement", "min_distance_m"), (
             f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
         )
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
-    if scn.clients.mobility.kind != "static" and placement.kind != "uniform_disc":
-        return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc"
+    if scn.clients.mobility.kind != "static" and placement.kind == "fixed":
+        return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc or ring"
     if scn.channel.shadowing_correlation_m is not None and scn.clients.count > MAX_CORRELATED_CLIENTS:
         return ("channel", "shadowing_correlation_m"), (
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "

@@ -311,3 +311,15 @@ def test_bad_trace_is_a_one_line_scenario_error(tmp_path, write_yaml):
     path = write_yaml({"clients": {"count": 2}, "channel": {"trace": str(trace)}})
     with pytest.raises(ScenarioError, match=r"channel.trace: .*no samples for client 1"):
         load_scenario(path)
+
+
+def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    base = {"clients": {"count": 3, "placement": {"kind": "ring", "radius_m": 80}}, "channel": {"fading": {"model": "none"}}}
+    plain = build_radio(scenario(**base)).channel
+    gains = {"clients": {**base["clients"], "antenna_gain_dbi": 2.0}, "cell": {"antenna_gain_dbi": 15.0}, "channel": base["channel"]}
+    gained = build_radio(scenario(**gains)).channel
+    np.testing.assert_allclose(gained.mean_snr_ul_db - plain.mean_snr_ul_db, 17.0)
+    np.testing.assert_allclose(gained.mean_snr_dl_db - plain.mean_snr_dl_db, 17.0)
