@@ -19,16 +19,21 @@ class Drop:
 
     xy_m : [num_clients, 2], ground-plane positions [m]
     ue_height_m, bs_height_m : antenna heights [m]
+    bs_xy_m : [num_clients, 2] serving site of each client [m]; None = one base station at the origin
+    site : [num_clients] serving site index (multi-cell drops); None = one cell
     """
 
     xy_m: np.ndarray
     ue_height_m: float
     bs_height_m: float
+    bs_xy_m: np.ndarray | None = None
+    site: np.ndarray | None = None
 
     @property
     def distance_2d_m(self) -> np.ndarray:
-        """[num_clients] ground distance to the base station [m]."""
-        return np.hypot(self.xy_m[:, 0], self.xy_m[:, 1])
+        """[num_clients] ground distance to the serving base station [m]."""
+        rel = self.xy_m if self.bs_xy_m is None else self.xy_m - self.bs_xy_m
+        return np.hypot(rel[:, 0], rel[:, 1])
 
     @property
     def distance_3d_m(self) -> np.ndarray:

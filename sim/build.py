@@ -8,6 +8,7 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.geometry import ring
+from channels.hexgrid import hex_drop
 from channels.link import thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
@@ -78,6 +79,8 @@ def _drop(scn: Scenario) -> Drop:
     gens = client_generators(scn.seed, "placement", c.count)
     if p.kind == "ring":
         return ring(gens, p.radius_m, c.height_m, scn.cell.bs_height_m)
+    if p.kind == "hex_grid":
+        return hex_drop(gens, p.num_rings, p.isd_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
     return uniform_disc(gens, p.radius_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
 
 

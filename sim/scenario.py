@@ -42,15 +42,18 @@ class _Strict(BaseModel):
 
 
 class Placement(_Strict):
-    kind: Literal["uniform_disc", "fixed", "ring"] = Field(
+    kind: Literal["uniform_disc", "fixed", "ring", "hex_grid"] = Field(
         "uniform_disc",
         description="uniform_disc: clients uniform in area on a disc around the base station; "
-        "fixed: ground distances given in distances_m; ring: every client at radius_m, random bearing",
+        "fixed: ground distances given in distances_m; ring: every client at radius_m, random bearing; "
+        "hex_grid: clients uniform over a hexagonal grid of cells, each served by its own site and band",
     )
     radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc); ring radius [m] (ring)")
     min_distance_m: float = Field(
         10.0, ge=0, le=1e6, description="no client closer than this to the base station [m] (uniform_disc)"
     )
+    num_rings: int = Field(1, ge=0, le=10, description="hex_grid: rings of cells around the centre (1 -> 7 cells)")
+    isd_m: float = Field(200.0, gt=0, le=1e5, description="hex_grid: inter-site distance [m]")
     distances_m: list[float] | None = Field(
         None, description="one 2D ground distance per client [m] (fixed); length must equal clients.count"
     )
@@ -366,7 +369,11 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         )
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
-    if scn.clients.mobility.kind != "static" and placement.kind == "fixed":
+    if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:
+        return ("clients", "placement", "min_distance_m"), (
+            f"must be below isd_m / 2 = {placement.isd_m / 2} for hex_grid (got {placement.min_distance_m})"
+        )
+    if scn.clients.mobility.kind != "static" and placement.kind in ("fixed", "hex_grid"):
         return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc or ring"
     if scn.channel.shadowing_correlation_m is not None and scn.clients.count > MAX_CORRELATED_CLIENTS:
         return ("channel", "shadowing_correlation_m"), (

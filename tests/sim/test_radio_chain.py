@@ -323,3 +323,24 @@ def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
     gained = build_radio(scenario(**gains)).channel
     np.testing.assert_allclose(gained.mean_snr_ul_db - plain.mean_snr_ul_db, 17.0)
     np.testing.assert_allclose(gained.mean_snr_dl_db - plain.mean_snr_dl_db, 17.0)
+
+
+def test_hex_grid_cells_share_their_own_band(tmp_path, write_yaml):
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    # fdma_static: a client of a cell with n_c clients gets B / n_c at SNR n_c s
+    # (uplink power concentration), so its airtime is bits / ((B / n_c) log2(1 + n_c s)).
+    data = {
+        "rounds": 1,
+        "clients": {"count": 30, "placement": {"kind": "hex_grid", "num_rings": 1, "isd_m": 300}},
+        "channel": {"snr_db": 10.0, "fading": {"model": "none"}},
+        "round": {"deadline_s": 100.0},
+        "workload": {"payload_bits": 1_000_000, "downlink_bits": 8},
+    }
+    site = build_radio(scenario(**data)).drop.site
+    rows = run_clients_csv(tmp_path, write_yaml, data)
+    n_c = np.bincount(site)[site]
+    expected = 1_000_000 / (20e6 / n_c * np.log2(1 + n_c * 10.0))
+    np.testing.assert_allclose([float(r["airtime_s"]) for r in rows], expected, rtol=1e-9)
+    assert len(set(site.tolist())) > 1
