@@ -8,11 +8,12 @@ OUT ?= runs/quickstart
 
 .PHONY: install run test bench typecheck clean
 
-# torch is pinned: an open range would pull a multi-GB CUDA build.
+# torch is pinned: an open range would pull a multi-GB CUDA build.  The sionna
+# extra (nr_mcs rate model, TR 38.901 cross-checks) needs it installed first.
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,22 +4,48 @@ Imports neither ``sim`` nor ``workloads``.
 """
 
 from channels.fading import Fading
-from channels.geometry import Drop, fixed, uniform_disc
+from channels.geometry import Drop, fixed, ring, uniform_disc
+from channels.gilbert_elliott import GilbertElliott
+from channels.hexgrid import hex_drop, hex_sites
 from channels.link import Channel, LinkState, dbm_to_w, thermal_noise_dbm
+from channels.mobility import Mobility, doppler_hz
+from channels.nr_mcs import NrMcsRate
 from channels.pathloss import free_space_db, log_distance_db, los_probability_umi
-from channels.rate import ShannonRate
+from channels.rate import RateModel, ShannonRate
+from channels.trace import SnrTrace, read_trace, trace_csv
+from channels.tr38901 import (
+    TR38901_MODELS,
+    tr38901_los_probability,
+    tr38901_pathloss_db,
+    tr38901_shadowing_sigma_db,
+)
 
 __all__ = [
     "Channel",
     "Drop",
     "Fading",
+    "GilbertElliott",
     "LinkState",
+    "Mobility",
+    "NrMcsRate",
+    "RateModel",
     "ShannonRate",
+    "SnrTrace",
+    "TR38901_MODELS",
     "dbm_to_w",
+    "doppler_hz",
     "fixed",
+    "hex_drop",
+    "hex_sites",
     "free_space_db",
     "log_distance_db",
     "los_probability_umi",
+    "read_trace",
+    "ring",
     "thermal_noise_dbm",
+    "trace_csv",
+    "tr38901_los_probability",
+    "tr38901_pathloss_db",
+    "tr38901_shadowing_sigma_db",
     "uniform_disc",
 ]

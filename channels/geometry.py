@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Drop", "uniform_disc", "fixed"]
+__all__ = ["Drop", "uniform_disc", "fixed", "ring"]
 
 
 @dataclass(frozen=True)
@@ -19,16 +19,21 @@ class Drop:
 
     xy_m : [num_clients, 2], ground-plane positions [m]
     ue_height_m, bs_height_m : antenna heights [m]
+    bs_xy_m : [num_clients, 2] serving site of each client [m]; None = one base station at the origin
+    site : [num_clients] serving site index (multi-cell drops); None = one cell
     """
 
     xy_m: np.ndarray
     ue_height_m: float
     bs_height_m: float
+    bs_xy_m: np.ndarray | None = None
+    site: np.ndarray | None = None
 
     @property
     def distance_2d_m(self) -> np.ndarray:
-        """[num_clients] ground distance to the base station [m]."""
-        return np.hypot(self.xy_m[:, 0], self.xy_m[:, 1])
+        """[num_clients] ground distance to the serving base station [m]."""
+        rel = self.xy_m if self.bs_xy_m is None else self.xy_m - self.bs_xy_m
+        return np.hypot(rel[:, 0], rel[:, 1])
 
     @property
     def distance_3d_m(self) -> np.ndarray:
@@ -55,6 +60,14 @@ def uniform_disc(
     r = np.sqrt(min_distance_m**2 + u[:, 0] * (radius_m**2 - min_distance_m**2))
     phi = 2 * np.pi * u[:, 1]
     return Drop(np.column_stack([r * np.cos(phi), r * np.sin(phi)]), ue_height_m, bs_height_m)
+
+
+def ring(rngs: list[np.random.Generator], radius_m: float, ue_height_m: float, bs_height_m: float) -> Drop:
+    """Every client at ground distance ``radius_m``, at a uniform random bearing."""
+    if not radius_m > 0:
+        raise ValueError(f"radius_m must be > 0, got {radius_m}")
+    phi = 2 * np.pi * np.array([g.random() for g in rngs])
+    return Drop(radius_m * np.column_stack([np.cos(phi), np.sin(phi)]), ue_height_m, bs_height_m)
 
 
 def fixed(distances_m: list[float] | np.ndarray, ue_height_m: float, bs_height_m: float) -> Drop:

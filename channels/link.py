@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from channels.fading import Fading
+from channels.gilbert_elliott import GilbertElliott
 from channels.pathloss import SPEED_OF_LIGHT_M_S
-from channels.rate import ShannonRate
+from channels.rate import RateModel
+from channels.trace import SnrTrace
 
 __all__ = ["LinkState", "Channel", "thermal_noise_dbm", "dbm_to_w"]
 
@@ -53,6 +55,12 @@ class Channel:
 
     mean_snr_ul_db, mean_snr_dl_db : [num_clients] mean full-band SNR [dB]
     distance_3d_m : [num_clients] for the propagation delay
+    rate : uplink rate model; rate_downlink : downlink's (None = the same)
+    packet_error_rate : loss probability of a packet on top of the rate
+        model's block error rate (independent of it)
+    burst : Gilbert-Elliott chains adding bursty loss per draw (None = off)
+    trace : replayed SNRs, fading included, instead of mean SNR x fading
+    record : keep every draw's SNRs in ``history`` (for trace export)
     """
 
     def __init__(
@@ -60,11 +68,15 @@ class Channel:
         mean_snr_ul_db: np.ndarray,
         mean_snr_dl_db: np.ndarray,
         fading: Fading,
-        rate: ShannonRate,
+        rate: RateModel,
         bandwidth_ul_hz: float,
         bandwidth_dl_hz: float,
         distance_3d_m: np.ndarray,
         packet_error_rate: float = 0.0,
+        rate_downlink: RateModel | None = None,
+        burst: GilbertElliott | None = None,
+        trace: SnrTrace | None = None,
+        record: bool = False,
     ) -> None:
         if not 0.0 <= packet_error_rate <= 1.0:
             raise ValueError(f"packet_error_rate must be in [0, 1], got {packet_error_rate}")
@@ -72,10 +84,21 @@ class Channel:
         self.mean_snr_dl_db = np.asarray(mean_snr_dl_db, dtype=float)
         self.fading = fading
         self.rate = rate
+        self.rate_downlink = rate if rate_downlink is None else rate_downlink
         self.bandwidth_ul_hz = bandwidth_ul_hz
         self.bandwidth_dl_hz = bandwidth_dl_hz
         self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
         self.packet_error_rate = packet_error_rate
+        self.burst = burst
+        self.trace = trace
+        self.record = record
+        self.history: list[tuple[float, np.ndarray, np.ndarray]] = []
+
+    def set_large_scale(self, mean_snr_ul_db: np.ndarray, mean_snr_dl_db: np.ndarray, distance_3d_m: np.ndarray) -> None:
+        """New mean SNRs and distances (clients moved); the fading process carries on."""
+        self.mean_snr_ul_db = np.asarray(mean_snr_ul_db, dtype=float)
+        self.mean_snr_dl_db = np.asarray(mean_snr_dl_db, dtype=float)
+        self.latency_s = np.asarray(distance_3d_m, dtype=float) / SPEED_OF_LIGHT_M_S
 
     @property
     def num_clients(self) -> int:
@@ -83,11 +106,23 @@ class Channel:
 
     def states(self, t_s: float, normals: np.ndarray) -> tuple[LinkState, LinkState]:
         """(uplink, downlink) at time ``t_s``; normals : [num_clients, 2] fading innovations."""
-        gain_db = 10.0 * np.log10(np.maximum(self.fading.gain(t_s, normals), 1e-30))
-        bler = np.full(self.num_clients, self.packet_error_rate)
+        if self.trace is not None:
+            snr_ul_db, snr_dl_db = self.trace.at(t_s)
+        else:
+            gain_db = 10.0 * np.log10(np.maximum(self.fading.gain(t_s, normals), 1e-30))
+            snr_ul_db, snr_dl_db = self.mean_snr_ul_db + gain_db, self.mean_snr_dl_db + gain_db
+        if self.record:
+            self.history.append((t_s, snr_ul_db, snr_dl_db))
+        # One chain per client for both directions: a deep fade or a blocked
+        # path hits the uplink and the downlink of the same round alike.
+        keep = (1.0 - self.packet_error_rate) * (1.0 - (self.burst.step() if self.burst is not None else 0.0))
         out = []
-        for mean_db, bw in ((self.mean_snr_ul_db, self.bandwidth_ul_hz), (self.mean_snr_dl_db, self.bandwidth_dl_hz)):
-            snr_db = mean_db + gain_db
-            rate = self.rate.rate_bps(10.0 ** (snr_db / 10.0), bw)
-            out.append(LinkState(snr_db, rate, bler, self.latency_s, bw))
+        for snr_db, bw, model in (
+            (snr_ul_db, self.bandwidth_ul_hz, self.rate),
+            (snr_dl_db, self.bandwidth_dl_hz, self.rate_downlink),
+        ):
+            snr = 10.0 ** (snr_db / 10.0)
+            # A packet gets through only if neither the block nor the extra loss hits it.
+            bler = 1.0 - (1.0 - model.block_error_rate(snr)) * keep
+            out.append(LinkState(snr_db, model.rate_bps(snr, bw), bler, self.latency_s, bw))
         return out[0], out[1]

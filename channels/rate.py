@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["ShannonRate"]
+__all__ = ["RateModel", "ShannonRate"]
+
+
+class RateModel(Protocol):
+    """What the channel and the medium need of a rate model; SNRs are linear, any shape."""
+
+    def spectral_efficiency(self, snr_linear: np.ndarray) -> np.ndarray: ...
+
+    def rate_bps(self, snr_linear: np.ndarray, bandwidth_hz: float | np.ndarray) -> np.ndarray: ...
+
+    def block_error_rate(self, snr_linear: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -33,3 +44,7 @@ class ShannonRate:
     def rate_bps(self, snr_linear: np.ndarray, bandwidth_hz: float | np.ndarray) -> np.ndarray:
         """[bit/s] over ``bandwidth_hz``."""
         return np.asarray(bandwidth_hz) * self.spectral_efficiency(snr_linear)
+
+    def block_error_rate(self, snr_linear: np.ndarray) -> np.ndarray:
+        """Zero: a rate at (or a gap below) capacity is taken as error-free."""
+        return np.zeros(np.shape(snr_linear))

@@ -7,24 +7,67 @@ from dataclasses import dataclass
 import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
+from channels.geometry import ring
+from channels.hexgrid import hex_drop
 from channels.link import thermal_noise_dbm
-from channels.pathloss import los_probability_umi
+from channels.gilbert_elliott import GilbertElliott
+from channels.mobility import Mobility, doppler_hz
+from channels.shadowing import correlated_normals, evolve_normals
+from channels.trace import read_trace
+from channels.rate import RateModel
+from channels.tr38901 import (
+    TR38901_MODELS,
+    tr38901_los_probability,
+    tr38901_pathloss_db,
+    tr38901_shadowing_sigma_db,
+)
 from sim.rng import client_generators
 from sim.scenario import Scenario
 
 __all__ = ["Radio", "build_radio", "device_speeds"]
 
+# fedwave's long-standing log-normal sigma for the non-3GPP models (a common
+# urban macro figure; TR 38.901 gives per-scenario values for its own models).
+DEFAULT_SHADOWING_SIGMA_DB = 8.0
 
-@dataclass(frozen=True)
+
+@dataclass
 class Radio:
-    """Everything static about the cell for one run; arrays are [num_clients]."""
+    """The cell for one run; arrays are [num_clients].
+
+    With moving clients, :meth:`advance` moves them: ``drop``, ``pathloss_db``
+    and the channel's mean SNR then describe the latest time advanced to.  LOS
+    state stays that of the first drop; shadowing follows each client's path
+    when it has a correlation distance, and stays put otherwise.
+    """
 
     drop: Drop
     los: np.ndarray
     pathloss_db: np.ndarray
     shadowing_db: np.ndarray
     channel: Channel
-    rate: ShannonRate
+    rate: RateModel
+    mobility: Mobility | None = None
+    scenario: Scenario | None = None
+    shadowing_sigma_db: np.ndarray | None = None
+    shadowing_normals: np.ndarray | None = None
+    shadowing_gens: list[np.random.Generator] | None = None
+
+    def advance(self, t_s: float) -> None:
+        """Move the clients to simulated time ``t_s`` and update the large-scale channel."""
+        if self.mobility is None or not self.mobility.moving or self.scenario is None:
+            return
+        d = self.drop
+        self.drop = Drop(self.mobility.positions(t_s), d.ue_height_m, d.bs_height_m)
+        corr_m = self.scenario.channel.shadowing_correlation_m
+        if corr_m is not None and self.shadowing_normals is not None and self.shadowing_gens is not None:
+            moved = np.hypot(*(self.drop.xy_m - d.xy_m).T)
+            w = np.array([g.standard_normal() for g in self.shadowing_gens])
+            self.shadowing_normals = evolve_normals(self.shadowing_normals, moved, corr_m, w)
+            self.shadowing_db = self.shadowing_sigma_db * self.shadowing_normals
+        self.pathloss_db = _pathloss_db(self.scenario, self.drop, self.los)
+        snr_ul, snr_dl = _mean_snr_db(self.scenario, self.pathloss_db + self.shadowing_db)
+        self.channel.set_large_scale(snr_ul, snr_dl, self.drop.distance_3d_m)
 
 
 def _drop(scn: Scenario) -> Drop:
@@ -34,6 +77,10 @@ def _drop(scn: Scenario) -> Drop:
             raise ValueError("clients.placement.distances_m is required for kind fixed")
         return fixed(p.distances_m, c.height_m, scn.cell.bs_height_m)
     gens = client_generators(scn.seed, "placement", c.count)
+    if p.kind == "ring":
+        return ring(gens, p.radius_m, c.height_m, scn.cell.bs_height_m)
+    if p.kind == "hex_grid":
+        return hex_drop(gens, p.num_rings, p.isd_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
     return uniform_disc(gens, p.radius_m, p.min_distance_m, c.height_m, scn.cell.bs_height_m)
 
 
@@ -42,44 +89,138 @@ def _one_per_client(scn: Scenario, purpose: str, draw: str) -> np.ndarray:
     return np.array([getattr(g, draw)() for g in gens])
 
 
+def _pathloss_db(scn: Scenario, drop: Drop, los: np.ndarray) -> np.ndarray:
+    pl_cfg = scn.channel.pathloss
+    carrier_hz = scn.cell.carrier_ghz * 1e9
+    if pl_cfg.model == "free_space":
+        return free_space_db(drop.distance_3d_m, carrier_hz)
+    if pl_cfg.model in TR38901_MODELS:
+        return tr38901_pathloss_db(
+            pl_cfg.model,
+            drop.distance_2d_m,
+            los,
+            carrier_hz,
+            drop.bs_height_m,
+            drop.ue_height_m,
+            pl_cfg.env_height_m,
+            pl_cfg.building_height_m,
+            pl_cfg.street_width_m,
+        )
+    exponent = np.where(los, pl_cfg.exponent_los, pl_cfg.exponent_nlos)
+    return log_distance_db(drop.distance_3d_m, carrier_hz, exponent, pl_cfg.reference_m, pl_cfg.reference_loss_db)
+
+
+def _mean_snr_db(scn: Scenario, loss_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(uplink, downlink) mean full-band SNR [dB] for a total large-scale loss."""
+    n = scn.clients.count
+    if scn.channel.snr_db is not None:
+        pinned = np.full(n, float(scn.channel.snr_db))
+        return pinned, pinned
+    bw_ul, bw_dl = _bandwidths_hz(scn)
+    # Both antennas count in both directions (reciprocity).
+    loss_db = loss_db - scn.cell.antenna_gain_dbi - scn.clients.antenna_gain_dbi
+    snr_ul = scn.clients.tx_power_dbm - loss_db - thermal_noise_dbm(bw_ul, scn.cell.noise_figure_db)
+    snr_dl = scn.cell.tx_power_dbm - loss_db - thermal_noise_dbm(bw_dl, scn.cell.noise_figure_db)
+    return snr_ul, snr_dl
+
+
+def _bandwidths_hz(scn: Scenario) -> tuple[float, float]:
+    bw_ul = scn.cell.bandwidth_mhz * 1e6
+    return bw_ul, (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6
+
+
+def _mobility(scn: Scenario, drop: Drop) -> Mobility | None:
+    mob, p = scn.clients.mobility, scn.clients.placement
+    if mob.kind == "static":
+        return None
+    gens = client_generators(scn.seed, "mobility", scn.clients.count)
+    return Mobility(mob.kind, drop.xy_m, mob.speed_mps, p.radius_m, p.min_distance_m, gens)
+
+
 def build_radio(scn: Scenario) -> Radio:
     n = scn.clients.count
     drop = _drop(scn)
     pl_cfg = scn.channel.pathloss
     carrier_hz = scn.cell.carrier_ghz * 1e9
-    d3 = drop.distance_3d_m
     if pl_cfg.model == "free_space" or pl_cfg.los == "los":
         los = np.ones(n, dtype=bool)
     elif pl_cfg.los == "nlos":
         los = np.zeros(n, dtype=bool)
     else:
-        los = _one_per_client(scn, "los", "random") < los_probability_umi(drop.distance_2d_m)
-    if pl_cfg.model == "free_space":
-        pathloss = free_space_db(d3, carrier_hz)
-    else:
-        exponent = np.where(los, pl_cfg.exponent_los, pl_cfg.exponent_nlos)
-        pathloss = log_distance_db(d3, carrier_hz, exponent, pl_cfg.reference_m, pl_cfg.reference_loss_db)
+        # log_distance has no LOS probability of its own: it borrows UMi's.
+        los_model = pl_cfg.model if pl_cfg.model in TR38901_MODELS else "umi"
+        p_los = tr38901_los_probability(los_model, drop.distance_2d_m, drop.ue_height_m, pl_cfg.inh_office)
+        los = _one_per_client(scn, "los", "random") < p_los
+    pathloss = _pathloss_db(scn, drop, los)
     shadow = np.zeros(n)
+    sigma_db = z = None
     if scn.channel.shadowing:
-        shadow = scn.channel.shadowing_sigma_db * _one_per_client(scn, "shadowing", "standard_normal")
-
-    bw_ul = scn.cell.bandwidth_mhz * 1e6
-    bw_dl = (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6
-    if scn.channel.snr_db is not None:
-        snr_ul = snr_dl = np.full(n, float(scn.channel.snr_db))
-    else:
-        loss = pathloss + shadow
-        snr_ul = scn.clients.tx_power_dbm - loss - thermal_noise_dbm(bw_ul, scn.cell.noise_figure_db)
-        snr_dl = scn.cell.tx_power_dbm - loss - thermal_noise_dbm(bw_dl, scn.cell.noise_figure_db)
+        sigma = scn.channel.shadowing_sigma_db
+        if sigma is not None:
+            sigma_db = np.full(n, sigma)
+        elif pl_cfg.model in TR38901_MODELS:
+            sigma_db = tr38901_shadowing_sigma_db(
+                pl_cfg.model, los, drop.distance_2d_m, carrier_hz, drop.bs_height_m, drop.ue_height_m
+            )
+        else:
+            sigma_db = np.full(n, DEFAULT_SHADOWING_SIGMA_DB)
+        z = _one_per_client(scn, "shadowing", "standard_normal")
+        if scn.channel.shadowing_correlation_m is not None:
+            z = correlated_normals(drop.xy_m, scn.channel.shadowing_correlation_m, z)
+        shadow = sigma_db * z
+    snr_ul, snr_dl = _mean_snr_db(scn, pathloss + shadow)
+    bw_ul, bw_dl = _bandwidths_hz(scn)
 
     f = scn.channel.fading
+    mobility = _mobility(scn, drop)
+    # Moving clients fade in time at their own Doppler unless doppler_hz says otherwise.
+    f_d = f.doppler_hz
+    if f_d is None and mobility is not None and mobility.moving:
+        f_d = doppler_hz(mobility.speed_mps, carrier_hz)
     # The Rician LOS phase is drawn for every model so that all models consume
     # the fading streams identically (common random numbers across models).
     phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
-    fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f.doppler_hz, los_phase_rad=phase)
-    rate = ShannonRate(scn.channel.rate.gap_db, scn.channel.rate.max_se_bps_hz)
-    channel = Channel(snr_ul, snr_dl, fading, rate, bw_ul, bw_dl, d3, scn.medium.packet_error_rate)
-    return Radio(drop, los, pathloss, shadow, channel, rate)
+    fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f_d, los_phase_rad=phase)
+    rate, rate_dl = _rates(scn)
+    ge = scn.channel.gilbert_elliott
+    burst = None
+    if ge.p_enter_bad > 0:
+        gens = client_generators(scn.seed, "burst_loss", n)
+        burst = GilbertElliott(gens, ge.p_enter_bad, ge.p_leave_bad, ge.loss_good, ge.loss_bad)
+    trace = read_trace(scn.channel.trace, n) if scn.channel.trace is not None else None
+    channel = Channel(
+        snr_ul,
+        snr_dl,
+        fading,
+        rate,
+        bw_ul,
+        bw_dl,
+        drop.distance_3d_m,
+        scn.medium.packet_error_rate,
+        rate_dl,
+        burst,
+        trace,
+        scn.channel.trace_export,
+    )
+    motion_gens = None
+    if z is not None and mobility is not None and scn.channel.shadowing_correlation_m is not None:
+        motion_gens = client_generators(scn.seed, "shadowing_motion", n)
+    return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn, sigma_db, z, motion_gens)
+
+
+def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:
+    """(uplink, downlink) rate models; nr_mcs loads Sionna (and torch) only when chosen."""
+    cfg = scn.channel.rate
+    if cfg.model == "shannon":
+        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz)
+        return shannon, shannon
+    from channels.nr_mcs import NrMcsRate
+
+    ul, dl = (
+        NrMcsRate.from_sionna(direction, cfg.mcs_table, cfg.bler_target, cfg.allocated_re)
+        for direction in ("uplink", "downlink")
+    )
+    return ul, dl
 
 
 def device_speeds(scn: Scenario) -> np.ndarray:

@@ -27,8 +27,9 @@ import numpy as np
 import simpy
 
 from channels.link import dbm_to_w
+from channels.rate import RateModel
 from sim.build import Radio, build_radio, device_speeds
-from sim.medium import ArqOutcome, Transfer, arq_attempts, make_medium
+from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.rng import RoundNormals, client_generators
 from sim.scenario import Scenario
 from workloads.base import Algorithm, Budget, Payload
@@ -112,8 +113,8 @@ class Engine:
         self.env = simpy.Environment()
         ch = self.radio.channel
         med = scn.medium
-        self.uplink = make_medium(self.env, ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
-        self.downlink = make_medium(self.env, ch.bandwidth_dl_hz, med.downlink_sharing, self.radio.rate, False)
+        self.uplink = self._medium(ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
+        self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
@@ -122,6 +123,15 @@ class Engine:
         self.result = RunResult()
         self._first_round = self.env.event()
         self._clients = [self.env.process(self._client(i)) for i in range(n)]
+
+    def _medium(self, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool) -> Any:
+        site = self.radio.drop.site
+        if site is None:
+            return make_medium(self.env, bandwidth_hz, sharing, rate, power_concentration)
+        cells = [
+            make_medium(self.env, bandwidth_hz, sharing, rate, power_concentration) for _ in range(int(site.max()) + 1)
+        ]
+        return MultiCellMedium(cells, site)
 
     def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
         server = self.env.process(self._server(on_round))
@@ -155,6 +165,7 @@ class Engine:
         env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
         n = scn.clients.count
         t0 = env.now
+        self.radio.advance(t0)
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = ch.states(t0, self._fading.draw(r))
         rnd.down = self.algorithm.broadcast(r)

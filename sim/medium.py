@@ -30,9 +30,18 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from channels.rate import ShannonRate
+from channels.rate import RateModel
 
-__all__ = ["Medium", "Transfer", "ArqOutcome", "arq_attempts", "arq_packets", "make_medium", "SHARING"]
+__all__ = [
+    "Medium",
+    "MultiCellMedium",
+    "Transfer",
+    "ArqOutcome",
+    "arq_attempts",
+    "arq_packets",
+    "make_medium",
+    "SHARING",
+]
 
 SHARING = ("fdma_static", "ofdma", "tdma")
 # A transfer whose remainder is below this many bits is complete (float noise).
@@ -64,7 +73,7 @@ class Medium:
 
     sharing = ""
 
-    def __init__(self, env: simpy.Environment, bandwidth_hz: float, rate: ShannonRate, power_concentration: bool) -> None:
+    def __init__(self, env: simpy.Environment, bandwidth_hz: float, rate: RateModel, power_concentration: bool) -> None:
         if not bandwidth_hz > 0:
             raise ValueError(f"bandwidth_hz must be > 0, got {bandwidth_hz}")
         self.env, self.bandwidth_hz = env, bandwidth_hz
@@ -296,7 +305,7 @@ _POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, 
 
 
 def make_medium(
-    env: simpy.Environment, bandwidth_hz: float, sharing: str, rate: ShannonRate, power_concentration: bool
+    env: simpy.Environment, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool
 ) -> Medium:
     """The medium for one direction, by sharing policy name."""
     try:
@@ -304,6 +313,36 @@ def make_medium(
     except KeyError:
         raise ValueError(f"sharing {sharing!r} is not one of {', '.join(SHARING)}") from None
     return cls(env, bandwidth_hz, rate, power_concentration)
+
+
+class MultiCellMedium:
+    """One :class:`Medium` per cell, each with its own band: a client shares only with its cell.
+
+    Cells reuse orthogonal bands (no inter-cell interference).  Same interface
+    as :class:`Medium`; client indices stay global.
+
+    site : [num_clients] serving cell of each client
+    """
+
+    def __init__(self, cells: list[Medium], site: np.ndarray) -> None:
+        self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
+        self.bandwidth_hz = cells[0].bandwidth_hz
+
+    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
+        # Every client of the round takes part (the engine asks all of them):
+        # each cell expects as many transfers as it has clients.
+        counts = np.bincount(self.site, minlength=len(self.cells))
+        for cell, count in zip(self.cells, counts):
+            cell.begin_round(snr_linear, int(count))
+
+    def expected_rate_bps(self, client: int) -> float:
+        return self.cells[self.site[client]].expected_rate_bps(client)
+
+    def transmit(self, client: int, bits: float) -> Transfer:
+        return self.cells[self.site[client]].transmit(client, bits)
+
+    def abort(self) -> list[Transfer]:
+        return [t for cell in self.cells for t in cell.abort()]
 
 
 @dataclass(frozen=True)

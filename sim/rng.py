@@ -23,6 +23,9 @@ PURPOSES = {
     "arq_downlink": 7,
     "workload": 8,
     "los_phase": 9,
+    "mobility": 10,
+    "burst_loss": 11,
+    "shadowing_motion": 12,
 }
 
 

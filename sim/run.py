@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from channels.trace import trace_csv
 from sim import __version__
 from sim.engine import Engine, RunResult
 from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
@@ -73,4 +74,6 @@ def run_scenario(scn: Scenario, out: Path, *, force: bool = False, quiet: bool =
     write_clients_csv(out / "clients.csv", result)
     write_json(out / "summary.json", summary)
     atomic_write(out / "report.md", render_report(scn, result, summary))
+    if scn.channel.trace_export:
+        atomic_write(out / "channel_trace.csv", trace_csv(engine.radio.channel.history))
     return summary

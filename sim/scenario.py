@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 MAX_CLIENTS = 100_000
+# Cholesky of the clients' correlation matrix is O(n^3); channels.shadowing has the same bound.
+MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
 
 
@@ -40,15 +42,18 @@ class _Strict(BaseModel):
 
 
 class Placement(_Strict):
-    kind: Literal["uniform_disc", "fixed"] = Field(
+    kind: Literal["uniform_disc", "fixed", "ring", "hex_grid"] = Field(
         "uniform_disc",
         description="uniform_disc: clients uniform in area on a disc around the base station; "
-        "fixed: ground distances given in distances_m",
+        "fixed: ground distances given in distances_m; ring: every client at radius_m, random bearing; "
+        "hex_grid: clients uniform over a hexagonal grid of cells, each served by its own site and band",
     )
-    radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc)")
+    radius_m: float = Field(250.0, gt=0, le=1e6, description="disc radius [m] (uniform_disc); ring radius [m] (ring)")
     min_distance_m: float = Field(
         10.0, ge=0, le=1e6, description="no client closer than this to the base station [m] (uniform_disc)"
     )
+    num_rings: int = Field(1, ge=0, le=10, description="hex_grid: rings of cells around the centre (1 -> 7 cells)")
+    isd_m: float = Field(200.0, gt=0, le=1e5, description="hex_grid: inter-site distance [m]")
     distances_m: list[float] | None = Field(
         None, description="one 2D ground distance per client [m] (fixed); length must equal clients.count"
     )
@@ -62,12 +67,25 @@ class Device(_Strict):
     compute_power_w: float = Field(5.0, ge=0, le=1e4, description="power drawn while computing [W]")
 
 
+class Mobility(_Strict):
+    kind: Literal["static", "constant_velocity", "random_waypoint"] = Field(
+        "static",
+        description="static; constant_velocity: random heading, reflected at the cell edge; random_waypoint: "
+        "walk to uniform waypoints in the cell, no pause (uniform_disc placement only)",
+    )
+    speed_mps: float = Field(
+        3.0, ge=0, le=150, description="client ground speed [m/s]; also sets the Doppler f_d = v f_c / c"
+    )
+
+
 class Clients(_Strict):
     count: int = Field(10, ge=1, le=MAX_CLIENTS, description="number of clients")
     placement: Placement = Field(default_factory=Placement, description="where clients are dropped")
     height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
     tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
+    antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
+    mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
 
 
 class Cell(_Strict):
@@ -79,22 +97,35 @@ class Cell(_Strict):
     bs_height_m: float = Field(10.0, gt=0, le=1e4, description="base-station antenna height [m]")
     tx_power_dbm: float = Field(43.0, ge=-50, le=80, description="base-station (downlink) transmit power [dBm]")
     noise_figure_db: float = Field(7.0, ge=0, le=30, description="receiver noise figure [dB]")
+    antenna_gain_dbi: float = Field(
+        0.0, ge=-30, le=40, description="base-station antenna gain [dBi] toward every client, both directions"
+    )
 
 
 class PathLoss(_Strict):
-    model: Literal["free_space", "log_distance"] = Field(
-        "log_distance", description="large-scale path-loss model"
+    model: Literal["free_space", "log_distance", "umi", "uma", "rma", "inh"] = Field(
+        "log_distance",
+        description="large-scale path-loss model: free_space, log_distance, or 3GPP TR 38.901 umi (street "
+        "canyon), uma, rma, inh (indoor office)",
     )
     los: Literal["auto", "los", "nlos"] = Field(
         "auto",
-        description="line of sight: auto draws it per client with the TR 38.901 UMi LOS probability; "
-        "free_space is LOS only",
+        description="line of sight: auto draws it per client with the TR 38.901 LOS probability of the model "
+        "(UMi street canyon for log_distance); free_space is LOS only",
     )
     exponent_los: float = Field(2.0, ge=1, le=8, description="log_distance exponent in LOS")
     exponent_nlos: float = Field(3.5, ge=1, le=8, description="log_distance exponent in NLOS")
     reference_m: float = Field(1.0, gt=0, le=1e4, description="log_distance reference distance d0 [m]")
     reference_loss_db: float | None = Field(
         None, ge=0, le=300, description="loss at d0 [dB]; null = free-space loss at d0"
+    )
+    env_height_m: float = Field(
+        1.0, ge=0, le=100, description="umi/uma effective environment height h_E [m] (TR 38.901 7.4.1)"
+    )
+    building_height_m: float = Field(5.0, ge=5, le=50, description="rma average building height h [m]")
+    street_width_m: float = Field(20.0, ge=5, le=50, description="rma average street width W [m]")
+    inh_office: Literal["mixed", "open"] = Field(
+        "mixed", description="inh LOS probability: mixed or open office (TR 38.901 Table 7.4.2-1)"
     )
 
 
@@ -114,11 +145,38 @@ class Fading(_Strict):
 
 
 class Rate(_Strict):
-    model: Literal["shannon"] = Field("shannon", description="how SNR becomes a bit rate")
+    model: Literal["shannon", "nr_mcs"] = Field(
+        "shannon",
+        description="how SNR becomes a bit rate: shannon (capacity, gap, cap) or nr_mcs (5G NR link "
+        "adaptation and BLER from Sionna's PHY abstraction; loads torch)",
+    )
     gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
     max_se_bps_hz: float | None = Field(
         None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
     )
+    bler_target: float = Field(
+        0.1, gt=0, lt=1, description="nr_mcs: highest MCS whose transport-block error rate stays at or below this"
+    )
+    mcs_table: int = Field(
+        1, ge=1, le=2, description="nr_mcs: TS 38.214 MCS table, 1 = up to 64-QAM, 2 = up to 256-QAM"
+    )
+    allocated_re: int = Field(
+        1728,
+        ge=24,
+        le=10**6,
+        description="nr_mcs: resource elements per transport block (sets the code-block size of the BLER tables)",
+    )
+
+
+class GilbertElliottCfg(_Strict):
+    p_enter_bad: float = Field(
+        0.0, ge=0, le=1, description="Gilbert-Elliott: P(Good -> Bad) per channel draw (round); 0 = off"
+    )
+    p_leave_bad: float = Field(
+        0.5, gt=0, le=1, description="Gilbert-Elliott: P(Bad -> Good) per draw; mean burst = 1 / p_leave_bad draws"
+    )
+    loss_good: float = Field(0.0, ge=0, le=1, description="Gilbert-Elliott: extra packet loss probability in Good")
+    loss_bad: float = Field(1.0, ge=0, le=1, description="Gilbert-Elliott: extra packet loss probability in Bad")
 
 
 class ChannelCfg(_Strict):
@@ -130,9 +188,33 @@ class ChannelCfg(_Strict):
     )
     pathloss: PathLoss = Field(default_factory=PathLoss, description="large-scale loss")
     shadowing: bool = Field(False, description="log-normal shadowing, one static draw per client")
-    shadowing_sigma_db: float = Field(8.0, ge=0, le=30, description="shadowing standard deviation [dB]")
+    shadowing_sigma_db: float | None = Field(
+        None,
+        ge=0,
+        le=30,
+        description="shadowing standard deviation [dB]; null = TR 38.901 Table 7.4.1-1 per model and LOS state "
+        "for umi/uma/rma/inh, 8 dB for free_space and log_distance",
+    )
+    shadowing_correlation_m: float | None = Field(
+        None,
+        gt=0,
+        le=1e4,
+        description="shadowing correlation distance [m]: exp(-dx / d) between clients at the drop and along "
+        "each moving client's path (TR 38.901 7.4.4); null = independent per client",
+    )
     fading: Fading = Field(default_factory=Fading, description="small-scale fading")
     rate: Rate = Field(default_factory=Rate, description="rate model")
+    trace: str | None = Field(
+        None,
+        description="replay an SNR trace CSV (time_s, client, snr_db[, snr_dl_db]; path from the working folder): "
+        "sample and hold per client, fading included; replaces path loss, shadowing and fading",
+    )
+    trace_export: bool = Field(
+        False, description="write channel_trace.csv (every draw's SNRs, replayable as channel.trace) with the records"
+    )
+    gilbert_elliott: GilbertElliottCfg = Field(
+        default_factory=GilbertElliottCfg, description="bursty loss on top of the BLER"
+    )
 
 
 class MediumCfg(_Strict):
@@ -281,12 +363,37 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         for i, d in enumerate(placement.distances_m):
             if not d >= 0:
                 return loc + (i,), f"must be >= 0 (got {d})"
-    elif placement.min_distance_m >= placement.radius_m:
+    elif placement.kind == "uniform_disc" and placement.min_distance_m >= placement.radius_m:
         return ("clients", "placement", "min_distance_m"), (
             f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
         )
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
+    if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:
+        return ("clients", "placement", "min_distance_m"), (
+            f"must be below isd_m / 2 = {placement.isd_m / 2} for hex_grid (got {placement.min_distance_m})"
+        )
+    if scn.clients.mobility.kind != "static" and placement.kind in ("fixed", "hex_grid"):
+        return ("clients", "mobility", "kind"), f"{scn.clients.mobility.kind} needs placement kind uniform_disc or ring"
+    if scn.channel.shadowing_correlation_m is not None and scn.clients.count > MAX_CORRELATED_CLIENTS:
+        return ("channel", "shadowing_correlation_m"), (
+            f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
+            f"{scn.clients.count})"
+        )
+    if scn.channel.trace is not None:
+        if not Path(scn.channel.trace).is_file():
+            return ("channel", "trace"), f"no such file {scn.channel.trace!r}"
+        from channels.trace import read_trace
+
+        try:
+            read_trace(scn.channel.trace, scn.clients.count)
+        except ValueError as err:
+            return ("channel", "trace"), str(err)
+    pl = scn.channel.pathloss
+    if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
+        return ("channel", "pathloss", "env_height_m"), (
+            f"must be below clients.height_m and cell.bs_height_m for {pl.model} (got {pl.env_height_m})"
+        )
     return None
 
 

@@ -26,3 +26,12 @@ def test_bad_geometry_is_rejected():
         uniform_disc([np.random.default_rng(0)], 10.0, 10.0, 1.5, 10.0)
     with pytest.raises(ValueError, match="distances_m"):
         fixed([-1.0], 1.5, 10.0)
+
+
+def test_ring_puts_everyone_at_the_radius_with_uniform_bearings():
+    from channels.geometry import ring
+
+    drop = ring([np.random.default_rng(i) for i in range(3000)], 120.0, 1.5, 10.0)
+    np.testing.assert_allclose(drop.distance_2d_m, 120.0)
+    bearing = np.arctan2(drop.xy_m[:, 1], drop.xy_m[:, 0])
+    assert stats.kstest(bearing, stats.uniform(loc=-np.pi, scale=2 * np.pi).cdf).pvalue > 1e-3

@@ -1,0 +1,136 @@
+"""5G NR rate model: link adaptation and block error rate from Sionna's PHY abstraction.
+
+For each SNR, Sionna's inner-loop link adaptation
+(:class:`sionna.sys.InnerLoopLinkAdaptation`) picks the highest MCS whose
+transport-block error rate (TBLER) stays at or below a BLER target, and
+:class:`sionna.sys.PHYAbstraction` gives that MCS's TBLER from its
+precomputed AWGN BLER tables (TS 38.214 MCS tables, LDPC per TS 38.212).
+The spectral efficiency is the MCS's modulation order times its code rate
+(:class:`sionna.phy.nr.utils.MCSDecoderNR`).
+
+Sionna reads its BLER tables on an SNR grid (nearest grid point, -5 .. 30 dB,
+0.1 dB steps by default).  Calling it for every client at every draw would
+put torch on the per-round path, so :func:`sionna_mcs_table` asks Sionna once
+for every grid point, and :class:`NrMcsRate` looks the grid up with the same
+nearest-point rule in numpy: the same answers, at numpy speed.  Below the grid
+the lowest MCS is used and its TBLER (about 1) makes ARQ fail, as it should.
+
+Modelling choices: the SNR stands for the effective SINR of a flat channel
+(one fading gain per client per draw, so the EESM is the identity); the rate
+is the PHY rate B * Qm * R, before reference-signal and control overhead; the
+TBLER is the loss probability of one fedwave packet (a packet stands for a
+transport block).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["McsTable", "NrMcsRate", "sionna_mcs_table", "DIRECTIONS"]
+
+# Sionna's MCS categories: 0 = PUSCH (uplink), 1 = PDSCH (downlink).
+DIRECTIONS = {"uplink": 0, "downlink": 1}
+
+
+@dataclass(frozen=True)
+class McsTable:
+    """Link adaptation on an SNR grid; arrays are [num_grid_points].
+
+    snr_db_min, snr_db_step : the grid is snr_db_min + i * snr_db_step [dB]
+    mcs : MCS index chosen at each grid point
+    se_bps_hz : spectral efficiency Qm * R of that MCS [bit/s/Hz]
+    tbler : transport-block error rate of that MCS at that SNR
+    """
+
+    snr_db_min: float
+    snr_db_step: float
+    mcs: np.ndarray
+    se_bps_hz: np.ndarray
+    tbler: np.ndarray
+
+    def index(self, snr_linear: np.ndarray | float) -> np.ndarray:
+        """Nearest grid point of each SNR, clamped to the grid (Sionna's rule)."""
+        snr_db = 10.0 * np.log10(np.maximum(np.asarray(snr_linear, dtype=float), 1e-30))
+        idx = np.rint((snr_db - self.snr_db_min) / self.snr_db_step)
+        return np.clip(idx, 0, self.mcs.shape[0] - 1).astype(np.intp)
+
+
+@functools.lru_cache(maxsize=1)
+def _sionna_phy() -> Any:
+    """One PHYAbstraction per process: interpolating its BLER tables takes about a second."""
+    from sionna.sys import PHYAbstraction
+
+    return PHYAbstraction()
+
+
+@functools.lru_cache(maxsize=16)
+def sionna_mcs_table(direction: str, mcs_table: int, bler_target: float, allocated_re: int) -> McsTable:
+    """Ask Sionna for link adaptation and TBLER at every point of its SNR grid.
+
+    direction : "uplink" (PUSCH) or "downlink" (PDSCH)
+    mcs_table : TS 38.214 MCS table index (1: up to 64-QAM, 2: up to 256-QAM)
+    bler_target : TBLER that link adaptation must not exceed
+    allocated_re : resource elements of one transport block (sets its code-block size)
+
+    Imports torch and Sionna (a few seconds, once per process).
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if not 0.0 < bler_target < 1.0:
+        raise ValueError(f"bler_target must be in (0, 1), got {bler_target}")
+    import torch
+    from sionna.phy.nr.utils import MCSDecoderNR
+    from sionna.sys import InnerLoopLinkAdaptation
+
+    phy = _sionna_phy()
+    lo, hi, step = phy.snr_db_interp_min_max_delta
+    snr_db = lo + step * torch.arange(int(round((hi - lo) / step)) + 1, dtype=torch.float64)
+    sinr = (10.0 ** (snr_db / 10.0)).to(torch.float32)
+    re = torch.full(sinr.shape, allocated_re, dtype=torch.int32)
+    category = DIRECTIONS[direction]
+    illa = InnerLoopLinkAdaptation(phy, bler_target=bler_target)
+    with torch.no_grad():
+        mcs = illa(sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=category)
+        _, _, _, tbler, _ = phy(mcs, sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=category)
+        qm, rate = MCSDecoderNR()(mcs, torch.full_like(mcs, mcs_table), torch.full_like(mcs, category))
+    return McsTable(
+        snr_db_min=float(lo),
+        snr_db_step=float(step),
+        mcs=mcs.numpy().astype(np.int64),
+        se_bps_hz=(qm.to(torch.float64) * rate.to(torch.float64)).numpy(),
+        tbler=np.clip(tbler.to(torch.float64).numpy(), 0.0, 1.0),
+    )
+
+
+class NrMcsRate:
+    """r = B * SE(MCS(SNR)); packet loss = TBLER(MCS(SNR), SNR).
+
+    table : link adaptation on an SNR grid, normally :func:`sionna_mcs_table`
+    """
+
+    def __init__(self, table: McsTable) -> None:
+        self.table = table
+
+    @classmethod
+    def from_sionna(
+        cls, direction: str, mcs_table: int = 1, bler_target: float = 0.1, allocated_re: int = 1728
+    ) -> NrMcsRate:
+        return cls(sionna_mcs_table(direction, mcs_table, bler_target, allocated_re))
+
+    def mcs_index(self, snr_linear: np.ndarray | float) -> np.ndarray:
+        return self.table.mcs[self.table.index(snr_linear)]
+
+    def spectral_efficiency(self, snr_linear: np.ndarray | float) -> np.ndarray:
+        """[bit/s/Hz] of the MCS link adaptation picks at each SNR."""
+        return self.table.se_bps_hz[self.table.index(snr_linear)]
+
+    def rate_bps(self, snr_linear: np.ndarray | float, bandwidth_hz: float | np.ndarray) -> np.ndarray:
+        return np.asarray(bandwidth_hz) * self.spectral_efficiency(snr_linear)
+
+    def block_error_rate(self, snr_linear: np.ndarray | float) -> np.ndarray:
+        """TBLER of the chosen MCS at each SNR."""
+        return self.table.tbler[self.table.index(snr_linear)]
