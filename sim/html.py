@@ -29,7 +29,8 @@ code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
 .wide{overflow-x:auto}
 """
 
-_IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<src>[^)]+)\)$")
+# Greedy alt text: captions may hold brackets ("SNR [dB]").
+_IMAGE = re.compile(r"^!\[(?P<alt>.*)\]\((?P<src>[^()\s]+)\)$")
 
 
 def _inline(text: str) -> str:

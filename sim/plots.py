@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["new_figure", "to_png", "log_if_wide", "bytes_axis", "COLORS"]
+__all__ = ["new_figure", "to_png", "log_if_wide", "bytes_axis", "integer_axis", "COLORS"]
 
 # Colour-blind-safe (Okabe-Ito), in a fixed order so an algorithm keeps its colour across plots.
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -77,3 +77,10 @@ def bytes_axis(ax: Any, axis: str = "y") -> None:
         return f"{v:g} TB"
 
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(fmt))
+
+
+def integer_axis(ax: Any, axis: str = "x") -> None:
+    """Whole-number ticks only (rounds, clients)."""
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))

@@ -19,7 +19,7 @@ import yaml
 
 from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
-from sim.plots import COLORS, bytes_axis, log_if_wide, new_figure, to_png
+from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.records import atomic_write
 from sim.report import render_report
 from sim.scenario import Scenario
@@ -98,6 +98,7 @@ def _uplink_figure(data: RunData) -> Figure:
     else:
         ax.plot([row["round"] for row in r], cum, "o-", color=COLORS[0], label=alg)
         ax.set_xlabel("round")
+        integer_axis(ax)
         ax.set_ylabel("cumulative uplink payload")
         log_if_wide(ax, cum, "y")
         bytes_axis(ax, "y")
@@ -114,9 +115,11 @@ def _latency_figure(data: RunData) -> Figure:
     a.bar([row["round"] for row in data.rounds], dur, color=COLORS[0])
     a.axhline(data.scn.round.deadline_s, color=COLORS[1], ls="--", label=f"deadline {data.scn.round.deadline_s:g} s")
     a.set_xlabel("round")
+    integer_axis(a)
     a.set_ylabel("round latency [s]")
+    a.set_ylim(0, 1.3 * max(float(dur.max(initial=0.0)), data.scn.round.deadline_s))
     a.set_title("Latency per round")
-    a.legend(loc="lower right")
+    a.legend(loc="upper right")
     xs = np.sort(dur)
     b.step(np.concatenate([[0.0], xs]), np.arange(xs.size + 1) / max(xs.size, 1), where="post", color=COLORS[0])
     b.set_xlabel("round latency [s]")
@@ -152,6 +155,7 @@ def _airtime_energy_figure(data: RunData) -> Figure:
         else:
             ax.plot(ids, values, ".", color=color, ms=3)
         ax.set_xlabel("client")
+        integer_axis(ax)
         ax.set_ylabel(label + ", all rounds")
     a.set_title("Uplink airtime per client")
     b.set_title("Energy per client (compute + transmit)")
@@ -170,6 +174,8 @@ def _outcome_figure(data: RunData) -> Figure:
             ax.bar(rounds, counts, bottom=bottom, color=COLORS[j], label=o)
             bottom += counts
     ax.set_xlabel("round")
+    integer_axis(ax)
+    integer_axis(ax, "y")
     ax.set_ylabel("dropped clients")
     ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.15)
     ax.set_title("Dropped clients per round, by reason")

@@ -370,7 +370,8 @@ def _check_sweep(
             for key, values in entries.items():
                 if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
                     i = next(j for j, v in enumerate(values) if v == params[key])
-                    return fail(("sweep", block, key, i), f"{dotted}: {problem[1]}")
+                    detail = problem[1] if dotted == key else f"{dotted}: {problem[1]}"
+                    return fail(("sweep", block, key, i), detail)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         return fail(("sweep",), f"point {shown}: {dotted}: {problem[1]}")
     return None

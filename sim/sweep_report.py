@@ -72,7 +72,7 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], x: str, y: str, ylabel: s
     else:
         log_if_wide(ax, [v for s in lines for v in s.y], "y", decades=2.0)
     if lines:
-        ax.legend(fontsize=8)
+        ax.legend(title="algorithm", fontsize=8, title_fontsize=8)
     else:
         ax.text(0.5, 0.5, "no point reached it", transform=ax.transAxes, ha="center", va="center")
 
@@ -134,6 +134,18 @@ def _pareto_figure(rows: Sequence[Mapping[str, Any]], has_acc: bool) -> tuple[st
     return "pareto.png", caption, to_png(fig), front
 
 
+_HEADERS = {
+    "delivery_ratio": "delivery ratio",
+    "mean_snr_db": "mean SNR [dB]",
+    "uplink_bytes_total": "uplink",
+    "airtime_s_total": "airtime [s]",
+    "energy_j_total": "energy [J]",
+    "target_rounds": "rounds to target",
+    "target_uplink_bytes": "uplink to target",
+    "final_eval_accuracy": "final accuracy",
+}
+
+
 def _fmt(v: Any, col: str) -> str:
     if v is None:
         return ""
@@ -160,7 +172,7 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
     baseline = baseline if baseline is not None else (str(ok[0]["algorithm"]) if ok else None)
 
     md = [f"# fedwave sweep: {len(rows)} points, {len(ok)} finished", ""]
-    swept = "; ".join(f"`{p}` in {sorted({str(r.get(p)) for r in rows}, key=_natural)}" for p in params)
+    swept = "; ".join(f"`{p}` in {{{', '.join(sorted({str(r.get(p)) for r in rows}, key=_natural))}}}" for p in params)
     md += [f"Base scenario in `sweep.yaml` (seed {base.get('seed')}, {base.get('rounds')} rounds). Swept: {swept}.", ""]
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
@@ -202,13 +214,17 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
         md += ["## Pareto front", ""]
         name, caption, png, front = _pareto_figure(rows, has_acc)
         add(name, caption, png)
-        md += ["Points on the front: " + ", ".join(f"`{ok[i]['point_id']}`" for i in front) + ".", ""]
+        cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
+        md += ["Points on the front, cheapest first:", ""]
+        md += [_table(["point", *params, "algorithm", _HEADERS.get(cost_col, cost_col), _HEADERS.get(benefit_col, benefit_col)],
+                      [[f"`{ok[i]['point_id']}`", *(_fmt(ok[i].get(p), p) for p in params), ok[i]["algorithm"],
+                        _fmt(ok[i].get(cost_col), cost_col), _fmt(ok[i].get(benefit_col), benefit_col)] for i in front]), ""]
     show = ["delivery_ratio", "mean_snr_db", "uplink_bytes_total", "airtime_s_total", "energy_j_total"]
     show += sorted({k for r in ok for k in r if k.startswith("final_") and r[k] is not None})
     if has_acc:
         show += ["target_rounds", "target_uplink_bytes"]
     md += ["## Every point", ""]
-    md += [_table(["point", "status", *params, "algorithm", *show, "error"],
+    md += [_table(["point", "status", *params, "algorithm", *(_HEADERS.get(c, c) for c in show), "error"],
                   [[f"`{r['point_id']}`", r["status"], *(_fmt(r.get(p), p) for p in params), _fmt(r.get("algorithm"), ""),
                     *(_fmt(r.get(c), c) for c in show), _fmt(r.get("error"), "")] for r in rows]), ""]
     md += ["Each point's records and report are in `runs/<point>/`; every figure is in `results.csv` "
