@@ -1,8 +1,8 @@
 """report.md -> a self-contained report.html (images inlined as base64 PNG).
 
 Only the Markdown the reports themselves write is understood: ``#`` headings,
-paragraphs, pipe tables, ``![alt](path)`` images on their own line, and
-inline ``code``.  Nothing is fetched; the page opens offline.
+paragraphs, ``- `` bullet lists, pipe tables, ``![alt](path)`` images on their
+own line, and inline ``code``.  Nothing is fetched; the page opens offline.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ h1{font-size:1.6em;border-bottom:2px solid #0072B2;padding-bottom:.2em}
 h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+td{white-space:nowrap}
 th{background:#f0f4f8}
 td:first-child,th:first-child{text-align:left}
 tr:nth-child(even) td{background:#fafafa}
@@ -69,6 +70,14 @@ def markdown_to_html(md: str, images: Mapping[str, bytes], title: str) -> str:
                 raise KeyError(f"report.md refers to {src}, which was not rendered")
             data = base64.b64encode(images[src]).decode("ascii")
             body.append(f'<img alt="{html.escape(m["alt"])}" src="data:image/png;base64,{data}">')
+        elif line.startswith("- "):
+            flush()
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(f"<li>{_inline(lines[i][2:].strip())}</li>")
+                i += 1
+            body.append("<ul>" + "".join(items) + "</ul>")
+            continue
         elif line.startswith("|"):
             flush()
             rows = []

@@ -216,16 +216,18 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
         add(name, caption, png)
         cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
         md += ["Points on the front, cheapest first:", ""]
-        md += [_table(["point", *params, "algorithm", _HEADERS.get(cost_col, cost_col), _HEADERS.get(benefit_col, benefit_col)],
-                      [[f"`{ok[i]['point_id']}`", *(_fmt(ok[i].get(p), p) for p in params), ok[i]["algorithm"],
+        front_alg = [] if "workload.algorithm" in params else ["algorithm"]
+        md += [_table(["point", *params, *front_alg, _HEADERS.get(cost_col, cost_col), _HEADERS.get(benefit_col, benefit_col)],
+                      [[f"`{ok[i]['point_id']}`", *(_fmt(ok[i].get(p), p) for p in params), *(ok[i][c] for c in front_alg),
                         _fmt(ok[i].get(cost_col), cost_col), _fmt(ok[i].get(benefit_col), benefit_col)] for i in front]), ""]
+    alg_col = [] if "workload.algorithm" in params else ["algorithm"]
     show = ["delivery_ratio", "mean_snr_db", "uplink_bytes_total", "airtime_s_total", "energy_j_total"]
     show += sorted({k for r in ok for k in r if k.startswith("final_") and r[k] is not None})
     if has_acc:
         show += ["target_rounds", "target_uplink_bytes"]
     md += ["## Every point", ""]
-    md += [_table(["point", "status", *params, "algorithm", *(_HEADERS.get(c, c) for c in show), "error"],
-                  [[f"`{r['point_id']}`", r["status"], *(_fmt(r.get(p), p) for p in params), _fmt(r.get("algorithm"), ""),
+    md += [_table(["point", "status", *params, *alg_col, *(_HEADERS.get(c, c) for c in show), "error"],
+                  [[f"`{r['point_id']}`", r["status"], *(_fmt(r.get(p), p) for p in params), *(_fmt(r.get(c), "") for c in alg_col),
                     *(_fmt(r.get(c), c) for c in show), _fmt(r.get("error"), "")] for r in rows]), ""]
     md += ["Each point's records and report are in `runs/<point>/`; every figure is in `results.csv` "
            "and `results.parquet`.", ""]
