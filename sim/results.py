@@ -40,8 +40,11 @@ SUMMARY_COLUMNS = (
 
 
 class _Point(Protocol):
-    id: str
-    params: dict[str, Any]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def params(self) -> dict[str, Any]: ...
 
 
 def _mean_snr_db(run_dir: Path) -> float:

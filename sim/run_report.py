@@ -194,8 +194,8 @@ def _map_figure(data: RunData) -> Figure | None:
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     if not np.allclose(np.hypot(xy[:, 0], xy[:, 1]), data.clients["distance_m"][first]):
         return None  # the records come from another version of the geometry; no map rather than a wrong one
-    snr = np.bincount(data.clients["client"].astype(int), weights=data.clients["snr_db"], minlength=n)
-    snr /= np.maximum(np.bincount(data.clients["client"].astype(int), minlength=n), 1)
+    ids = data.clients["client"].astype(int)
+    snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
     fig, ax = new_figure(width_in=5.4, height_in=4.6)
     sc = ax.scatter(xy[:, 0], xy[:, 1], c=snr, cmap="viridis", s=40, edgecolors="k", linewidths=0.4)
     ax.plot([0], [0], marker="^", color=COLORS[1], ms=12, ls="", label="base station")

@@ -357,23 +357,24 @@ def _check_sweep(
             point = apply_overrides(copy.deepcopy(base), [(k, copy.deepcopy(v)) for k, v in params.items()])
         except ScenarioError:
             return fail(("sweep",), f"cannot set {', '.join(params)}: a key crosses a value that is not a section")
+        failure: tuple[tuple[Any, ...], str] | None
         try:
-            problem = _check_consistency(Scenario.model_validate(point))
+            failure = _check_consistency(Scenario.model_validate(point))
         except ValidationError as err:
             first = err.errors()[0]
-            problem = (tuple(first["loc"]), _describe(dict(first)))
-        if problem is None:
+            failure = (tuple(first["loc"]), _describe(dict(first)))
+        if failure is None:
             continue
-        dotted = _dotted(problem[0])
+        dotted, why = _dotted(failure[0]), failure[1]
         # Blame the swept value that produced the bad field, else the whole point.
         for block, entries in (("grid", sw.grid), ("zip", sw.zip)):
             for key, values in entries.items():
                 if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
                     i = next(j for j, v in enumerate(values) if v == params[key])
-                    detail = problem[1] if dotted == key else f"{dotted}: {problem[1]}"
+                    detail = why if dotted == key else f"{dotted}: {why}"
                     return fail(("sweep", block, key, i), detail)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        return fail(("sweep",), f"point {shown}: {dotted}: {problem[1]}")
+        return fail(("sweep",), f"point {shown}: {dotted}: {why}")
     return None
 
 

@@ -59,7 +59,7 @@ class SweepOutcome:
 def plan(scn: Scenario) -> list[Point]:
     """The points of ``scn``'s sweep block, each a complete single-run scenario."""
     base = scn.model_dump(mode="json")
-    base["sweep"] = SweepCfg().model_dump(mode="json")
+    base["sweep"] = SweepCfg.model_validate({}).model_dump(mode="json")
     points: dict[str, Point] = {}
     for params in sweep_points(scn):
         data = apply_overrides(json.loads(json.dumps(base)), list(params.items()))

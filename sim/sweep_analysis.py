@@ -135,7 +135,7 @@ def pareto_front(cost: Sequence[float], benefit: Sequence[float]) -> list[int]:
     strictly better in one of the two.
     """
     c, b = np.asarray(cost, dtype=float), np.asarray(benefit, dtype=float)
-    front = []
+    front: list[int] = []
     for i in np.lexsort((-b, c)):
         if not (np.isfinite(c[i]) and np.isfinite(b[i])):
             continue
