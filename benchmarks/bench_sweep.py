@@ -1,0 +1,66 @@
+"""Sweep throughput: the same 8 network-only points on 1 worker, then on 2, side by side.
+
+Each point is a whole ``run_scenario`` (set-up, SimPy run, CSV records) of
+600 clients x 12 rounds with Rayleigh fading and ARQ, at its own SNR; the
+timing covers ``run_sweep`` from plan to results.parquet, worker start-up
+included (reports are left out: they are not what the pool parallelises).
+
+    python benchmarks/bench_sweep.py [--clients 600] [--rounds 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from sim.scenario import Scenario
+from sim.sweep import run_sweep
+
+
+def scenario(clients: int, rounds: int) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "seed": 1,
+            "rounds": rounds,
+            "clients": {"count": clients, "placement": {"kind": "uniform_disc", "radius_m": 150}},
+            "cell": {"bandwidth_mhz": 100},
+            "channel": {"fading": {"model": "rayleigh"}},
+            "medium": {"uplink_sharing": "ofdma", "packet_error_rate": 0.05},
+            "round": {"deadline_s": 10.0},
+            "workload": {"algorithm": "none", "payload_bits": 200_000, "downlink_bits": 200_000},
+            "sweep": {"grid": {"channel.snr_db": [0, 4, 8, 12, 16, 20, 24, 28]}},
+        }
+    )
+
+
+def timed(scn: Scenario, workers: int) -> tuple[float, str]:
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        outcome = run_sweep(scn, Path(d), workers=workers)
+        wall = time.perf_counter() - t
+        if outcome.failed or outcome.ran != 8:
+            raise SystemExit(f"sweep on {workers} worker(s) ran {outcome.ran} points, {outcome.failed} failed")
+        return wall, (Path(d) / "results.csv").read_text()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=600)
+    ap.add_argument("--rounds", type=int, default=12)
+    args = ap.parse_args()
+    scn = scenario(args.clients, args.rounds)
+    one, csv_one = timed(scn, 1)
+    two, csv_two = timed(scn, 2)
+    if csv_one != csv_two:
+        raise SystemExit("results.csv differs between 1 and 2 workers")
+    print(f"8 points, {args.clients} clients x {args.rounds} rounds each")
+    print(f"{'workers':>8} {'wall [s]':>9}")
+    print(f"{1:>8} {one:>9.2f}")
+    print(f"{2:>8} {two:>9.2f}")
+    print(f"speed-up with 2 workers: {one / two:.2f}x (identical results.csv)")
+
+
+if __name__ == "__main__":
+    main()
