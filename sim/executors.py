@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TaskFailure", "ExecutorError", "run_pool", "run_ray", "default_workers"]
+__all__ = ["TaskFailure", "ExecutorError", "check_ray_address", "run_pool", "run_ray", "default_workers"]
 
 
 class ExecutorError(Exception):
@@ -74,6 +74,23 @@ def run_pool(
                 fut.cancel()
 
 
+def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail at once when a ``host:port`` head address does not answer.
+
+    Ray itself retries an unreachable head for minutes; a wrong address is an
+    input error.  Other forms (``auto``, ``ray://``) are left to Ray.
+    """
+    if not address or ":" not in address or "://" in address:
+        return
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as err:
+        raise ExecutorError(f"--address {address}: cannot reach a Ray head there ({err})") from None
+
+
 def run_ray(
     fn: Callable[..., Any],
     tasks: Sequence[tuple[Any, ...]],
@@ -86,6 +103,7 @@ def run_ray(
         import ray
     except ImportError:
         raise ExecutorError("--executor ray needs Ray: pip install 'fedwave[ray]'") from None
+    check_ray_address(address)
     started = not ray.is_initialized()
     if started:
         try:

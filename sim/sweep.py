@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from sim.executors import ExecutorError, TaskFailure, run_pool, run_ray
+from sim.executors import ExecutorError, TaskFailure, check_ray_address, run_pool, run_ray
 from sim.grid import point_id
 from sim.records import atomic_write, write_json
 from sim.results import result_row, write_results
@@ -127,6 +127,8 @@ def run_sweep(
     """Run the points of ``scn`` not yet done under ``out``; ``on_progress(done, total)`` after each."""
     if executor not in ("pool", "ray"):
         raise ExecutorError(f"--executor must be pool or ray (got {executor!r})")
+    if executor == "ray":
+        check_ray_address(address)
     points = plan(scn)
     with _lock(out):
         atomic_write(out / "sweep.yaml", scenario_to_yaml(scn))

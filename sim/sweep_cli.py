@@ -79,7 +79,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     scn = load_scenario(args.scenario, args.overrides, _sweep_options(args))
     out: Path = args.out or Path("runs") / args.scenario.stem
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "sweep.yaml").exists())):
+    # A sweep folder has its lock file from the first instant a sweep used it.
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / ".sweep.lock").exists())):
         raise ScenarioError(f"{out}: exists and is not a sweep folder; choose another --out")
     if args.workers is not None and args.workers < 1:
         raise ScenarioError(f"--workers: must be >= 1 (got {args.workers})")

@@ -189,3 +189,16 @@ def test_ray_executor_gives_the_same_results_as_the_pool(tmp_path):
 
     assert (outcome.ran, outcome.failed) == (4, 0)
     assert results_text(tmp_path / "ray") == results_text(tmp_path / "pool")
+
+
+def test_an_unreachable_ray_head_is_bad_input_and_writes_nothing(tmp_path, write_yaml, capsys):
+    from sim.cli import main
+
+    path = write_yaml(BASE)
+    out = tmp_path / "out"
+
+    code = main(["sweep", str(path), "--executor", "ray", "--address", "127.0.0.1:1", "--out", str(out), "--quiet"])
+
+    assert code == 2
+    assert capsys.readouterr().err.startswith("--address 127.0.0.1:1: cannot reach a Ray head there")
+    assert not out.exists()
