@@ -177,10 +177,10 @@ def _outcome_figure(data: RunData) -> Figure:
     integer_axis(ax)
     integer_axis(ax, "y")
     ax.set_ylabel("dropped clients")
-    ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.15)
+    ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.35)  # headroom for the legend
     ax.set_title("Dropped clients per round, by reason")
     if bottom.any():
-        ax.legend(title="reason")
+        ax.legend(title="reason", loc="upper center", ncol=4)
     else:
         ax.text(0.5, 0.5, "no client dropped", transform=ax.transAxes, ha="center", va="center")
     return "dropped.png", "Clients whose upload did not arrive, per round and reason", to_png(fig)
@@ -206,7 +206,7 @@ def _map_figure(data: RunData) -> Figure | None:
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
     ax.set_title("Cell map: clients coloured by SNR")
     return "cell_map.png", "Where the clients stand, coloured by their mean uplink SNR", to_png(fig)
 
