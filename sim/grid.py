@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,7 +63,3 @@ def parse_values(raw: str) -> list[Any]:
             raise ValueError(f"expected a list, got {text!r}")
         return values
     return [yaml.safe_load(item) if item.strip() else None for item in text.split(",")]
-
-
-def canonical(params: Mapping[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"))
