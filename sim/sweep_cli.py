@@ -1,6 +1,7 @@
 """``fedwave sweep`` and ``fedwave report``: argument parsing and exit codes.
 
-Exit codes: 0 success, 1 a sweep finished with failed points, 2 bad input.
+Exit codes: 0 success, 1 a sweep finished with failed points, 2 bad input,
+130 interrupted (Ctrl-C; the points finished so far are kept).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = ["add_parsers", "main"]
 
 EXIT_FAILED_POINTS = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def add_parsers(sub: Any) -> None:
@@ -100,6 +102,9 @@ def _sweep(args: argparse.Namespace) -> int:
                                     on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     except (ExecutorError, SweepBusyError) as err:
         raise ScenarioError(str(err)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted; finished points are kept: rerun the same command to resume ({out})", file=sys.stderr)
+        return EXIT_INTERRUPTED
     report = _report(out, args.target_accuracy, args.baseline)
     print(f"{outcome.total} points: {outcome.skipped} already done, {outcome.ran} run now, {outcome.failed} failed")
     print(f"results: {outcome.results_csv}")
