@@ -160,3 +160,25 @@ def test_network_only_sweep_report_from_a_finished_sweep(tmp_path):
     assert "One algorithm in this sweep (none)" in md
     assert md.count("| ok |") == len(read_results(tmp_path / "results.csv")) == 6
     assert len(embedded_pngs((tmp_path / "report.html").read_text())) == 2
+
+
+def test_run_report_plots_k_against_snr_when_uploads_carry_k(tmp_path):
+    import csv
+    import io
+
+    scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3}})
+    run_scenario(scn, tmp_path)
+    with open(tmp_path / "clients.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, r in enumerate(rows):
+        r["k"] = str(8 * (i + 1))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(tmp_path / "clients.csv", buf.getvalue())
+
+    main(["report", str(tmp_path)])
+
+    assert (tmp_path / "plots" / "k_vs_snr.png").read_bytes().startswith(PNG_MAGIC)
+    assert "](plots/k_vs_snr.png)" in (tmp_path / "report.md").read_text()
