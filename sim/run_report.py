@@ -135,11 +135,18 @@ def _k_figure(data: RunData) -> Figure | None:
         return None
     sel = k >= 0
     fig, ax = new_figure()
-    ax.scatter(data.clients["snr_db"][sel], k[sel], s=12, color=COLORS[0], alpha=0.7, label="client-round")
+    clients = data.clients["client"][sel].astype(int)
+    snr = data.clients["snr_db"][sel]
+    if data.scn.clients.count <= len(COLORS):
+        for c in np.unique(clients):
+            ax.scatter(snr[clients == c], k[sel][clients == c], s=16, color=COLORS[c], label=f"client {c}")
+        ax.legend(fontsize=8, ncol=2)
+    else:
+        ax.scatter(snr, k[sel], s=10, color=COLORS[0], alpha=0.6, label="client-round")
+        ax.legend()
     ax.set_xlabel("uplink SNR [dB]")
     ax.set_ylabel("Top-k per position")
     log_if_wide(ax, k[sel], "y")
-    ax.legend()
     ax.set_title("Top-k chosen against the client's SNR")
     return "k_vs_snr.png", "Top-k per client-round against uplink SNR", to_png(fig)
 
