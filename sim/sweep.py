@@ -144,7 +144,10 @@ def run_sweep(
         if on_progress:
             on_progress(skipped, len(points))
         tasks = [(p.id, p.params, p.scenario_yaml, str(out / "runs" / p.id)) for p in todo]
-        if executor == "pool":
+        stream: Iterator[tuple[int, Any]]
+        if not tasks:
+            stream = iter(())
+        elif executor == "pool":
             stream = run_pool(run_point, tasks, workers)
         else:
             stream = run_ray(run_point, tasks, address, scn.sweep.gpus_per_point, num_cpus=workers)

@@ -202,3 +202,14 @@ def test_an_unreachable_ray_head_is_bad_input_and_writes_nothing(tmp_path, write
     assert code == 2
     assert capsys.readouterr().err.startswith("--address 127.0.0.1:1: cannot reach a Ray head there")
     assert not out.exists()
+
+
+def test_a_finished_sweep_reruns_nothing(tmp_path):
+    scn = sweep_scenario(grid={"channel.snr_db": [0, 20]})
+    run_sweep(scn, tmp_path, workers=1)
+    reference = results_text(tmp_path)
+
+    again = run_sweep(scn, tmp_path, executor="ray", workers=1)
+
+    assert (again.total, again.skipped, again.ran, again.failed) == (2, 2, 0, 0)
+    assert results_text(tmp_path) == reference
