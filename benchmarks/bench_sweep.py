@@ -1,14 +1,14 @@
 """Sweep throughput: the same 8 network-only points on 1 worker, then on 2, side by side.
 
 Each point is a whole ``run_scenario`` (set-up, SimPy run, CSV records) of
-1000 clients x 20 rounds with Rayleigh fading and ARQ, at its own SNR; the
+2000 clients x 20 rounds with Rayleigh fading and ARQ, at its own SNR; the
 timing covers ``run_sweep`` from plan to results.parquet, worker start-up
 included (reports are left out: they are not what the pool parallelises).
 The two settings alternate ``--repeat`` times and the fastest of each is
 compared, so a burst of other load on the machine hits both alike; the load
 average is printed beside the figures.
 
-    python benchmarks/bench_sweep.py [--clients 1000] [--rounds 20] [--repeat 2]
+    python benchmarks/bench_sweep.py [--clients 2000] [--rounds 20] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def timed(scn: Scenario, workers: int) -> tuple[float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
