@@ -132,11 +132,12 @@ def pareto_front(cost: Sequence[float], benefit: Sequence[float]) -> list[int]:
     """Indices of the points no other point beats (lower cost and higher benefit), by rising cost.
 
     A point is dominated when another costs no more and gives no less, and is
-    strictly better in one of the two.
+    strictly better in one of the two; of several points with equal cost and
+    benefit, only the first (lowest index) is listed.
     """
     c, b = np.asarray(cost, dtype=float), np.asarray(benefit, dtype=float)
     front: list[int] = []
-    for i in np.lexsort((-b, c)):
+    for i in np.lexsort((np.arange(c.size), -b, c)):
         if not (np.isfinite(c[i]) and np.isfinite(b[i])):
             continue
         if not front or b[i] > b[front[-1]]:

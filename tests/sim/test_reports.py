@@ -43,6 +43,7 @@ def test_pareto_front_keeps_points_no_other_beats():
     benefit = [0.5, 0.7, 0.6, 0.65, 0.9, 0.5]
 
     assert pareto_front(cost, benefit) == [5, 1, 4]
+    assert pareto_front([3, 3, 1], [0.5, 0.5, 0.2]) == [2, 0]
 
 
 def test_savings_are_ratios_of_seed_means_at_the_same_setting():
