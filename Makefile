@@ -13,7 +13,7 @@ OUT ?= runs/quickstart
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

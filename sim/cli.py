@@ -1,4 +1,4 @@
-"""The ``fedwave`` command: run, validate, schema.
+"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``).
 
 Exit codes: 0 success, 2 bad input (scenario, options, output folder).
 """
@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     sch.add_argument("--markdown", action="store_true", help="print the key reference as a Markdown table")
+
+    from sim.sweep_cli import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -59,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
         return 0
+    if args.command in ("sweep", "report"):
+        from sim import sweep_cli
+
+        return sweep_cli.main(args)
     try:
         scn = load_scenario(args.scenario, args.overrides)
     except ScenarioError as err:
@@ -84,5 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['uplink_bytes_total']} uplink bytes, {summary['delivered_total']} uploads delivered, "
         f"{summary['sim_time_s']:.3f} s simulated"
     )
-    print(f"report: {out / 'report.md'}")
+    from sim.run_report import write_run_report
+
+    print(f"report: {out / 'report.md'} and {write_run_report(out)}")
     return 0

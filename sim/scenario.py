@@ -25,6 +25,8 @@ __all__ = [
     "apply_overrides",
     "scenario_to_yaml",
     "leaf_fields",
+    "SweepCfg",
+    "sweep_points",
 ]
 
 MAX_CLIENTS = 100_000
@@ -249,6 +251,25 @@ class Workload(_Strict):
     work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
 
 
+class SweepCfg(_Strict):
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="sweep: dotted scenario key -> list of values; every combination is a point (first key "
+        "outermost)",
+    )
+    zip: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="sweep: dotted key -> list of values, all lists of one length, advanced together "
+        "(crossed with the grid)",
+    )
+    seeds: int = Field(
+        1, ge=1, le=10_000, description="sweep: seeds per point (seed, seed+1, ...); ignored when seed is swept"
+    )
+    gpus_per_point: float = Field(
+        0.0, ge=0, le=64, description="sweep: GPUs reserved by each point's Ray task (`--executor ray`)"
+    )
+
+
 class Scenario(_Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="root seed of every random draw")
     rounds: int = Field(5, ge=1, le=MAX_ROUNDS, description="number of federated rounds")
@@ -258,6 +279,9 @@ class Scenario(_Strict):
     medium: MediumCfg = Field(default_factory=MediumCfg, description="bandwidth sharing and ARQ")
     round: RoundCfg = Field(default_factory=RoundCfg, description="the round protocol")
     workload: Workload = Field(default_factory=Workload, description="what is learned and sent")
+    sweep: SweepCfg = Field(
+        default_factory=SweepCfg, description="points for `fedwave sweep` (ignored by `fedwave run`)"
+    )
 
 
 # --------------------------------------------------------------------------- loading
@@ -397,8 +421,78 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     return None
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override and validate a scenario file; raise ScenarioError with one line."""
+def _sweep_key_problem(key: str) -> str | None:
+    if key == "seed":
+        return None
+    names = [name for name, _, _ in leaf_fields() if not name.startswith("sweep.")]
+    if key in names or any(n.startswith(key + ".") for n in names):
+        return None
+    close = difflib.get_close_matches(key, names, n=1)
+    return "unknown scenario key" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def sweep_points(scn: Scenario) -> list[dict[str, Any]]:
+    """The points of the scenario's sweep block, in results order (see ``sim.grid``)."""
+    from sim.grid import expand
+
+    return expand(scn.sweep.grid, scn.sweep.zip, scn.sweep.seeds, scn.seed)
+
+
+def _check_sweep(
+    scn: Scenario, data: dict[str, Any], fail: Any, from_cli: set[str]
+) -> ScenarioError | None:
+    """Every sweep key must name a scenario field and every point must validate."""
+    import copy
+
+    sw = scn.sweep
+    for block, entries in (("grid", sw.grid), ("zip", sw.zip)):
+        for key, values in entries.items():
+            problem = _sweep_key_problem(key)
+            if problem is None and not values:
+                problem = "needs at least one value"
+            if problem is None and block == "grid" and key in sw.zip:
+                problem = "is in both sweep.grid and sweep.zip"
+            if problem:
+                return fail(("sweep", block, key), problem)
+    lengths = {k: len(v) for k, v in sw.zip.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        return fail(("sweep", "zip"), f"zipped lists differ in length ({shown})")
+    base = {k: v for k, v in data.items() if k != "sweep"}
+    for params in sweep_points(scn):
+        try:
+            point = apply_overrides(copy.deepcopy(base), [(k, copy.deepcopy(v)) for k, v in params.items()])
+        except ScenarioError:
+            return fail(("sweep",), f"cannot set {', '.join(params)}: a key crosses a value that is not a section")
+        failure: tuple[tuple[Any, ...], str] | None
+        try:
+            failure = _check_consistency(Scenario.model_validate(point))
+        except ValidationError as err:
+            first = err.errors()[0]
+            failure = (tuple(first["loc"]), _describe(dict(first)))
+        if failure is None:
+            continue
+        dotted, why = _dotted(failure[0]), failure[1]
+        # Blame the swept value that produced the bad field, else the whole point.
+        for block, entries in (("grid", sw.grid), ("zip", sw.zip)):
+            for key, values in entries.items():
+                if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
+                    i = next(j for j, v in enumerate(values) if v == params[key])
+                    detail = why if dotted == key else f"{dotted}: {why}"
+                    return fail(("sweep", block, key, i), detail)
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        return fail(("sweep",), f"point {shown}: {dotted}: {why}")
+    return None
+
+
+def load_scenario(
+    path: str | Path, overrides: list[str] | None = None, sweep: dict[str, Any] | None = None
+) -> Scenario:
+    """Read, override and validate a scenario file; raise ScenarioError with one line.
+
+    ``sweep`` holds command-line sweep options (``grid``, ``zip`` mappings and
+    ``seeds``) laid over the file's ``sweep:`` block, key by key.
+    """
     path = Path(path)
     name = str(path)
     try:
@@ -428,9 +522,28 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     set_keys = [parse_override(o) for o in overrides or []]
     apply_overrides(data, set_keys)
     overridden = {k for k, _ in set_keys}
+    from_cli: set[str] = set()
+    if sweep:
+        block = data.setdefault("sweep", {})
+        if not isinstance(block, dict):
+            raise ScenarioError(f"{name}: sweep: expected a mapping with grid, zip, seeds")
+        for part in ("grid", "zip"):
+            if sweep.get(part):
+                if not isinstance(block.get(part) or {}, dict):
+                    raise ScenarioError(f"{name}: sweep.{part}: expected a mapping of dotted keys to lists")
+                block[part] = {**(block.get(part) or {}), **sweep[part]}
+                from_cli |= {f"sweep.{part}.{k}" for k in sweep[part]}
+        if sweep.get("seeds") is not None:
+            block["seeds"] = sweep["seeds"]
+            from_cli.add("sweep.seeds")
 
     def fail(loc: tuple[Any, ...], problem: str) -> ScenarioError:
         dotted = _dotted(loc)
+        if loc[:1] == ("sweep",) and len(loc) >= 3 and f"sweep.{loc[1]}.{loc[2]}" in from_cli:
+            index = f"[{loc[3]}]" if len(loc) > 3 else ""
+            return ScenarioError(f"{name}: --{loc[1]} {loc[2]}{index}: {problem}")
+        if tuple(loc) == ("sweep", "seeds") and "sweep.seeds" in from_cli:
+            return ScenarioError(f"{name}: --seeds: {problem}")
         if any(dotted == k or dotted.startswith(k + ".") or dotted.startswith(k + "[") for k in overridden):
             return ScenarioError(f"{name}: --set {dotted}: {problem}")
         line = _line_of(node, loc)
@@ -445,6 +558,9 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     problem = _check_consistency(scn)
     if problem:
         raise fail(*problem)
+    sweep_error = _check_sweep(scn, data, fail, from_cli)
+    if sweep_error:
+        raise sweep_error
     return scn
 
 

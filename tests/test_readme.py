@@ -24,3 +24,10 @@ def test_every_scenario_key_is_in_the_reference_table():
 def test_every_record_column_is_documented():
     for col in (*ROUND_COLUMNS, *CLIENT_COLUMNS):
         assert f"`{col}`" in README, col
+
+
+def test_every_results_column_is_documented():
+    from sim.results import SUMMARY_COLUMNS
+
+    for col in ("point_id", "status", *SUMMARY_COLUMNS, "error"):
+        assert f"`{col}`" in README, col

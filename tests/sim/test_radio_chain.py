@@ -180,7 +180,7 @@ def test_mobility_needs_a_disc(write_yaml):
         load_scenario(path)
 
 
-@pytest.mark.parametrize("name", ["cell_umi.yaml", "cell_uma_mobility.yaml", "snr_sweep.yaml"])
+@pytest.mark.parametrize("name", ["cell_umi.yaml", "cell_uma_mobility.yaml", "snr_sweep_nr.yaml"])
 def test_radio_scenarios_validate(name):
     from pathlib import Path
 

@@ -1,0 +1,86 @@
+"""Shared plotting conventions for the reports: one look, PNG bytes out.
+
+Matplotlib runs headless (Agg); every figure is closed after rendering so a
+long sweep report does not accumulate open figures.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["new_figure", "to_png", "log_if_wide", "bytes_axis", "integer_axis", "COLORS"]
+
+# Colour-blind-safe (Okabe-Ito), in a fixed order so an algorithm keeps its colour across plots.
+COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def _mpl() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+        }
+    )
+    return plt
+
+
+def new_figure(ncols: int = 1, width_in: float = 6.4, height_in: float = 3.6, nrows: int = 1) -> tuple[Any, Any]:
+    """A figure of ``nrows`` x ``ncols`` axes, each ``width_in`` x ``height_in`` (one Axes when both are 1)."""
+    plt = _mpl()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width_in * ncols, height_in * nrows))
+    return fig, axes
+
+
+def to_png(fig: Any) -> bytes:
+    plt = _mpl()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    # Fixed metadata so the same data gives the same PNG bytes.
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def log_if_wide(ax: Any, values: Sequence[float] | np.ndarray, axis: str = "y", decades: float = 1.5) -> None:
+    """Log scale on ``axis`` when the positive values span more than ``decades`` decades."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and np.log10(v.max() / v.min()) > decades:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
+def bytes_axis(ax: Any, axis: str = "y") -> None:
+    """Tick labels in B / kB / MB / GB (decimal units, as in the tables)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _pos: int) -> str:
+        for unit in ("B", "kB", "MB", "GB", "TB"):
+            if abs(v) < 1000 or unit == "TB":
+                return f"{v:g} {unit}"
+            v /= 1000.0
+        return f"{v:g} TB"
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(fmt))
+
+
+def integer_axis(ax: Any, axis: str = "x") -> None:
+    """Whole-number ticks only (rounds, clients)."""
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))

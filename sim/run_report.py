@@ -1,0 +1,249 @@
+"""The report of one run folder, rebuilt from its records: report.md + plots + report.html.
+
+Reads only what the run wrote (``scenario.resolved.yaml``, ``rounds.csv``,
+``clients.csv``, ``summary.json``), so any finished run folder can be
+reported again.  Client positions for the cell map are not in the records;
+they are redrawn from the resolved scenario, whose seed fixes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
+from sim.html import markdown_to_html
+from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
+from sim.records import atomic_write
+from sim.report import render_report
+from sim.scenario import Scenario
+
+__all__ = ["RunData", "load_run", "run_figures", "write_run_report", "is_run_folder"]
+
+Figure = tuple[str, str, bytes]  # file name, caption, PNG
+
+
+@dataclass
+class RunData:
+    scn: Scenario
+    rounds: list[dict[str, Any]]
+    clients: dict[str, np.ndarray]
+    summary: dict[str, Any]
+
+    def result(self) -> RunResult:
+        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]))
+        codes = {o: i for i, o in enumerate(OUTCOMES)}
+        for c in CLIENT_COLUMNS:
+            col = self.clients[c]
+            out.clients[c] = [np.array([codes[o] for o in col], dtype=np.int8) if c == "outcome" else col]
+        return out
+
+
+def is_run_folder(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in ("summary.json", "rounds.csv", "clients.csv", "scenario.resolved.yaml"))
+
+
+def _num(v: str) -> Any:
+    if v == "":
+        return float("nan")
+    try:
+        return int(v)
+    except ValueError:
+        return float(v)
+
+
+def load_run(folder: Path) -> RunData:
+    scn = Scenario.model_validate(yaml.safe_load((folder / "scenario.resolved.yaml").read_text()))
+    with open(folder / "rounds.csv", newline="") as f:
+        rounds = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    with open(folder / "clients.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    clients: dict[str, np.ndarray] = {}
+    for c in CLIENT_COLUMNS:
+        raw = [r[c] for r in rows]
+        if c == "outcome":
+            clients[c] = np.array(raw, dtype=object)
+        elif c == "k":
+            clients[c] = np.array([int(v) if v else -1 for v in raw], dtype=np.int64)
+        else:
+            clients[c] = np.array([_num(v) for v in raw])
+    summary = json.loads((folder / "summary.json").read_text())
+    return RunData(scn, rounds, clients, summary)
+
+
+def _per_client(data: RunData, name: str) -> np.ndarray:
+    n = data.scn.clients.count
+    return np.bincount(data.clients["client"].astype(int), weights=data.clients[name], minlength=n)
+
+
+def _uplink_figure(data: RunData) -> Figure:
+    r = data.rounds
+    cum = [row["cum_uplink_bytes"] for row in r]
+    alg = data.scn.workload.algorithm
+    fig, ax = new_figure()
+    if r and "eval_accuracy" in r[0]:
+        ax.plot(cum, [row["eval_accuracy"] for row in r], "o-", color=COLORS[0], label=alg)
+        ax.set_xlabel("cumulative uplink payload")
+        ax.set_ylabel("accuracy")
+        log_if_wide(ax, cum, "x")
+        bytes_axis(ax, "x")
+        caption = "Accuracy against cumulative uplink bytes"
+        name = "uplink_vs_accuracy.png"
+    else:
+        ax.plot([row["round"] for row in r], cum, "o-", color=COLORS[0], label=alg)
+        ax.set_xlabel("round")
+        integer_axis(ax)
+        ax.set_ylabel("cumulative uplink payload")
+        log_if_wide(ax, cum, "y")
+        bytes_axis(ax, "y")
+        caption = "Cumulative uplink bytes by round (network-only run: no accuracy)"
+        name = "uplink_by_round.png"
+    ax.legend(title="algorithm")
+    ax.set_title(caption)
+    return name, caption, to_png(fig)
+
+
+def _latency_figure(data: RunData) -> Figure:
+    dur = np.array([row["duration_s"] for row in data.rounds])
+    fig, (a, b) = new_figure(2, width_in=4.6)
+    a.bar([row["round"] for row in data.rounds], dur, color=COLORS[0])
+    a.axhline(data.scn.round.deadline_s, color=COLORS[1], ls="--", label=f"deadline {data.scn.round.deadline_s:g} s")
+    a.set_xlabel("round")
+    integer_axis(a)
+    a.set_ylabel("round latency [s]")
+    a.set_ylim(0, 1.3 * max(float(dur.max(initial=0.0)), data.scn.round.deadline_s))
+    a.set_title("Latency per round")
+    a.legend(loc="upper right")
+    xs = np.sort(dur)
+    b.step(np.concatenate([[0.0], xs]), np.arange(xs.size + 1) / max(xs.size, 1), where="post", color=COLORS[0])
+    b.set_xlabel("round latency [s]")
+    b.set_ylabel("fraction of rounds")
+    b.set_ylim(0, 1.02)
+    b.set_title("Latency CDF")
+    return "latency.png", "Round latency (broadcast to close) and its CDF", to_png(fig)
+
+
+def _k_figure(data: RunData) -> Figure | None:
+    k = data.clients["k"]
+    if not (k >= 0).any():
+        return None
+    sel = k >= 0
+    fig, ax = new_figure()
+    clients = data.clients["client"][sel].astype(int)
+    snr = data.clients["snr_db"][sel]
+    if data.scn.clients.count <= len(COLORS):
+        for c in np.unique(clients):
+            ax.scatter(snr[clients == c], k[sel][clients == c], s=16, color=COLORS[c], label=f"client {c}")
+        ax.legend(fontsize=8, ncol=2)
+    else:
+        ax.scatter(snr, k[sel], s=10, color=COLORS[0], alpha=0.6, label="client-round")
+        ax.legend()
+    ax.set_xlabel("uplink SNR [dB]")
+    ax.set_ylabel("Top-k per position")
+    log_if_wide(ax, k[sel], "y")
+    ax.set_title("Top-k chosen against the client's SNR")
+    return "k_vs_snr.png", "Top-k per client-round against uplink SNR", to_png(fig)
+
+
+def _airtime_energy_figure(data: RunData) -> Figure:
+    n = data.scn.clients.count
+    ids = np.arange(n)
+    airtime, energy = _per_client(data, "airtime_s"), _per_client(data, "energy_j")
+    fig, (a, b) = new_figure(2, width_in=4.6)
+    for ax, values, label, color in ((a, airtime, "uplink airtime [s]", COLORS[0]), (b, energy, "energy [J]", COLORS[2])):
+        if n <= 40:
+            ax.bar(ids, values, color=color)
+        else:
+            ax.plot(ids, values, ".", color=color, ms=3)
+        ax.set_xlabel("client")
+        integer_axis(ax)
+        ax.set_ylabel(label + ", all rounds")
+    a.set_title("Uplink airtime per client")
+    b.set_title("Energy per client (compute + transmit)")
+    return "airtime_energy.png", "Uplink airtime and energy per client, summed over rounds", to_png(fig)
+
+
+def _outcome_figure(data: RunData) -> Figure:
+    rounds = np.array([row["round"] for row in data.rounds], dtype=int)
+    fig, ax = new_figure()
+    bottom = np.zeros(rounds.size)
+    for j, o in enumerate(OUTCOMES):
+        if o == "delivered":
+            continue
+        counts = np.array([np.sum((data.clients["round"] == r) & (data.clients["outcome"] == o)) for r in rounds])
+        if counts.any():
+            ax.bar(rounds, counts, bottom=bottom, color=COLORS[j], label=o)
+            bottom += counts
+    ax.set_xlabel("round")
+    integer_axis(ax)
+    integer_axis(ax, "y")
+    ax.set_ylabel("dropped clients")
+    ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.35)  # headroom for the legend
+    ax.set_title("Dropped clients per round, by reason")
+    if bottom.any():
+        ax.legend(title="reason", loc="upper center", ncol=4)
+    else:
+        ax.text(0.5, 0.5, "no client dropped", transform=ax.transAxes, ha="center", va="center")
+    return "dropped.png", "Clients whose upload did not arrive, per round and reason", to_png(fig)
+
+
+def _map_figure(data: RunData) -> Figure | None:
+    from sim.build import build_radio
+
+    xy = build_radio(data.scn).drop.xy_m
+    n = data.scn.clients.count
+    first = data.clients["round"] == data.clients["round"].min(initial=0)
+    if not np.allclose(np.hypot(xy[:, 0], xy[:, 1]), data.clients["distance_m"][first]):
+        return None  # the records come from another version of the geometry; no map rather than a wrong one
+    ids = data.clients["client"].astype(int)
+    snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
+    fig, ax = new_figure(width_in=5.4, height_in=4.6)
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=snr, cmap="viridis", s=40, edgecolors="k", linewidths=0.4)
+    ax.plot([0], [0], marker="^", color=COLORS[1], ms=12, ls="", label="base station")
+    if n <= 30:
+        for i in range(n):
+            ax.annotate(str(i), xy[i], textcoords="offset points", xytext=(4, 4), fontsize=8)
+    fig.colorbar(sc, ax=ax, label="mean uplink SNR [dB]")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("x [m]")
+    ax.set_ylabel("y [m]")
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    ax.set_title("Cell map: clients coloured by SNR")
+    return "cell_map.png", "Where the clients stand, coloured by their mean uplink SNR", to_png(fig)
+
+
+def run_figures(data: RunData) -> list[Figure]:
+    figs = [
+        _uplink_figure(data),
+        _latency_figure(data),
+        _k_figure(data),
+        _airtime_energy_figure(data),
+        _outcome_figure(data),
+        _map_figure(data),
+    ]
+    return [f for f in figs if f is not None]
+
+
+def write_run_report(folder: Path) -> Path:
+    """(Re)write ``report.md``, ``plots/*.png`` and ``report.html`` of a run folder; returns the HTML path."""
+    data = load_run(folder)
+    figs = run_figures(data)
+    md = render_report(data.scn, data.result(), data.summary).rstrip("\n").split("\n")
+    md += ["", "## Plots", ""]
+    images = {}
+    for name, caption, png in figs:
+        images[f"plots/{name}"] = png
+        (folder / "plots").mkdir(exist_ok=True)
+        (folder / "plots" / name).write_bytes(png)
+        md += [f"![{caption}](plots/{name})", ""]
+    text = "\n".join(md)
+    atomic_write(folder / "report.md", text)
+    title = f"fedwave run: {data.scn.workload.algorithm}, {data.scn.clients.count} clients"
+    atomic_write(folder / "report.html", markdown_to_html(text, images, title))
+    return folder / "report.html"

@@ -1,0 +1,185 @@
+"""Reports: the numbers behind them (hand-worked), and reports rebuilt from finished folders."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.cli import main
+from sim.html import markdown_to_html
+from sim.records import atomic_write
+from sim.results import read_results, write_results
+from sim.run import run_scenario
+from sim.scenario import Scenario
+from sim.sweep import run_sweep
+from sim.sweep_analysis import cost_to_target, pareto_front, savings
+from sim.sweep_report import write_sweep_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def rounds(acc: list[float], up_bytes: int, airtime_s: float, energy_j: float) -> list[dict[str, Any]]:
+    return [
+        {"round": i, "eval_accuracy": a, "cum_uplink_bytes": up_bytes * (i + 1), "airtime_s": airtime_s,
+         "energy_j": energy_j}
+        for i, a in enumerate(acc)
+    ]
+
+
+def test_cost_to_target_sums_up_to_the_first_round_that_reaches_it():
+    cost = cost_to_target(rounds([0.5, 0.7, 0.8], 1000, 1.0, 2.0), 0.7)
+
+    assert (cost.rounds, cost.uplink_bytes, cost.airtime_s, cost.energy_j) == (2, 2000.0, 2.0, 4.0)
+    assert cost_to_target(rounds([0.5, 0.6], 1000, 1.0, 2.0), 0.7) is None
+
+
+def test_pareto_front_keeps_points_no_other_beats():
+    cost = [10, 20, 20, 30, 40, 5]
+    benefit = [0.5, 0.7, 0.6, 0.65, 0.9, 0.5]
+
+    assert pareto_front(cost, benefit) == [5, 1, 4]
+    assert pareto_front([3, 3, 1], [0.5, 0.5, 0.2]) == [2, 0]
+
+
+def test_savings_are_ratios_of_seed_means_at_the_same_setting():
+    rows = [
+        {"point_id": "a", "status": "ok", "channel.snr_db": 10, "seed": 0, "algorithm": "fd_full", "up": 2000.0},
+        {"point_id": "b", "status": "ok", "channel.snr_db": 10, "seed": 1, "algorithm": "fd_full", "up": 4000.0},
+        {"point_id": "c", "status": "ok", "channel.snr_db": 10, "seed": 0, "algorithm": "adaptive_topk", "up": 900.0},
+        {"point_id": "d", "status": "ok", "channel.snr_db": 10, "seed": 1, "algorithm": "adaptive_topk", "up": 1500.0},
+        {"point_id": "e", "status": "ok", "channel.snr_db": 0, "seed": 0, "algorithm": "adaptive_topk", "up": 7.0},
+    ]
+
+    out = savings(rows, "fd_full", ["up"])
+
+    # 0 dB has no fd_full point to compare with.
+    assert out == [{"algorithm": "adaptive_topk", "setting": "channel.snr_db=10", "up": 1200.0 / 3000.0}]
+
+
+def test_html_inlines_images_and_renders_tables():
+    png = PNG_MAGIC + b"data"
+    md = "# Title\n\nSome `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![Energy [J] per client](plots/x.png)\n"
+
+    page = markdown_to_html(md, {"plots/x.png": png}, "t")
+
+    assert "<h1>Title</h1>" in page and "<code>code</code>" in page
+    assert "<th>a</th><th>b</th>" in page and "<td>1</td><td>2</td>" in page
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in page
+    with pytest.raises(KeyError):
+        markdown_to_html("![x](plots/missing.png)\n", {}, "t")
+
+
+def embedded_pngs(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def test_run_report_is_rebuilt_from_a_finished_folder(tmp_path):
+    scn = Scenario.model_validate({"seed": 2, "rounds": 3, "clients": {"count": 5}, "round": {"deadline_s": 0.5}})
+    run_scenario(scn, tmp_path)
+
+    assert main(["report", str(tmp_path)]) == 0
+
+    page = (tmp_path / "report.html").read_text()
+    md = (tmp_path / "report.md").read_text()
+    pngs = embedded_pngs(page)
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == ["airtime_energy.png", "cell_map.png", "dropped.png", "latency.png", "uplink_by_round.png"]
+    assert len(pngs) == 5 and all(p.startswith(PNG_MAGIC) for p in pngs)
+    assert "## Totals" in md and "](plots/cell_map.png)" in md
+    assert "http" not in page.lower().replace("http-equiv", "")
+
+
+def test_run_report_plots_accuracy_when_the_workload_evaluates(tmp_path):
+    scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3}})
+    run_scenario(scn, tmp_path)
+    text = (tmp_path / "rounds.csv").read_text().splitlines()
+    acc = [text[0] + ",eval_accuracy"] + [line + f",{0.5 + 0.1 * i}" for i, line in enumerate(text[1:])]
+    atomic_write(tmp_path / "rounds.csv", "\n".join(acc) + "\n")
+
+    main(["report", str(tmp_path)])
+
+    assert (tmp_path / "plots" / "uplink_vs_accuracy.png").exists()
+    assert "eval_accuracy" in (tmp_path / "report.md").read_text()
+
+
+@dataclass
+class FakePoint:
+    id: str
+    params: dict[str, Any]
+
+
+def two_algorithm_sweep(folder: Path) -> None:
+    """A finished sweep folder of two learning algorithms, written as the runner writes one."""
+    curves = {"fd_full": ([0.5, 0.7, 0.8], 1000, 1.0, 2.0), "adaptive_topk": ([0.6, 0.75, 0.85], 400, 0.5, 1.0)}
+    points, markers = [], {}
+    for alg, snr in ((a, s) for a in curves for s in (10, 20)):
+        acc, up, air, energy = curves[alg]
+        if snr == 20:  # a better link: the same learning for half the airtime and energy
+            air, energy = air / 2, energy / 2
+        p = FakePoint(f"p-{alg}-{snr}", {"workload.algorithm": alg, "channel.snr_db": snr, "seed": 0})
+        points.append(p)
+        lines = ["round,cum_uplink_bytes,airtime_s,energy_j,eval_accuracy"]
+        lines += [f"{r['round']},{r['cum_uplink_bytes']},{air},{energy},{r['eval_accuracy']}" for r in rounds(acc, up, air, energy)]
+        atomic_write(folder / "runs" / p.id / "rounds.csv", "\n".join(lines) + "\n")
+        row = {"algorithm": alg, "rounds": 3, "clients": 2, "uplink_bytes_total": 3 * up, "airtime_s_total": 3 * air,
+               "energy_j_total": 3 * energy, "delivery_ratio": 1.0, "final_eval_accuracy": acc[-1]}
+        markers[p.id] = {"id": p.id, "params": p.params, "status": "ok", "row": row}
+    write_results(folder, points, markers, parquet=False)
+    atomic_write(folder / "sweep.yaml", "seed: 0\nrounds: 3\n")
+
+
+def test_sweep_report_states_savings_against_the_baseline_at_the_target(tmp_path):
+    two_algorithm_sweep(tmp_path)
+
+    write_sweep_report(tmp_path, target_accuracy=0.7, baseline="fd_full")
+
+    md = (tmp_path / "report.md").read_text()
+    assert "Target accuracy: 0.7." in md
+    # To 0.7: fd_full 2000 B, 2 s, 4 J; adaptive_topk 800 B, 1 s, 2 J.
+    assert "| adaptive_topk | channel.snr_db=10 | 40% | 50% | 50% |" in md
+    assert "| adaptive_topk | channel.snr_db=20 | 40% | 50% | 50% |" in md
+    assert "- adaptive_topk uses 40% of fd_full's uplink at channel.snr_db=10." in md
+    assert "## Against mean SNR [dB]" in md
+    assert "## Pareto front" in md and "## Every point" in md
+    assert len(embedded_pngs((tmp_path / "report.html").read_text())) == 2
+
+
+def test_network_only_sweep_report_from_a_finished_sweep(tmp_path):
+    scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3},
+                                   "sweep": {"grid": {"channel.snr_db": [0, 10, 20]}, "seeds": 2}})
+    run_sweep(scn, tmp_path, workers=1)
+
+    assert main(["report", str(tmp_path)]) == 0
+
+    md = (tmp_path / "report.md").read_text()
+    assert "## Against mean SNR [dB]" in md
+    assert "One algorithm in this sweep (none)" in md
+    assert md.count("| ok |") == len(read_results(tmp_path / "results.csv")) == 6
+    assert len(embedded_pngs((tmp_path / "report.html").read_text())) == 2
+
+
+def test_run_report_plots_k_against_snr_when_uploads_carry_k(tmp_path):
+    import csv
+    import io
+
+    scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3}})
+    run_scenario(scn, tmp_path)
+    with open(tmp_path / "clients.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, r in enumerate(rows):
+        r["k"] = str(8 * (i + 1))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(tmp_path / "clients.csv", buf.getvalue())
+
+    main(["report", str(tmp_path)])
+
+    assert (tmp_path / "plots" / "k_vs_snr.png").read_bytes().startswith(PNG_MAGIC)
+    assert "](plots/k_vs_snr.png)" in (tmp_path / "report.md").read_text()
