@@ -43,6 +43,10 @@ __all__ = [
     "encode_arrays",
     "decode_arrays",
     "arrays_bits",
+    "encode_masked",
+    "decode_masked",
+    "pack_parts",
+    "unpack_parts",
 ]
 
 Precision = Literal["fp16", "int8"]
@@ -222,7 +226,8 @@ def encode_topk(msg: TopK, precision: str = "fp16", coding: str = "fixed") -> by
     body = np.packbits(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint8)
     head = _TOPK_HEADER.pack(_TOPK_MAGIC, _PRECISIONS.index(precision), _CODINGS.index(coding), v, p, k)
     out = head + body.tobytes()
-    assert len(out) * 8 == topk_bits(v, p, k, precision, coding), "size formula and encoder disagree"
+    if len(out) * 8 != topk_bits(v, p, k, precision, coding):
+        raise RuntimeError("Top-k size formula and encoder disagree")
     return out
 
 
@@ -317,4 +322,50 @@ def decode_arrays(data: bytes) -> dict[str, np.ndarray]:
         out[name] = a.reshape(shape)
     if pos != len(data):
         raise ValueError(f"arrays message has {len(data) - pos} trailing bytes")
+    return out
+
+
+# --------------------------------------------------------------------------- masked dense, containers
+
+_MASKED_HEADER = struct.Struct("<BII")
+
+
+def encode_masked(values: np.ndarray, mask: np.ndarray) -> bytes:
+    """A [P, V] array known only on ``mask``: the mask as a bitmap, then fp16 values in row-major order.
+
+    Used downlink for an aggregate whose support differs from position to position.
+    """
+    values, mask = np.asarray(values, dtype=np.float32), np.asarray(mask, dtype=bool)
+    if values.shape != mask.shape or values.ndim != 2:
+        raise ValueError(f"values {values.shape} and mask {mask.shape} must be the same [P, V] shape")
+    sent = values[mask]
+    if not np.all(np.isfinite(sent)):
+        raise ValueError("masked values must be finite")
+    head = _MASKED_HEADER.pack(0xA3, *values.shape)
+    return head + np.packbits(mask.ravel()).tobytes() + sent.astype("<f2").tobytes()
+
+
+def decode_masked(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    magic, p, v = _MASKED_HEADER.unpack_from(data)
+    if magic != 0xA3:
+        raise ValueError(f"not a masked message (magic 0x{magic:02x})")
+    nmask = (p * v + 7) // 8
+    mask = np.unpackbits(np.frombuffer(data, np.uint8, nmask, _MASKED_HEADER.size))[: p * v].astype(bool).reshape(p, v)
+    sent = np.frombuffer(data, "<f2", int(mask.sum()), _MASKED_HEADER.size + nmask).astype(np.float32)
+    values = np.zeros((p, v), dtype=np.float32)
+    values[mask] = sent
+    return values, mask
+
+
+def pack_parts(parts: list[bytes]) -> bytes:
+    """Several messages in one upload: a u32 length before each."""
+    return b"".join(struct.pack("<I", len(b)) + b for b in parts)
+
+
+def unpack_parts(data: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from("<I", data, pos)
+        out.append(data[pos + 4 : pos + 4 + n])
+        pos += 4 + n
     return out

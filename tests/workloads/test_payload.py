@@ -16,6 +16,10 @@ from workloads.payload import (
     encode_topk,
     index_bits_fixed,
     topk_bits,
+    decode_masked,
+    encode_masked,
+    pack_parts,
+    unpack_parts,
 )
 
 
@@ -100,3 +104,17 @@ def test_bad_input_fails_with_the_value():
     with pytest.raises(ValueError, match="unknown index coding 'zip'"):
         encode_topk(TopK.from_dense(np.zeros((1, 4), np.float32), 2), coding="zip")
     assert math.isclose(bound_bits_per_entry(4, 2, "int8"), math.log2(6) / 2 + 8)
+
+
+def test_masked_and_container_round_trip():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(4, 9)).astype(np.float32)
+    mask = rng.random((4, 9)) < 0.4
+    data = pack_parts([encode_masked(values, mask), b"", b"xyz"])
+    first, empty, last = unpack_parts(data)
+    got, got_mask = decode_masked(first)
+
+    np.testing.assert_array_equal(got_mask, mask)
+    np.testing.assert_array_equal(got[mask], values[mask].astype(np.float16).astype(np.float32))
+    assert (empty, last) == (b"", b"xyz")
+    assert len(first) == 9 + (36 + 7) // 8 + 2 * int(mask.sum())
