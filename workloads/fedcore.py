@@ -109,7 +109,8 @@ class FedLM:
             n = c.ids.shape[0]
             pick = torch.randint(0, n, (min(self.cfg.batch_size, n),), generator=c.gen).to(self.device)
             x = c.ids[pick]
-            logits = c.model(input_ids=x[:, :-1]).logits[:, -1, :]
+            # Only the label position is scored: logits_to_keep skips the LM head elsewhere.
+            logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
             loss = torch.nn.functional.cross_entropy(logits.float(), x[:, -1])
             c.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -119,7 +120,8 @@ class FedLM:
 
     def public_logits(self, c: LMClient) -> torch.Tensor:
         """Logits at the last ``distill_positions`` positions of every public sequence, [P, V]."""
-        out = c.model(input_ids=self.public).logits[:, -self.cfg.distill_positions :, :]
+        dp = self.cfg.distill_positions
+        out = c.model(input_ids=self.public, logits_to_keep=dp).logits[:, -dp:, :]
         return out.reshape(-1, out.shape[-1])
 
     @property
@@ -130,7 +132,7 @@ class FedLM:
     def evaluate_model(self, model: Any) -> tuple[float, np.ndarray]:
         """(mean label-token cross-entropy over the vocabulary, predicted class per test example)."""
         model.eval()
-        logits = model(input_ids=self.test[:, :-1]).logits[:, -1, :].float()
+        logits = model(input_ids=self.test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
         loss = float(torch.nn.functional.cross_entropy(logits, self.test[:, -1]))
         pred = logits[:, self.label_ids].argmax(dim=-1).cpu().numpy()
         return loss, pred
