@@ -179,7 +179,9 @@ class Workload(_Strict):
     heads: int = Field(4, ge=1, le=128, description="attention heads (must divide hidden_size)")
     vocab_size: int = Field(2048, ge=64, le=262_144, description="BPE tokenizer vocabulary trained on the corpus")
     text_tokens: int = Field(48, ge=4, le=4096, description="article tokens per example (then separator, label)")
-    warmup_steps: int = Field(60, ge=0, le=100_000, description="full-training LM steps of the shared base on public text")
+    warmup_steps: int = Field(
+        60, ge=0, le=100_000, description="full-training steps (LM + label loss) of each family's base on the pretraining split"
+    )
     warmup_lr: float = Field(3e-3, gt=0, le=1, description="learning rate of the base warm-up")
     lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
     lora_alpha: float = Field(16.0, gt=0, le=1e4, description="LoRA scaling alpha")
@@ -210,6 +212,9 @@ class Workload(_Strict):
     )
     public_size: int = Field(32, ge=1, le=100_000, description="public (unlabelled) sequences for distillation")
     test_size: int = Field(200, ge=1, le=100_000, description="held-out test sequences")
+    pretrain_size: int = Field(
+        300, ge=1, le=100_000, description="held-out labelled sequences that warm the base models (stand-in for pretraining)"
+    )
     private_max: int = Field(200, ge=1, le=1_000_000, description="most private sequences per client")
     dirichlet_alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet alpha of the non-IID label split")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")

@@ -107,6 +107,7 @@ class TextTask:
     public_y: np.ndarray
     test_ids: np.ndarray
     test_y: np.ndarray
+    pretrain_ids: np.ndarray  # held out for the base warm-up only, standing in for pretraining
     pad_id: int
 
 
@@ -137,21 +138,24 @@ def build_task(
     text_tokens: int,
     public_size: int,
     test_size: int,
+    pretrain_size: int,
     alpha: float,
     max_private: int,
     rng: np.random.Generator,
 ) -> TextTask:
-    """Shuffle, hold out test and public splits, split the rest over clients by Dirichlet(alpha)."""
+    """Shuffle; hold out test, public and pretraining splits; split the rest over clients by Dirichlet(alpha)."""
     data = load_corpus(corpus)
     n = len(data.texts)
-    if public_size + test_size + num_clients > n:
-        raise ValueError(f"public_size + test_size + one example per client exceeds the corpus size {n}")
+    if public_size + test_size + pretrain_size + num_clients > n:
+        raise ValueError(f"public_size + test_size + pretrain_size + one example per client exceeds the corpus size {n}")
     order = rng.permutation(n)
-    test, public, rest = order[:test_size], order[test_size : test_size + public_size], order[test_size + public_size :]
+    test, public = order[:test_size], order[test_size : test_size + public_size]
+    pretrain = order[test_size + public_size : test_size + public_size + pretrain_size]
+    rest = order[test_size + public_size + pretrain_size :]
     # Label words are special tokens: one id each, whatever BPE learns.
     specials = [UNK, SEP, *data.label_names]
     # The tokenizer sees only training text (public + private), never the test split.
-    tok = _train_tokenizer([data.texts[i] for i in np.concatenate([public, rest])], vocab_size, specials)
+    tok = _train_tokenizer([data.texts[i] for i in np.concatenate([public, pretrain, rest])], vocab_size, specials)
     label_ids = np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64)
     sep_id = tok.token_to_id(SEP)
 
@@ -175,5 +179,6 @@ def build_task(
         public_y=data.labels[public],
         test_ids=encode(test),
         test_y=data.labels[test],
+        pretrain_ids=encode(pretrain),
         pad_id=sep_id,
     )

@@ -67,7 +67,7 @@ class FedLM:
         data_ss, model_ss, client_ss = ss.spawn(3)
         self.task: TextTask = build_task(
             cfg.corpus, num_clients, vocab_size=cfg.vocab_size, text_tokens=cfg.text_tokens,
-            public_size=cfg.public_size, test_size=cfg.test_size, alpha=cfg.dirichlet_alpha,
+            public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size, alpha=cfg.dirichlet_alpha,
             max_private=cfg.private_max, rng=np.random.default_rng(data_ss),
         )
         self.vocab = self.task.vocab_size
@@ -79,10 +79,8 @@ class FedLM:
         for i, css in enumerate(client_ss.spawn(num_clients)):
             family = cfg.families[i % len(cfg.families)]
             spec = ModelSpec(family, self.vocab, cfg.hidden_size, cfg.layers, cfg.heads, cfg.text_tokens + 2)
-            # Same family, same warmed base: clients differ only in data and LoRA init.  The base sees
-            # the public sequences with their topic word, standing in for a pretrained model that knows
-            # the label words; during federation the public set is used without labels.
-            base = warm_base(spec, self.task.public_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
+            # Same family, same warmed base: clients differ only in data and LoRA init.
+            base = warm_base(spec, self.task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
             model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
             trainable = [p for p in model.parameters() if p.requires_grad]

@@ -65,10 +65,13 @@ _WARM: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
 
 
 def warm_base(spec: ModelSpec, ids: np.ndarray, steps: int, batch: int, lr: float, seed: int) -> torch.nn.Module:
-    """Build and fully train a base model for ``steps`` LM steps on ``ids`` (public text).
+    """Build and fully train a base model for ``steps`` steps on ``ids`` (a held-out pretraining split).
 
     LoRA on a random-init model barely moves, so every client starts from a
-    base that has seen some language; cached per process by its arguments.
+    base that has seen some language and the task's label words: the loss is
+    the LM loss plus the cross-entropy of the label token (the last one), the
+    way an instruction-tuned base knows the task before fine-tuning.  Cached
+    per process by its arguments.
     """
     key = (spec, steps, batch, lr, seed, ids.shape, hash(ids.tobytes()))
     model = build_base(spec, seed)
@@ -82,7 +85,8 @@ def warm_base(spec: ModelSpec, ids: np.ndarray, steps: int, batch: int, lr: floa
         model.train()
         for _ in range(steps):
             x = data[torch.randint(0, data.shape[0], (min(batch, data.shape[0]),), generator=gen)]
-            loss = model(input_ids=x, labels=x).loss
+            out = model(input_ids=x, labels=x)
+            loss = out.loss + torch.nn.functional.cross_entropy(out.logits[:, -2, :].float(), x[:, -1])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
