@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fedwave-installed
 OUT ?= runs/quickstart
 
-.PHONY: install run test bench typecheck clean
+.PHONY: install run test bench bench-round compare typecheck clean
 
 # torch is pinned: an open range would pull a multi-GB CUDA build.
 $(STAMP): setup.cfg pyproject.toml
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+
+bench-round: $(STAMP)
+	$(PY) benchmarks/bench_round.py
+
+# The docs/results.md comparison: four algorithms at three SNRs (a few minutes on CPU).
+compare: $(STAMP)
+	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
