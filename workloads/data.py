@@ -90,9 +90,16 @@ def dirichlet_split(labels: np.ndarray, num_clients: int, alpha: float, rng: np.
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
 
 
+def _single_token(tokenizer: Any, word: str) -> int:
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise ValueError(f"label {word!r} is {len(ids)} tokens for this tokenizer; need exactly one")
+    return int(ids[0])
+
+
 @dataclass
 class TextTask:
-    """Tokenised splits of one corpus; every sequence is ``text_tokens + 2`` long.
+    """Tokenised splits of one corpus; every sequence is ``text_tokens`` + separator(s) + label long.
 
     *_ids : [N, L] int64 token ids; *_y : [N] labels
     label_token_ids : [C] the vocabulary id of each label word
@@ -142,6 +149,7 @@ def build_task(
     alpha: float,
     max_private: int,
     rng: np.random.Generator,
+    tokenizer: Any | None = None,
 ) -> TextTask:
     """Shuffle; hold out test, public and pretraining splits; split the rest over clients by Dirichlet(alpha)."""
     data = load_corpus(corpus)
@@ -152,25 +160,39 @@ def build_task(
     test, public = order[:test_size], order[test_size : test_size + public_size]
     pretrain = order[test_size + public_size : test_size + public_size + pretrain_size]
     rest = order[test_size + public_size + pretrain_size :]
-    # Label words are special tokens: one id each, whatever BPE learns.
-    specials = [UNK, SEP, *data.label_names]
-    # The tokenizer sees only training text (public + private), never the test split.
-    tok = _train_tokenizer([data.texts[i] for i in np.concatenate([public, pretrain, rest])], vocab_size, specials)
-    label_ids = np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64)
-    sep_id = tok.token_to_id(SEP)
+    if tokenizer is None:
+        # Label words are special tokens: one id each, whatever BPE learns.
+        specials = [UNK, SEP, *data.label_names]
+        # The tokenizer sees only training text (public + pretraining + private), never the test split.
+        tok = _train_tokenizer([data.texts[i] for i in np.concatenate([public, pretrain, rest])], vocab_size, specials)
+        label_ids = np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64)
+        suffix = [tok.token_to_id(SEP)]
+        vocab = tok.get_vocab_size()
+
+        def ids_of(text: str) -> list[int]:
+            return list(tok.encode(text).ids)
+
+    else:
+        # A pretrained model's own tokenizer: the prompt ends "Topic:" and each label is one word token.
+        label_ids = np.asarray([_single_token(tokenizer, " " + w) for w in data.label_names], dtype=np.int64)
+        suffix = list(tokenizer("\nTopic:", add_special_tokens=False)["input_ids"])
+        vocab = len(tokenizer)
+
+        def ids_of(text: str) -> list[int]:
+            return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode(idx: np.ndarray) -> np.ndarray:
         rows = []
         for i in idx:
-            ids = tok.encode(data.texts[i]).ids[:text_tokens]
-            ids = ids + [sep_id] * (text_tokens - len(ids))  # rare short articles: pad with separators
-            rows.append(ids + [sep_id, int(label_ids[data.labels[i]])])
-        return np.asarray(rows, dtype=np.int64).reshape(len(idx), text_tokens + 2)
+            ids = ids_of(data.texts[i])[:text_tokens]
+            ids = ids + suffix[:1] * (text_tokens - len(ids))  # rare short articles: pad with the separator
+            rows.append(ids + suffix + [int(label_ids[data.labels[i]])])
+        return np.asarray(rows, dtype=np.int64).reshape(len(idx), text_tokens + len(suffix) + 1)
 
     splits = dirichlet_split(data.labels[rest], num_clients, alpha, rng)
     client_idx = [rest[s][:max_private] for s in splits]
     return TextTask(
-        vocab_size=tok.get_vocab_size(),
+        vocab_size=vocab,
         label_names=data.label_names,
         label_token_ids=label_ids,
         client_ids=[encode(ix) for ix in client_idx],
@@ -180,5 +202,5 @@ def build_task(
         test_ids=encode(test),
         test_y=data.labels[test],
         pretrain_ids=encode(pretrain),
-        pad_id=sep_id,
+        pad_id=suffix[0],
     )

@@ -7,6 +7,7 @@ Algorithms subclass it and fill in the four seam methods that differ.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -65,10 +66,17 @@ class FedLM:
             torch.set_num_threads(cfg.threads)
         ss = np.random.SeedSequence([seed, 0x574B])  # the workload's own branch of the scenario seed
         data_ss, model_ss, client_ss = ss.spawn(3)
+        pretrained = None
+        tokenizer = None
+        if cfg.model_source == "smollm2":
+            from workloads.pretrained import load_smollm2, load_smollm2_tokenizer
+
+            tokenizer = load_smollm2_tokenizer()
+            pretrained = load_smollm2()
         self.task: TextTask = build_task(
             cfg.corpus, num_clients, vocab_size=cfg.vocab_size, text_tokens=cfg.text_tokens,
             public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size, alpha=cfg.dirichlet_alpha,
-            max_private=cfg.private_max, rng=np.random.default_rng(data_ss),
+            max_private=cfg.private_max, rng=np.random.default_rng(data_ss), tokenizer=tokenizer,
         )
         self.vocab = self.task.vocab_size
         model_seed = int(model_ss.generate_state(1)[0])
@@ -77,10 +85,15 @@ class FedLM:
         self.label_ids = torch.as_tensor(self.task.label_token_ids, device=self.device)
         self.clients: list[LMClient] = []
         for i, css in enumerate(client_ss.spawn(num_clients)):
-            family = cfg.families[i % len(cfg.families)]
-            spec = ModelSpec(family, self.vocab, cfg.hidden_size, cfg.layers, cfg.heads, cfg.text_tokens + 2)
-            # Same family, same warmed base: clients differ only in data and LoRA init.
-            base = warm_base(spec, self.task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
+            if pretrained is not None:
+                family = "llama"  # SmolLM2 is a Llama architecture
+                base = copy.deepcopy(pretrained)
+            else:
+                family = cfg.families[i % len(cfg.families)]
+                seq = int(self.task.public_ids.shape[1])
+                spec = ModelSpec(family, self.vocab, cfg.hidden_size, cfg.layers, cfg.heads, seq)
+                # Same family, same warmed base: clients differ only in data and LoRA init.
+                base = warm_base(spec, self.task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
             model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
             trainable = [p for p in model.parameters() if p.requires_grad]
@@ -93,7 +106,7 @@ class FedLM:
     def work_flop(self, client: int, round_index: int) -> float:
         """6 N tokens per trained token, 2 N per inferred token (Kaplan et al. 2020)."""
         c, cfg = self.clients[client], self.cfg
-        seq = cfg.text_tokens + 2
+        seq = int(c.ids.shape[1])
         train_tokens = cfg.local_steps * min(cfg.batch_size, c.ids.shape[0]) * seq
         public_tokens = self.public.numel() if self.uses_public else 0
         distill = cfg.distill_steps * public_tokens if self.uses_public and round_index > 0 else 0
