@@ -92,7 +92,6 @@ class Distillation(FedLM):
             for fam, h in (decode_arrays(hidden_part) if hidden_part else {}).items():
                 hidden.setdefault(fam, []).append(h)
         probs, support = average_sparse(values, masks, mode=self.aggregation)
-        self.target = (probs, support)
         self.hidden_target = {fam: np.mean(hs, axis=0) for fam, hs in hidden.items()}
         with np.errstate(divide="ignore"):
             log_mean = np.log(np.where(support, probs, 1.0))

@@ -105,7 +105,8 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
         # PEFT passes silently when only some names match; fedwave refuses.
         raise ValueError(f"LoRA targets {missing} not found in a {family} model")
     cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=names, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
-    peft_model = get_peft_model(model, cfg)
+    with torch.random.fork_rng(devices=[]):  # PEFT's own init draws from the global RNG; A is redrawn below
+        peft_model = get_peft_model(model, cfg)
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
             if "lora_A" in name:
