@@ -146,26 +146,46 @@ def _unpack_uint(bits: np.ndarray, width: int, count: int) -> np.ndarray:
     return (b << shifts).sum(axis=1).astype(np.int64)
 
 
-def _rank_subset(row: np.ndarray) -> int:
-    """Combinatorial number system: sorted c_0 < ... < c_{k-1} -> sum C(c_i, i + 1)."""
-    return sum(math.comb(int(c), i + 1) for i, c in enumerate(row))
+def _rank_subset(row: np.ndarray, vocab_size: int) -> int:
+    """Combinatorial number system: sorted c_0 < ... < c_{k-1} -> sum C(c_i, i + 1).
+
+    Walked from the top with the same exact ratio updates as :func:`_unrank_subset`.
+    """
+    k = len(row)
+    c = vocab_size - 1
+    b = math.comb(c, k)
+    rank = 0
+    for i in range(k, 0, -1):
+        target = int(row[i - 1])
+        while c > target:
+            b = b * (c - i) // c
+            c -= 1
+        rank += b
+        if i > 1:
+            b = b * i // c if c > 0 else 0
+            c -= 1
+    return rank
 
 
 def _unrank_subset(rank: int, vocab_size: int, k: int) -> list[int]:
+    """Inverse of :func:`_rank_subset`: greedy from the top, largest c with C(c, i) <= rank.
+
+    The candidate only moves down, and C(c, i) is updated by exact small-integer
+    ratios (C(c-1, i) = C(c, i)(c-i)/c; C(c-1, i-1) = C(c, i) i/c), so a position
+    costs O(V + k) cheap big-int steps instead of O(k log V) fresh binomials.
+    """
     out = [0] * k
-    hi = vocab_size - 1
+    c = vocab_size - 1
+    b = math.comb(c, k)
     for i in range(k, 0, -1):
-        # Largest c <= hi with C(c, i) <= rank, by bisection.
-        lo, top = i - 1, hi
-        while lo < top:
-            mid = (lo + top + 1) // 2
-            if math.comb(mid, i) <= rank:
-                lo = mid
-            else:
-                top = mid - 1
-        out[i - 1] = lo
-        rank -= math.comb(lo, i)
-        hi = lo - 1
+        while b > rank:
+            b = b * (c - i) // c
+            c -= 1
+        out[i - 1] = c
+        rank -= b
+        if i > 1:
+            b = b * i // c if c > 0 else 0
+            c -= 1
     return out
 
 
@@ -210,7 +230,7 @@ def encode_topk(msg: TopK, precision: str = "fp16", coding: str = "fixed") -> by
         radix = math.comb(v, k)
         total = 0
         for row in idx[::-1]:  # Horner: position 0 is the least significant digit
-            total = total * radix + _rank_subset(row)
+            total = total * radix + _rank_subset(row, v)
         parts.append(_int_to_bits(total, _index_payload_bits(v, p, k, coding)))
     if precision == "fp16":
         parts.append(np.unpackbits(val.astype(">f2").view(np.uint8)))

@@ -118,3 +118,15 @@ def test_masked_and_container_round_trip():
     np.testing.assert_array_equal(got[mask], values[mask].astype(np.float16).astype(np.float32))
     assert (empty, last) == (b"", b"xyz")
     assert len(first) == 9 + (36 + 7) // 8 + 2 * int(mask.sum())
+
+
+def test_subset_ranking_is_a_bijection_onto_0_to_c_v_k():
+    from itertools import combinations
+
+    from workloads.payload import _rank_subset, _unrank_subset
+
+    for v, k in [(5, 2), (7, 3), (6, 6), (9, 1)]:
+        ranks = sorted(_rank_subset(np.array(s), v) for s in combinations(range(v), k))
+        assert ranks == list(range(math.comb(v, k)))
+        assert all(_unrank_subset(_rank_subset(np.array(s), v), v, k) == list(s) for s in combinations(range(v), k))
+    assert _rank_subset(np.array([3, 4]), 5) == 9
