@@ -71,13 +71,36 @@ def test_fixed_topk_and_zero_padding():
     alg = make("fd_topk_zeropad", k_fixed=7)
     payloads = {i: alg.local_update(i, 0, BIG) for i in range(3)}
     alg.aggregate(0, payloads, {3: "deadline"})
-    msg = decode_topk(unpack_parts(payloads[0].content)[0])
+    msgs = [decode_topk(unpack_parts(p.content)[0]) for p in payloads.values()]
     probs, support = alg.target
 
-    assert {p.k for p in payloads.values()} == {7} and msg.k == 7 and msg.positions == alg.positions
-    # Zero padding: every aggregated entry is at most (1/3) of the sum of what its senders gave.
-    assert support.sum(axis=1).min() >= 7 and alg.down.bits == 8 * len(alg.down.content)
-    assert np.all(probs[support] <= 1.0) and np.all(probs[~support] == 0)
+    assert {p.k for p in payloads.values()} == {7} and {m.k for m in msgs} == {7}
+    # The server's target is the zero-padded mean over the 3 senders (then fp16 on the downlink).
+    want = np.zeros_like(probs, dtype=np.float64)
+    for m in msgs:
+        want[np.arange(m.positions)[:, None], m.indices] += np.exp(m.values) / 3
+    np.testing.assert_allclose(probs, want, rtol=2e-3, atol=1e-7)
+    np.testing.assert_array_equal(support, want > 0)
+    assert alg.down.bits == 8 * len(alg.down.content)
+
+
+def test_adaptive_target_is_the_mean_over_each_entrys_senders():
+    alg = make("adaptive_topk")
+    budgets = [60_000, 90_000, 120_000]
+    payloads = {i: alg.local_update(i, 0, Budget(b, 1e5, 5.0, 1.0)) for i, b in enumerate(budgets)}
+    alg.aggregate(0, payloads, {})
+    msgs = [decode_topk(unpack_parts(p.content)[0]) for p in payloads.values()]
+    probs, support = alg.target
+
+    assert len({m.k for m in msgs}) == 3  # different budgets, different k
+    total = np.zeros_like(probs, dtype=np.float64)
+    count = np.zeros_like(probs, dtype=np.float64)
+    for m in msgs:
+        rows = np.arange(m.positions)[:, None]
+        total[rows, m.indices] += np.exp(m.values)
+        count[rows, m.indices] += 1
+    np.testing.assert_allclose(probs, np.divide(total, count, out=np.zeros_like(total), where=count > 0), rtol=2e-3, atol=1e-7)
+    np.testing.assert_array_equal(support, count > 0)
 
 
 def test_adaptive_skips_when_the_budget_cannot_carry_k_min():
