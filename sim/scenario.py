@@ -346,6 +346,9 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         return ("clients", "placement", "min_distance_m"), (
             f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
         )
+    wl = scn.workload
+    if wl.hidden_size % wl.heads:
+        return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     return None

@@ -32,3 +32,12 @@ def test_metrics_by_hand():
     assert acc == 0.75 and f1 == pytest.approx((2 / 3 + 4 / 5) / 2)
     with pytest.raises(ValueError, match="unknown corpus 'imdb'"):
         load_corpus("imdb")
+
+
+def test_scenario_rejects_heads_that_do_not_divide_the_width(tmp_path):
+    from sim.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("workload:\n  algorithm: fd_full\n  hidden_size: 32\n  heads: 3\n")
+    with pytest.raises(ScenarioError, match=r"s.yaml:4: workload.heads: must divide hidden_size=32 \(got 3\)"):
+        load_scenario(path)
