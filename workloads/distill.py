@@ -1,0 +1,133 @@
+"""Federated distillation on a public set: the round shared by fd_full, fd_topk_zeropad, adaptive_topk.
+
+Per round, per client: distil toward last round's aggregate on the public
+positions (KL with temperature, plus the hidden-projection term where the
+algorithm shares one), train on private data, compute log-probabilities at
+temperature T on the public positions, keep k entries per position and encode
+them.  The server turns each upload back into probabilities, averages them
+(per entry over its senders, or zero-padded), and broadcasts the aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from workloads.aggregate import average_sparse, scatter_topk
+from workloads.base import Budget, Payload
+from workloads.fedcore import FedLM, LMClient
+from workloads.losses import hidden_projection_loss, topk_kl
+from workloads.models import HiddenTap
+from workloads.payload import (
+    TopK,
+    decode_arrays,
+    decode_masked,
+    decode_topk,
+    encode_arrays,
+    encode_masked,
+    encode_topk,
+    pack_parts,
+    unpack_parts,
+)
+
+__all__ = ["Distillation"]
+
+
+class Distillation(FedLM):
+    """Subclasses set ``aggregation`` and ``share_hidden`` and implement :meth:`choose_k`."""
+
+    aggregation = "support"
+    share_hidden = False
+    index_coding = "fixed"
+
+    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+        super().__init__(cfg, num_clients, seed)
+        self.target: tuple[np.ndarray, np.ndarray] | None = None  # (probs [P, V], support [P, V])
+        self.hidden_target: dict[str, np.ndarray] = {}  # family -> mean h [P, r]
+        self.down = Payload(0)
+        self.taps = [HiddenTap(c.model, cfg.hidden_layer) for c in self.clients] if self.share_hidden else []
+
+    # ------------------------------------------------------------------ policy
+
+    def choose_k(self, client: int, budget: Budget, extra_bits: int) -> int:
+        """Entries per public position for this upload; 0 skips it."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ seam
+
+    def broadcast(self, round_index: int) -> Payload:
+        return self.down
+
+    def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
+        c = self.clients[client]
+        if self.target is not None:
+            self._distil(c)
+        self.train_private(c)
+        c.model.eval()
+        with torch.no_grad():
+            logp = torch.log_softmax(self.public_logits(c).float() / self.cfg.temperature, dim=-1)
+            h = self._hidden(client) if self.share_hidden else None
+        hidden_part = encode_arrays({c.family: h}, "fp16") if h is not None else b""
+        extra_bits = 8 * (len(hidden_part) + 8)  # the hidden part and two length prefixes
+        k = self.choose_k(client, budget, extra_bits)
+        if k == 0:
+            return None
+        top = torch.topk(logp, k, dim=-1).indices.sort(dim=-1).values
+        msg = TopK(top.cpu().numpy(), torch.gather(logp, 1, top).cpu().numpy(), self.vocab)
+        data = pack_parts([encode_topk(msg, self.cfg.value_precision, self.index_coding), hidden_part])
+        return Payload(8 * len(data), content=data, k=k)
+
+    def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
+        if not payloads:
+            return  # nothing arrived: keep last round's knowledge
+        values, masks, hidden = [], [], {}
+        for client, p in payloads.items():
+            logits_part, hidden_part = unpack_parts(p.content)
+            v, m = scatter_topk(decode_topk(logits_part))
+            values.append(np.exp(v))
+            masks.append(m)
+            for fam, h in (decode_arrays(hidden_part) if hidden_part else {}).items():
+                hidden.setdefault(fam, []).append(h)
+        probs, support = average_sparse(values, masks, mode=self.aggregation)
+        self.hidden_target = {fam: np.mean(hs, axis=0) for fam, hs in hidden.items()}
+        with np.errstate(divide="ignore"):
+            log_mean = np.log(np.where(support, probs, 1.0))
+        parts = [encode_masked(log_mean, support)]
+        if self.hidden_target:
+            parts.append(encode_arrays(self.hidden_target, "fp16"))
+        # What goes down is exactly what the clients decode before distilling.
+        self.down = Payload(8 * len(pack_parts(parts)), content=pack_parts(parts))
+        dec_logp, dec_support = decode_masked(parts[0])
+        self.target = (np.where(dec_support, np.exp(dec_logp), 0.0).astype(np.float32), dec_support)
+        if self.hidden_target:
+            self.hidden_target = decode_arrays(parts[1])
+
+    # ------------------------------------------------------------------ steps
+
+    def _hidden(self, client: int) -> np.ndarray:
+        """h of the last public forward pass at the distilled positions, [P, r]."""
+        out = self.taps[client].out
+        assert out is not None, "public_logits runs the forward pass that fills the tap"
+        h = out[:, -self.cfg.distill_positions :, :]
+        return h.reshape(-1, h.shape[-1]).float().cpu().numpy()
+
+    def _distil(self, c: LMClient) -> None:
+        assert self.target is not None
+        probs = torch.as_tensor(self.target[0], device=self.device)
+        support = torch.as_tensor(self.target[1], device=self.device)
+        h_target = self.hidden_target.get(c.family) if self.share_hidden else None
+        c.model.train()
+        for _ in range(self.cfg.distill_steps):
+            logits = self.public_logits(c)
+            loss = topk_kl(logits, probs, support, self.cfg.temperature, self.cfg.kl_normalisation)
+            if h_target is not None and self.cfg.hidden_weight > 0:
+                h = self.taps[c.index].out
+                assert h is not None
+                h = h[:, -self.cfg.distill_positions :, :].reshape(-1, h.shape[-1])
+                loss = loss + self.cfg.hidden_weight * hidden_projection_loss(h, torch.as_tensor(h_target, device=self.device))
+            c.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            c.opt.step()

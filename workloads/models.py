@@ -1,0 +1,160 @@
+"""Tiny causal LMs built from config, warmed up offline, wrapped with PEFT LoRA.
+
+Families share one tokenizer, so their logits live on the same vocabulary and
+can be exchanged without any token alignment.  Random init is drawn under a
+forked, explicitly seeded torch RNG (transformers' initialisers draw from the
+global generator); everything after that draws from generators passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "add_lora", "lora_state", "load_lora_state", "HiddenTap"]
+
+FAMILIES = ("llama", "qwen2", "gpt2")
+# LoRA targets are given with Llama names; GPT-2 fuses q, k, v into one Conv1D.
+_GPT2_TARGETS = {"q_proj": "c_attn", "k_proj": "c_attn", "v_proj": "c_attn", "o_proj": "c_proj"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    family: str
+    vocab_size: int
+    hidden_size: int
+    layers: int
+    heads: int
+    max_len: int
+
+
+def _config(spec: ModelSpec) -> Any:
+    from transformers import GPT2Config, LlamaConfig, Qwen2Config
+
+    common = dict(vocab_size=spec.vocab_size, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    if spec.family == "gpt2":
+        return GPT2Config(
+            n_embd=spec.hidden_size, n_layer=spec.layers, n_head=spec.heads, n_positions=spec.max_len,
+            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **common,
+        )
+    cls = LlamaConfig if spec.family == "llama" else Qwen2Config
+    return cls(
+        hidden_size=spec.hidden_size, intermediate_size=2 * spec.hidden_size, num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads, num_key_value_heads=spec.heads, max_position_embeddings=spec.max_len,
+        attention_dropout=0.0, **common,
+    )
+
+
+def build_base(spec: ModelSpec, seed: int) -> torch.nn.Module:
+    """A randomly initialised model, the same for the same (spec, seed) whatever the global RNG state."""
+    from transformers import AutoModelForCausalLM
+
+    if spec.family not in FAMILIES:
+        raise ValueError(f"unknown model family {spec.family!r}; known: {', '.join(FAMILIES)}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(_config(spec), attn_implementation="eager")
+    return model
+
+
+_WARM: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
+
+
+def warm_base(spec: ModelSpec, ids: np.ndarray, steps: int, batch: int, lr: float, seed: int) -> torch.nn.Module:
+    """Build and fully train a base model for ``steps`` steps on ``ids`` (a held-out pretraining split).
+
+    LoRA on a random-init model barely moves, so every client starts from a
+    base that has seen some language and the task's label words: the loss is
+    the LM loss plus the cross-entropy of the label token (the last one), the
+    way an instruction-tuned base knows the task before fine-tuning.  Cached
+    per process by its arguments.
+    """
+    key = (spec, steps, batch, lr, seed, ids.shape, hash(ids.tobytes()))
+    model = build_base(spec, seed)
+    if key in _WARM:
+        model.load_state_dict(_WARM[key])
+        return model
+    if steps > 0:
+        gen = torch.Generator().manual_seed(seed)
+        data = torch.as_tensor(ids)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        model.train()
+        for _ in range(steps):
+            x = data[torch.randint(0, data.shape[0], (min(batch, data.shape[0]),), generator=gen)]
+            out = model(input_ids=x, labels=x)
+            loss = out.loss + torch.nn.functional.cross_entropy(out.logits[:, -2, :].float(), x[:, -1])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    _WARM[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return model
+
+
+def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targets: Sequence[str], gen: torch.Generator) -> Any:
+    """Wrap with PEFT LoRA on ``targets`` (Llama names) and redraw A from ``gen`` (B starts at 0)."""
+    from peft import LoraConfig, get_peft_model
+
+    names = sorted({_GPT2_TARGETS.get(t, t) for t in targets}) if family == "gpt2" else list(targets)
+    present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    missing = [n for n in names if n not in present]
+    if missing:
+        # PEFT passes silently when only some names match; fedwave refuses.
+        raise ValueError(f"LoRA targets {missing} not found in a {family} model")
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=names, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
+    with torch.random.fork_rng(devices=[]):  # PEFT's own init draws from the global RNG; A is redrawn below
+        peft_model = get_peft_model(model, cfg)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_A" in name:
+                # PEFT's default (kaiming_uniform, a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+                bound = 1.0 / np.sqrt(p.shape[1])
+                p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
+    return peft_model
+
+
+def lora_state(model: Any) -> dict[str, np.ndarray]:
+    return {n: p.detach().cpu().float().numpy().copy() for n, p in model.named_parameters() if "lora_" in n}
+
+
+def load_lora_state(model: Any, state: dict[str, np.ndarray]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, a in state.items():
+            params[n].copy_(torch.as_tensor(a, dtype=params[n].dtype))
+
+
+class HiddenTap:
+    """Records the output of one LoRA down-projection (A, rank r): the shared hidden representation h."""
+
+    def __init__(self, model: Any, layer: int) -> None:
+        modules = [(n, m) for n, m in model.named_modules() if n.endswith("lora_A.default") and _has_layer(n)]
+        if not modules:
+            raise ValueError("no LoRA module inside a transformer layer to share a hidden projection from")
+        layers = sorted({_layer_index(n) for n, _ in modules})
+        chosen = layers[layer]  # python indexing: -1 is the last layer
+        self.name, module = next((n, m) for n, m in modules if _layer_index(n) == chosen)
+        self.out: torch.Tensor | None = None
+        module.register_forward_hook(self._hook)
+
+    def _hook(self, _module: Any, _inputs: Any, output: torch.Tensor) -> None:
+        self.out = output
+
+
+def _has_layer(name: str) -> bool:
+    try:
+        _layer_index(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _layer_index(name: str) -> int:
+    parts = name.split(".")
+    for a, b in zip(parts, parts[1:]):
+        if a in ("layers", "h") and b.isdigit():
+            return int(b)
+    raise ValueError(f"no layer index in module name {name!r}")
