@@ -26,7 +26,6 @@ install-smollm2: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/fedwave run scenarios/quickstart.yaml --out $(OUT) --force
-	@echo "report: $(OUT)/report.md"
 
 test: $(STAMP)
 	$(PY) -m pytest -q
