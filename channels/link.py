@@ -30,7 +30,11 @@ class LinkState:
 
     snr_db : full-band SNR after fading [dB]
     rate_bps : rate if the client had the whole band [bit/s]
-    bler : probability that one packet transmission fails
+    bler : probability that one packet transmission fails at the full-band SNR
+    extra_loss : the part of ``bler`` that does not depend on the SNR (fixed
+        packet error rate, Gilbert-Elliott bursts); a medium that gives the
+        client a sub-band recomputes the block error rate at that band's SNR
+        and combines it with this
     latency_s : one-way propagation delay [s]
     bandwidth_hz : the band this state refers to [Hz]
     """
@@ -38,6 +42,7 @@ class LinkState:
     snr_db: np.ndarray
     rate_bps: np.ndarray
     bler: np.ndarray
+    extra_loss: np.ndarray
     latency_s: np.ndarray
     bandwidth_hz: float
 
@@ -124,5 +129,6 @@ class Channel:
             snr = 10.0 ** (snr_db / 10.0)
             # A packet gets through only if neither the block nor the extra loss hits it.
             bler = 1.0 - (1.0 - model.block_error_rate(snr)) * keep
-            out.append(LinkState(snr_db, model.rate_bps(snr, bw), bler, self.latency_s, bw))
+            extra = np.broadcast_to(1.0 - keep, snr.shape)
+            out.append(LinkState(snr_db, model.rate_bps(snr, bw), bler, extra, self.latency_s, bw))
         return out[0], out[1]

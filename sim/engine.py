@@ -169,13 +169,15 @@ class Engine:
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = ch.states(t0, self._fading.draw(r))
         rnd.down = self.algorithm.broadcast(r)
+        self.uplink.begin_round(rnd.ul.snr_linear, n, rnd.ul.extra_loss)
+        self.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
         rnd.dl_arq = [
-            arq_attempts(rnd.down.bits, med.packet_bits, float(dl.bler[i]), med.max_attempts, self._arq_dl[i])
+            arq_attempts(
+                rnd.down.bits, med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
+            )
             for i in range(n)
         ]
         rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
-        self.uplink.begin_round(rnd.ul.snr_linear, n)
-        self.downlink.begin_round(dl.snr_linear, n)
         return rnd
 
     def _close_round(self, rnd: _Round) -> Any:
@@ -200,8 +202,11 @@ class Engine:
         attempts = np.zeros(n, dtype=np.int64)
         payload_bits = np.zeros(n, dtype=np.int64)
         for i, t in rnd.uploads.items():
-            airtime[i] = (t.end_s if t.end_s is not None else close_s) - t.start_s
-            attempts[i] = rnd.arq[i].attempts
+            airtime[i] = t.airtime_s
+            # A cut upload sent only the packets it had started.
+            attempts[i] = rnd.arq[i].attempts if not t.cut else min(
+                rnd.arq[i].attempts, math.ceil(t.sent_bits / self.scn.medium.packet_bits)
+            )
             payload_bits[i] = rnd.payloads[i].bits
             # Judged on the arrival time itself, so an upload landing exactly at
             # the deadline counts whatever order SimPy processes the two events.
@@ -257,6 +262,10 @@ class Engine:
             "energy_j": float(energy.sum()),
             "mean_k": float(ks.mean()) if ks.size else float("nan"),
         }
+        bad = [k for k in metrics if not k.startswith("eval_")]
+        if bad:
+            # An unprefixed name could overwrite an engine column such as delivered.
+            raise ValueError(f"evaluate() metric names must start with 'eval_', got {bad}")
         row.update({k: float(v) for k, v in metrics.items()})
         return row
 
@@ -291,7 +300,8 @@ class Engine:
             rnd.compute_start[i] = env.now + latency
             yield env.timeout(latency + rnd.compute_s[i])
         time_left = rnd.deadline_abs - env.now - latency
-        goodput = self.uplink.expected_rate_bps(i) * (1.0 - float(ul.bler[i]))
+        bler = self.uplink.expected_bler(i)
+        goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
         budget = Budget(int(goodput * time_left) if time_left > 0 else 0, goodput, float(ul.snr_db[i]), time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
@@ -301,7 +311,7 @@ class Engine:
             return
         if payload.k is not None:
             rnd.k[i] = payload.k
-        arq = arq_attempts(payload.bits, med.packet_bits, float(ul.bler[i]), med.max_attempts, self._arq_ul[i])
+        arq = arq_attempts(payload.bits, med.packet_bits, bler, med.max_attempts, self._arq_ul[i])
         rnd.payloads[i], rnd.arq[i] = payload, arq
         transfer = self.uplink.transmit(i, arq.air_bits)
         rnd.uploads[i] = transfer

@@ -55,13 +55,21 @@ class Transfer:
     known (or the time it was cut at the deadline, with ``cut`` set).
     """
 
-    __slots__ = ("client", "bits", "start_s", "end_s", "cut", "done")
+    __slots__ = ("client", "bits", "start_s", "service_s", "end_s", "cut", "sent_bits", "done")
 
     def __init__(self, client: int, bits: float, start_s: float) -> None:
         self.client, self.bits, self.start_s = client, bits, start_s
+        self.service_s = start_s  # later than start_s while it waits for its turn (tdma)
         self.end_s: float | None = None
         self.cut = False
+        self.sent_bits = float(bits)  # fewer if cut at the deadline
         self.done: simpy.Event
+
+    @property
+    def airtime_s(self) -> float:
+        """Time on the air so far, queueing excluded [s]."""
+        end = self.end_s if self.end_s is not None else self.service_s
+        return max(0.0, end - self.service_s)
 
     @property
     def completed(self) -> bool:
@@ -81,15 +89,31 @@ class Medium:
         self.expected = 1
         self.snr_linear = np.empty(0)
         self._expected_rate = np.empty(0)
+        self._expected_bler = np.empty(0)
 
-    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
+    def begin_round(
+        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+    ) -> None:
         """Start a round: every client's full-band SNR and how many transfers to expect.
 
         snr_linear : [num_clients] linear SNR for this round (block fading)
+        extra_loss : [num_clients] packet loss on top of the rate model's block errors
         """
         self.expected = max(1, int(expected_transfers))
         self.snr_linear = np.asarray(snr_linear, dtype=float)
         self._expected_rate = self._expected_rates(self.snr_linear)
+        # Block errors at the SNR the client sees on its expected share of the
+        # band, not at the full-band SNR: with power concentrated in B/N the
+        # link adaptation picks its MCS for N times the full-band SNR.
+        block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
+        self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
+
+    def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
+        return snr_linear * self.expected if self.power_concentration else snr_linear
+
+    def expected_bler(self, client: int) -> float:
+        """Probability that one packet try of ``client`` fails this round."""
+        return float(self._expected_bler[client])
 
     def share_rate_bps(self, snr_linear: np.ndarray | float, sharers: int) -> np.ndarray:
         """Rate of one transfer while the band is split ``sharers`` ways [bit/s]."""
@@ -140,9 +164,12 @@ class _Scheduled(Medium):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._open: list[Transfer] = []
+        self._rate_of: dict[Transfer, float] = {}
 
     def _start(self, transfer: Transfer) -> None:
         start, rate = self._slot(transfer.client)
+        transfer.service_s = start
+        self._rate_of[transfer] = rate
         transfer.end_s = start + transfer.bits / rate if rate > 0 else math.inf
         if math.isfinite(transfer.end_s):
             transfer.done = self.env.timeout(transfer.end_s - self.env.now, transfer.end_s - transfer.start_s)
@@ -153,7 +180,9 @@ class _Scheduled(Medium):
     def _abort(self) -> list[Transfer]:
         now = self.env.now
         cut = [t for t in self._open if t.end_s is not None and t.end_s > now]
-        self._open = []
+        for t in cut:
+            t.sent_bits = self._rate_of[t] * max(0.0, now - t.service_s)
+        self._open, self._rate_of = [], {}
         return cut
 
     def _slot(self, client: int) -> tuple[float, float]:
@@ -175,10 +204,15 @@ class Tdma(_Scheduled):
         super().__init__(*args, **kwargs)
         self._free_at = 0.0
 
-    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
-        super().begin_round(snr_linear, expected_transfers)
+    def begin_round(
+        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+    ) -> None:
+        super().begin_round(snr_linear, expected_transfers, extra_loss)
         self._full_rate = self.rate.rate_bps(self.snr_linear, self.bandwidth_hz)
         self._free_at = self.env.now
+
+    def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
+        return snr_linear  # every transfer has the whole band, in turn
 
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
         # Its share of time when the round's N transfers queue up.
@@ -231,6 +265,8 @@ class Ofdma(Medium):
         self._advance()
         self._complete_finished()
         cut = list(self._tr)
+        for t, rem in zip(cut, self._rem.tolist()):
+            t.sent_bits = t.bits - max(0.0, rem)
         self._tr = np.empty(0, dtype=object)
         self._rem, self._snr, self._rates, self._tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0)
         self._generation += 1
@@ -328,15 +364,20 @@ class MultiCellMedium:
         self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
         self.bandwidth_hz = cells[0].bandwidth_hz
 
-    def begin_round(self, snr_linear: np.ndarray, expected_transfers: int) -> None:
+    def begin_round(
+        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+    ) -> None:
         # Every client of the round takes part (the engine asks all of them):
         # each cell expects as many transfers as it has clients.
         counts = np.bincount(self.site, minlength=len(self.cells))
         for cell, count in zip(self.cells, counts):
-            cell.begin_round(snr_linear, int(count))
+            cell.begin_round(snr_linear, int(count), extra_loss)
 
     def expected_rate_bps(self, client: int) -> float:
         return self.cells[self.site[client]].expected_rate_bps(client)
+
+    def expected_bler(self, client: int) -> float:
+        return self.cells[self.site[client]].expected_bler(client)
 
     def transmit(self, client: int, bits: float) -> Transfer:
         return self.cells[self.site[client]].transmit(client, bits)

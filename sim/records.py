@@ -59,7 +59,8 @@ def _cell(v: Any) -> Any:
 
 
 def write_rounds_csv(path: Path, result: RunResult) -> None:
-    metric_cols = [k for k in (result.rounds[0] if result.rounds else {}) if k not in ROUND_COLUMNS]
+    # Union over rounds, in order of first appearance: a metric may start late.
+    metric_cols = list(dict.fromkeys(k for row in result.rounds for k in row if k not in ROUND_COLUMNS))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*ROUND_COLUMNS, *metric_cols])

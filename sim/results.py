@@ -69,7 +69,10 @@ def results_columns(points: Sequence[_Point], markers: Mapping[str, Mapping[str,
     for p in points:
         params += [k for k in p.params if k not in params]
     finals = sorted({k for m in markers.values() for k in m.get("row", {}) if k.startswith("final_")})
-    return ["point_id", "status", *params, *SUMMARY_COLUMNS, *finals, "error"]
+    # A swept key that is also a summary figure (rounds, seed) appears once,
+    # as the parameter: both hold the same value.
+    summary = [c for c in SUMMARY_COLUMNS if c not in params]
+    return ["point_id", "status", *params, *summary, *finals, "error"]
 
 
 def _rows(points: Sequence[_Point], markers: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

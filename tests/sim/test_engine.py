@@ -59,6 +59,10 @@ def test_deadline_drops_the_late_client_at_the_exact_times():
     assert list(outcome) == ["delivered", "deadline"] * 2
     assert airtime[0] == pytest.approx(4e6 / r0, rel=1e-9)
     assert airtime[1] == pytest.approx(3.0 - (lat1 + compute), rel=1e-9)  # cut at the deadline
+    # The cut upload started only the packets its airtime carried (12,000-bit packets).
+    attempts = res.client_column("attempts")
+    assert attempts[0] == math.ceil(4e6 / 12_000)
+    assert attempts[1] == math.ceil(r1 * airtime[1] / 12_000) < attempts[0]
     assert [r["sim_time_s"] for r in res.rounds] == pytest.approx([3.0, 6.0])
     energy = res.client_column("energy_j")
     tx_w = 10 ** ((20.0 - 30) / 10)

@@ -49,6 +49,27 @@ def test_tdma_serves_first_come_first_served_over_the_whole_band():
     assert ends[1][0] == pytest.approx(2.0)  # waits for client 0, then 1 s alone
 
 
+def test_tdma_airtime_excludes_the_wait_for_the_turn():
+    env = simpy.Environment()
+    medium = make_medium(env, B, "tdma", ShannonRate(), False)
+    medium.begin_round(np.array([3.0, 1.0]), 2)
+    first, second = medium.transmit(0, 2e6), medium.transmit(1, 1e6)
+    env.run()
+    assert (first.service_s, first.end_s, first.airtime_s) == pytest.approx((0.0, 1.0, 1.0))
+    assert (second.start_s, second.service_s, second.end_s, second.airtime_s) == pytest.approx((0.0, 1.0, 2.0, 1.0))
+
+
+@pytest.mark.parametrize("sharing", ["fdma_static", "ofdma", "tdma"])
+def test_a_cut_transfer_knows_how_many_bits_it_sent(sharing):
+    env = simpy.Environment()
+    medium = make_medium(env, B, sharing, ShannonRate(), False)
+    medium.begin_round(np.array([1.0]), 1)  # 1 Mbit/s alone
+    t = medium.transmit(0, 3e6)
+    env.run(until=1.25)
+    medium.abort()
+    assert t.cut and t.sent_bits == pytest.approx(1.25e6) and t.airtime_s == pytest.approx(1.25)
+
+
 def test_ofdma_reshares_the_band_when_transfers_start_and_end():
     # Alone: 2 Mbit/s. Client 0 sends 1 Mbit alone in [0, 0.5], then both get
     # 1 Mbit/s: client 1 (1 Mbit) ends at 1.5 s with client 0 at 1 Mbit left,
@@ -116,12 +137,14 @@ def test_arq_exact_bits_without_errors_and_with_certain_loss():
 
 def test_arq_air_bits_count_the_short_last_packet_once_per_try():
     # 250 bits in packets of 100: the last packet carries 50 bits.
-    for o in draws(250, 0.4, 5, n=2000, seed=3):
-        if o.ok:
-            full_tries_bits = o.air_bits - (o.air_bits % 100)
-            assert o.air_bits % 100 in (0, 50)
-            assert o.attempts * 100 - o.air_bits in range(50, 50 * 5 + 1, 50)
-            assert full_tries_bits <= o.attempts * 100
+    # When all three packets are sent, air bits = 100 (tries - tries_last) + 50 tries_last,
+    # so attempts * 100 - air_bits = 50 tries_last, with 1 <= tries_last <= 5.
+    # When the payload fails at packet 1 or 2, the short packet is never sent.
+    outcomes = draws(250, 0.4, 5, n=4000, seed=3)
+    for o in outcomes:
+        shortfall = o.attempts * 100 - o.air_bits
+        assert shortfall in ((50, 100, 150, 200, 250) if o.ok else (0, 250))
+    assert any(not o.ok for o in outcomes) and any(o.attempts * 100 - o.air_bits > 50 for o in outcomes if o.ok)
 
 
 def test_arq_rejects_bad_probability():

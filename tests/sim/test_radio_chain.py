@@ -92,13 +92,15 @@ def test_env_height_must_be_below_the_antennas(write_yaml):
 
 
 def test_nr_mcs_bler_drives_arq_retransmissions(tmp_path, write_yaml):
-    """Sionna's TBLER at the link's SNR sets how often fedwave retransmits."""
+    """Sionna's TBLER at the SNR of the client's share of the band sets how often fedwave retransmits."""
     import torch
     from sionna.sys import InnerLoopLinkAdaptation, PHYAbstraction
 
-    snr_db, packets, clients, max_attempts = 2.5, 1000, 4, 4
+    snr_db, packets, clients, max_attempts = 0.5, 1000, 4, 4
     phy = PHYAbstraction()
-    sinr = torch.tensor([10 ** (snr_db / 10)], dtype=torch.float32)
+    # fdma_static over 4 clients: each holds B/4 with all its power there, so
+    # its link runs at 4 times the full-band SNR.
+    sinr = torch.tensor([clients * 10 ** (snr_db / 10)], dtype=torch.float32)
     re = torch.tensor([1728], dtype=torch.int32)
     mcs = InnerLoopLinkAdaptation(phy, bler_target=0.1)(sinr_eff=sinr, num_allocated_re=re, mcs_category=0)
     p = float(phy(mcs, sinr_eff=sinr, num_allocated_re=re, mcs_category=0)[3][0])
