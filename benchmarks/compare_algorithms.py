@@ -20,6 +20,9 @@ from sim.run import run_scenario
 from sim.scenario import load_scenario
 
 ALGORITHMS = ("fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk")
+# A reference row: fd_full's clients with distillation switched off, i.e. private
+# training alone; what a distillation algorithm gains is its accuracy above this.
+REFERENCES = {"local_only": ("fd_full", ["workload.distill_steps=0"])}
 
 
 def main() -> None:
@@ -32,15 +35,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for snr in args.snr:
             runs = {}
-            for alg in ALGORITHMS:
-                scn = load_scenario(args.scenario, [f"channel.snr_db={snr}", f"workload.algorithm={alg}"])
+            for alg, (name, extra) in [*((a, (a, [])) for a in ALGORITHMS), *REFERENCES.items()]:
+                scn = load_scenario(args.scenario, [f"channel.snr_db={snr}", f"workload.algorithm={name}", *extra])
                 out = Path(tmp) / f"{alg}-{snr}"
                 summary = run_scenario(scn, out)
                 with open(out / "rounds.csv") as f:
                     rows = list(csv.DictReader(f))
                 runs[alg] = (summary, rows)
             target = float(runs["fd_full"][1][-1]["eval_accuracy"]) - 0.01
-            for alg in ALGORITHMS:
+            for alg in [*ALGORITHMS, *REFERENCES]:
                 summary, rows = runs[alg]
                 last = rows[-1]
                 hit = next((int(r["cum_uplink_bytes"]) for r in rows if float(r["eval_accuracy"]) >= target), None)
