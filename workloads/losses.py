@@ -45,8 +45,12 @@ def topk_kl(
         kl = (q * (torch.log(q.clamp_min(tiny)) - logp_s)).where(support, torch.zeros_like(q)).sum(-1)
     elif normalisation == "other":
         q_sum = q.sum(dim=-1)
-        q = torch.where(q_sum[:, None] > 1.0, q / q_sum[:, None], q)
-        q_other = (1.0 - q.sum(dim=-1)).clamp_min(0.0)
+        # A row whose support covers the whole vocabulary has no "other" bucket to hold
+        # 1 - sum(q) (which quantised targets leave slightly off zero): renormalise it instead,
+        # or the bucket's KL term is q_other * (log q_other - log 0) = inf.
+        full = support.all(dim=-1)
+        q = torch.where((q_sum[:, None] > 1.0) | full[:, None], q / q_sum[:, None].clamp_min(tiny), q)
+        q_other = torch.where(full, torch.zeros_like(q_sum), (1.0 - q.sum(dim=-1)).clamp_min(0.0))
         log_off = torch.logsumexp(torch.where(support, neg_inf, logp), dim=-1)
         on = (q * (torch.log(q.clamp_min(tiny)) - logp)).where(support, torch.zeros_like(q)).sum(-1)
         off = torch.where(q_other > 0, q_other * (torch.log(q_other.clamp_min(tiny)) - log_off), torch.zeros_like(q_other))

@@ -46,3 +46,14 @@ def test_hidden_projection_loss_and_bad_inputs():
         hidden_projection_loss(torch.ones(2, 4), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="temperature must be > 0"):
         topk_kl(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1, 2, dtype=torch.bool), 0.0)
+
+
+def test_other_bucket_on_full_support_with_quantised_mass_is_the_dense_kl():
+    # fp16 log-probabilities decode to a full-support target whose mass is 0.999, not 1:
+    # with nothing off the support there is no bucket for the missing 0.001, so the loss
+    # must be the dense KL of the renormalised target, not q_other * log(q_other / 0) = inf.
+    q = torch.tensor([[0.4995, 0.2997, 0.1998]])  # 0.999 * (0.5, 0.3, 0.2)
+    logits = torch.log(torch.tensor([[0.25, 0.25, 0.5]]))
+    want = 0.5 * math.log(0.5 / 0.25) + 0.3 * math.log(0.3 / 0.25) + 0.2 * math.log(0.2 / 0.5)
+    got = topk_kl(logits, q, torch.ones(1, 3, dtype=torch.bool), 1.0, "other")
+    assert math.isfinite(got.item()) and got.item() == pytest.approx(want, rel=1e-5)
