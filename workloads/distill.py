@@ -110,12 +110,14 @@ class Distillation(FedLM):
     def _hidden(self, client: int) -> np.ndarray:
         """h of the last public forward pass at the distilled positions, [P, r]."""
         out = self.taps[client].out
-        assert out is not None, "public_logits runs the forward pass that fills the tap"
+        if out is None:
+            raise RuntimeError("no hidden projection captured: public_logits must run first")
         h = out[:, -self.cfg.distill_positions :, :]
         return h.reshape(-1, h.shape[-1]).float().cpu().numpy()
 
     def _distil(self, c: LMClient) -> None:
-        assert self.target is not None
+        if self.target is None:
+            raise RuntimeError("no aggregated target to distil yet")
         probs = torch.as_tensor(self.target[0], device=self.device)
         support = torch.as_tensor(self.target[1], device=self.device)
         h_target = self.hidden_target.get(c.family) if self.share_hidden else None
@@ -125,7 +127,8 @@ class Distillation(FedLM):
             loss = topk_kl(logits, probs, support, self.cfg.temperature, self.cfg.kl_normalisation)
             if h_target is not None and self.cfg.hidden_weight > 0:
                 h = self.taps[c.index].out
-                assert h is not None
+                if h is None:
+                    raise RuntimeError("no hidden projection captured in the forward pass")
                 h = h[:, -self.cfg.distill_positions :, :].reshape(-1, h.shape[-1])
                 loss = loss + self.cfg.hidden_weight * hidden_projection_loss(h, torch.as_tensor(h_target, device=self.device))
             c.opt.zero_grad(set_to_none=True)
