@@ -220,13 +220,14 @@ class ChannelCfg(_Strict):
 
 
 class MediumCfg(_Strict):
-    uplink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+    uplink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
         "fdma_static",
         description="fdma_static: each of the round's N clients owns B/N for the round; ofdma: band split "
-        "equally among clients transmitting at that instant; tdma: one at a time, first come first served. "
+        "equally among clients transmitting at that instant; tdma: one at a time, first come first served; "
+        "proportional_fair: as ofdma, but the split maximises the sum of the log rates (equal on the downlink). "
         "Uplink power is concentrated in the client's sub-band",
     )
-    downlink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+    downlink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
         "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")

@@ -371,3 +371,41 @@ def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
         outs.append(out)
     for f in ("clients.csv", "rounds.csv"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes()
+
+
+def test_proportional_fair_through_fedwave_run(tmp_path, write_yaml):
+    from channels.proportional_fair import pf_shares
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    # No broadcast, no compute: each client starts its 1 Mbit upload once the
+    # (empty) broadcast has reached it, one propagation delay after t = 0. The
+    # nearer client sends alone until the farther one starts, then the PF
+    # split holds until one is through, then the other has the band alone.
+    data = {
+        "rounds": 1,
+        "clients": {"count": 2, "placement": {"kind": "fixed", "distances_m": [30.0, 400.0]}},
+        "channel": {"fading": {"model": "none"}, "pathloss": {"los": "los"}},
+        "medium": {"uplink_sharing": "proportional_fair", "downlink_sharing": "proportional_fair"},
+        "round": {"deadline_s": 100.0},
+        "workload": {"payload_bits": 1_000_000, "downlink_bits": 0, "work_flop": 0},
+    }
+    bw, bits = 20e6, 1e6
+    radio = build_radio(scenario(**data))
+    s = 10 ** (radio.channel.mean_snr_ul_db / 10)
+    start = radio.channel.latency_s
+    alone = bw * np.log2(1 + s)
+    b, _ = pf_shares(s * bw, bw)
+    shared = b * np.log2(1 + s * bw / b)
+    rem = np.full(2, bits)
+    rem[0] -= alone[0] * (start[1] - start[0])
+    first = int(np.argmin(rem / shared))
+    t1 = start[1] + rem[first] / shared[first]
+    other = 1 - first
+    t2 = t1 + (rem[other] - shared[other] * (t1 - start[1])) / alone[other]
+    rows = run_clients_csv(tmp_path, write_yaml, data)
+    airtime = [float(row["airtime_s"]) for row in rows]
+    assert airtime[first] == pytest.approx(t1 - start[first], rel=1e-9)
+    assert airtime[other] == pytest.approx(t2 - start[other], rel=1e-9)
+    assert [row["outcome"] for row in rows] == ["delivered", "delivered"]
+    assert abs(b[0] - b[1]) > 0.01 * bw  # not the equal split
