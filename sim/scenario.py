@@ -217,6 +217,12 @@ class ChannelCfg(_Strict):
     gilbert_elliott: GilbertElliottCfg = Field(
         default_factory=GilbertElliottCfg, description="bursty loss on top of the BLER"
     )
+    interference: Literal["none", "full_load"] = Field(
+        "none",
+        description="inter-cell interference (hex_grid only): none = cells on orthogonal bands; full_load = "
+        "every cell reuses the band and the others transmit all the time: downlink from the other sites' base "
+        "stations, uplink from one UE at each other cell's centre; the mean SNR becomes the mean SINR",
+    )
 
 
 class MediumCfg(_Strict):
@@ -469,6 +475,14 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.channel.interference == "full_load":
+        loc = ("channel", "interference")
+        if placement.kind != "hex_grid":
+            return loc, f"full_load needs clients.placement.kind hex_grid (got {placement.kind})"
+        if scn.channel.snr_db is not None:
+            return loc, "full_load needs the SNR from geometry; channel.snr_db pins it"
+        if scn.channel.trace is not None:
+            return loc, "full_load needs the SNR from geometry; channel.trace replays it"
     if scn.channel.trace is not None:
         if not Path(scn.channel.trace).is_file():
             return ("channel", "trace"), f"no such file {scn.channel.trace!r}"
