@@ -18,8 +18,9 @@ increasing from ``x^2 / 2`` near 0 to ``x`` at large ``x`` (elasticity
 ``x phi'(x) / phi(x)`` between 1 and 2).  So for a given ``lambda`` each user's
 SNR solves ``phi(x_i) = lambda a_i`` (Newton in ``ln x``, slope in [1, 2]) and
 the shares sum to ``sum_i a_i / x_i``, decreasing in ``lambda`` with log-slope
-in [-1, -1/2]; Newton in ``ln lambda``, kept inside a bracket, finds the root.
-Both loops are well conditioned, so a solve costs a handful of vector passes.
+in [-1, -1/2].  Both are well conditioned, so Newton on all of them at once
+(in ``ln x_i`` and ``ln lambda``, steps capped far from the root) converges in
+a handful of vector passes.
 
 Without power concentration ``r_i(b) = b log2(1 + s_i)`` is linear in ``b``,
 ``log r_i`` is ``log b`` plus a constant, and the split is equal: callers need
@@ -35,13 +36,19 @@ __all__ = ["pf_phi", "pf_marginal_utility", "pf_shares"]
 # Below this SNR the closed forms lose digits to cancellation; the series are exact to ~1e-12 there.
 _SERIES_X = 1e-4
 _TOL = 1e-13
+_FLOOR = 1e-9
 _MAX_ITER = 100
+_MAX_STEP = 1.0
 
 
 def pf_phi(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(phi(x), phi'(x)) for SNRs x > 0 on the share (any shape)."""
     x = np.asarray(x, dtype=float)
     small = x < _SERIES_X
+    if not small.any():
+        log1p = np.log1p(x)
+        d = (1.0 + x) * log1p
+        return x - x * x / d, 1.0 - x * (2.0 * d - x * (log1p + 1.0)) / (d * d)
     xs = np.where(small, 1.0, x)  # keep the closed form away from 0/0
     log1p = np.log1p(xs)
     d = (1.0 + xs) * log1p
@@ -56,19 +63,6 @@ def pf_marginal_utility(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """r_i'(b_i) / r_i(b_i) [1/Hz] for r_i(b) = b log2(1 + a_i / b); a, b > 0."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return pf_phi(a / b)[0] / a
-
-
-def _snr_for(c: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """x with phi(x) = c (c > 0), by Newton in ln x from x0."""
-    u, log_c = np.log(x0), np.log(c)
-    for _ in range(_MAX_ITER):
-        x = np.exp(u)
-        phi, dphi = pf_phi(x)
-        step = (np.log(phi) - log_c) * phi / (x * dphi)
-        u = u - step
-        if np.max(np.abs(step)) < _TOL:
-            break
-    return np.exp(u)
 
 
 def _first_guess(c: np.ndarray) -> np.ndarray:
@@ -96,29 +90,38 @@ def pf_shares(a: np.ndarray, bandwidth_hz: float, log_lambda_hint: float | None 
         b[live] = bandwidth_hz
         return b, float("nan")
     al = a[live]
-    # At the optimum some user holds at least B/n and every user less than B.
-    lo = float(np.log(np.max(pf_phi(al / bandwidth_hz)[0] / al)))
-    hi = float(np.log(np.max(pf_phi(n * al / bandwidth_hz)[0] / al)))
-    t = log_lambda_hint if log_lambda_hint is not None and lo < log_lambda_hint < hi else 0.5 * (lo + hi)
-    x = _first_guess(np.exp(t) * al)
-    log_bw = np.log(bandwidth_hz)
+    if log_lambda_hint is not None and np.isfinite(log_lambda_hint):
+        t = float(log_lambda_hint)
+    else:  # the mean marginal utility of the equal split
+        t = float(np.log(np.mean(pf_phi(n * al / bandwidth_hz)[0] / al)))
+    log_a, log_bw = np.log(al), np.log(bandwidth_hz)
+    u = np.log(_first_guess(np.exp(t) * al))
+    # Newton on the whole KKT system at once: phi(x_i) = lambda a_i in ln x_i
+    # and ln(sum b_i) = ln B in ln lambda; the inner equations are diagonal, so
+    # eliminating them leaves one scalar equation for the step in ln lambda.
+    last_step = np.inf
     for _ in range(_MAX_ITER):
-        c = np.exp(t) * al
-        x = _snr_for(c, x)
+        x = np.exp(u)
+        phi, dphi = pf_phi(x)
+        elasticity = x * dphi / phi
+        resid = np.log(phi) - t - log_a
         share = al / x
         total = float(share.sum())
         f = np.log(total) - log_bw
-        if abs(f) < _TOL:
+        w = share / elasticity
+        dt = (total * f + float((w * resid).sum())) / float(w.sum())
+        du = (dt - resid) / elasticity
+        # Far from the root a full step can overshoot: at most a factor e per step.
+        step = max(abs(dt), float(np.max(np.abs(du))))
+        scale = 1.0 if step <= _MAX_STEP else _MAX_STEP / step
+        u, t = u + scale * du, t + scale * dt
+        # Converged, or stopped shrinking at the rounding floor of the sums.
+        if step < _TOL or (step < _FLOOR and step > 0.5 * last_step):
             break
-        if f > 0:
-            lo = t
-        else:
-            hi = t
-        phi, dphi = pf_phi(x)
-        slope = -float((share * phi / (x * dphi)).sum()) / total
-        t_new = t - f / slope
-        # Newton left the bracket (it cannot in exact arithmetic, but guard anyway): bisect.
-        t = t_new if lo < t_new < hi else 0.5 * (lo + hi)
-        x = _first_guess(np.exp(t) * al) if not lo < t_new < hi else x
+        last_step = step
+    else:
+        raise RuntimeError(f"proportional-fair split did not converge for {n} users (last step {step:.3g})")
+    share = al / np.exp(u)
+    total = float(share.sum())
     b[live] = share * (bandwidth_hz / total)
     return b, t

@@ -104,3 +104,15 @@ def test_hint_does_not_change_the_answer():
 def test_rejects_a_bad_band():
     with pytest.raises(ValueError, match="bandwidth_hz"):
         pf_shares(np.ones(2), 0.0)
+
+
+def test_wide_spreads_and_far_hints_converge_to_the_kkt_point():
+    rng = np.random.default_rng(5)
+    for k in range(200):
+        n = int(rng.integers(2, 300))
+        low = rng.uniform(-9, 3)
+        bw = 10 ** rng.uniform(3, 9)
+        a = 10 ** rng.uniform(low, low + rng.uniform(0, 12), n) * bw
+        b, log_lambda = pf_shares(a, bw, None if k % 2 else rng.uniform(-80, 20))
+        assert b.sum() == pytest.approx(bw, rel=1e-12)
+        np.testing.assert_allclose(pf_marginal_utility(a, b), math.exp(log_lambda), rtol=1e-9)
