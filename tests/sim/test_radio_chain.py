@@ -361,6 +361,11 @@ def test_hex_grid_cells_share_their_own_band(tmp_path, write_yaml):
             },
         },
         {"clients": {"count": 12, "placement": {"kind": "hex_grid"}}, "channel": {"pathloss": {"model": "rma"}}},
+        {
+            "clients": {"count": 20, "placement": {"kind": "hex_grid"}},
+            "channel": {"pathloss": {"model": "umi"}, "interference": "full_load", "shadowing": True},
+            "medium": {"uplink_sharing": "proportional_fair", "downlink_sharing": "proportional_fair"},
+        },
     ],
 )
 def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
