@@ -53,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     timed(50, 2, "fdma_static")  # warm imports and caches
     print(f"{'clients':>8} {'rounds':>6} {'sharing':>12} {'wall [s]':>9} {'us/client-round':>16}")
-    for sharing in ("fdma_static", "tdma", "ofdma"):
+    for sharing in ("fdma_static", "tdma", "ofdma", "proportional_fair"):
         row(1000, args.rounds, sharing, timed(1000, args.rounds, sharing))
     short = max(1, args.rounds // 10)
     walls = {n: timed(n, short, "fdma_static") for n in (100, 1000, 10_000)}

@@ -8,8 +8,9 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.geometry import ring
-from channels.hexgrid import hex_drop
-from channels.link import thermal_noise_dbm
+from channels.hexgrid import hex_drop, hex_sites
+from channels.interference import downlink_interference_w, sinr_cut_db, uplink_interference_w
+from channels.link import dbm_to_w, thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
 from channels.shadowing import correlated_normals, evolve_normals
@@ -124,6 +125,51 @@ def _mean_snr_db(scn: Scenario, loss_db: np.ndarray) -> tuple[np.ndarray, np.nda
     return snr_ul, snr_dl
 
 
+def _mean_gain(scn: Scenario, ue_xy_m: np.ndarray, bs_xy_m: np.ndarray) -> np.ndarray:
+    """[pairs] linear gain, antennas included, of each UE-position/base-station pair.
+
+    Averaged over the LOS state with the model's LOS probability under
+    ``los: auto`` (interference is a mean power; drawing a LOS state per
+    interfering link would add random streams for little), forced otherwise.
+    Shadowing is left out: it is drawn for the serving link only.
+    """
+    pl = scn.channel.pathloss
+    drop = Drop(ue_xy_m, scn.clients.height_m, scn.cell.bs_height_m, bs_xy_m=bs_xy_m)
+    n = ue_xy_m.shape[0]
+    if pl.model == "free_space" or pl.los == "los":
+        p_los = np.ones(n)
+    elif pl.los == "nlos":
+        p_los = np.zeros(n)
+    else:
+        los_model = pl.model if pl.model in TR38901_MODELS else "umi"
+        p_los = tr38901_los_probability(los_model, drop.distance_2d_m, drop.ue_height_m, pl.inh_office)
+    gain = np.zeros(n)
+    for state, weight in ((True, p_los), (False, 1.0 - p_los)):
+        if np.any(weight > 0):
+            gain += weight * 10.0 ** (-_pathloss_db(scn, drop, np.full(n, state)) / 10.0)
+    return gain * 10.0 ** ((scn.cell.antenna_gain_dbi + scn.clients.antenna_gain_dbi) / 10.0)
+
+
+def _interference_cut_db(scn: Scenario, drop: Drop) -> tuple[np.ndarray, np.ndarray]:
+    """(uplink, downlink) [num_clients] SNR lost to the other cells at full load [dB]."""
+    if drop.site is None:
+        raise ValueError("full-load interference needs a multi-cell (hex_grid) drop")
+    p = scn.clients.placement
+    sites = hex_sites(p.num_rings, p.isd_m)
+    n, num_sites = drop.xy_m.shape[0], sites.shape[0]
+    to_sites = _mean_gain(scn, np.repeat(drop.xy_m, num_sites, axis=0), np.tile(sites, (n, 1)))
+    i_dl = downlink_interference_w(to_sites.reshape(n, num_sites), drop.site, float(dbm_to_w(scn.cell.tx_power_dbm)))
+    # [k, j]: a UE at site j's centre heard by site k's base station (diagonal unused).
+    k, j = np.nonzero(~np.eye(num_sites, dtype=bool))
+    between = np.zeros((num_sites, num_sites))
+    between[k, j] = _mean_gain(scn, sites[j], sites[k])
+    i_ul = uplink_interference_w(between, drop.site, float(dbm_to_w(scn.clients.tx_power_dbm)))
+    bw_ul, bw_dl = _bandwidths_hz(scn)
+    nf = scn.cell.noise_figure_db
+    noise_ul, noise_dl = (float(dbm_to_w(thermal_noise_dbm(bw, nf))) for bw in (bw_ul, bw_dl))
+    return sinr_cut_db(i_ul, noise_ul), sinr_cut_db(i_dl, noise_dl)
+
+
 def _bandwidths_hz(scn: Scenario) -> tuple[float, float]:
     bw_ul = scn.cell.bandwidth_mhz * 1e6
     return bw_ul, (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6
@@ -169,6 +215,10 @@ def build_radio(scn: Scenario) -> Radio:
             z = correlated_normals(drop.xy_m, scn.channel.shadowing_correlation_m, z)
         shadow = sigma_db * z
     snr_ul, snr_dl = _mean_snr_db(scn, pathloss + shadow)
+    if scn.channel.interference == "full_load":
+        # Placement hex_grid is static (scenario checks), so advance() never has to redo this.
+        cut_ul, cut_dl = _interference_cut_db(scn, drop)
+        snr_ul, snr_dl = snr_ul - cut_ul, snr_dl - cut_dl
     bw_ul, bw_dl = _bandwidths_hz(scn)
 
     f = scn.channel.fading

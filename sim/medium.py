@@ -10,7 +10,13 @@ number of transfers expected this round, ``n`` the number active right now:
 - ``ofdma``: each active transfer gets ``B/n`` and every rate is recomputed
   whenever a transfer starts or ends (a fluid, processor-sharing model: a
   client alone gets the whole band);
-- ``tdma``: one transfer at a time over the whole band, first come first served.
+- ``tdma``: one transfer at a time over the whole band, first come first served;
+- ``proportional_fair``: as ``ofdma``, re-split at every start and end, but
+  the active transfers get the split that maximises the sum of their log
+  rates (``channels.proportional_fair``): with power concentration a weak
+  client is power-limited (its rate hardly grows with its share) and gets
+  less band than a strong one; with a constant power density every rate is
+  linear in its share and the split is equal, i.e. ``ofdma``.
 
 With ``power_concentration`` (uplink: a UE puts its whole power into its
 sub-band) a client holding ``B/n`` sees SNR ``n s``; the base station keeps its
@@ -18,7 +24,8 @@ power spectral density constant, so the downlink does not.
 
 ``fdma_static`` and ``tdma`` know each transfer's end when it starts and cost
 one SimPy event per transfer; ``ofdma`` costs one vector update per start or
-end, O(n) each.
+end, O(n) each; ``proportional_fair`` a few O(n) vector passes per start or
+end (one convex solve).
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from channels.proportional_fair import pf_shares
 from channels.rate import RateModel
 
 __all__ = [
     "Medium",
     "MultiCellMedium",
     "Transfer",
+    "ProportionalFair",
     "ArqOutcome",
     "arq_attempts",
     "arq_packets",
@@ -43,7 +52,7 @@ __all__ = [
     "SHARING",
 ]
 
-SHARING = ("fdma_static", "ofdma", "tdma")
+SHARING = ("fdma_static", "ofdma", "tdma", "proportional_fair")
 # A transfer whose remainder is below this many bits is complete (float noise).
 _EPS_BITS = 1e-6
 
@@ -87,19 +96,27 @@ class Medium:
         self.env, self.bandwidth_hz = env, bandwidth_hz
         self.rate, self.power_concentration = rate, power_concentration
         self.expected = 1
+        self.members: np.ndarray | None = None
         self.snr_linear = np.empty(0)
         self._expected_rate = np.empty(0)
         self._expected_bler = np.empty(0)
 
     def begin_round(
-        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+        self,
+        snr_linear: np.ndarray,
+        expected_transfers: int,
+        extra_loss: np.ndarray | float = 0.0,
+        members: np.ndarray | None = None,
     ) -> None:
         """Start a round: every client's full-band SNR and how many transfers to expect.
 
         snr_linear : [num_clients] linear SNR for this round (block fading)
         extra_loss : [num_clients] packet loss on top of the rate model's block errors
+        members : indices of the clients expected to transfer (None = all);
+            policies whose shares depend on who shares use it for the budget
         """
         self.expected = max(1, int(expected_transfers))
+        self.members = None if members is None else np.asarray(members, dtype=np.int64)
         self.snr_linear = np.asarray(snr_linear, dtype=float)
         self._expected_rate = self._expected_rates(self.snr_linear)
         # Block errors at the SNR the client sees on its expected share of the
@@ -205,9 +222,13 @@ class Tdma(_Scheduled):
         self._free_at = 0.0
 
     def begin_round(
-        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+        self,
+        snr_linear: np.ndarray,
+        expected_transfers: int,
+        extra_loss: np.ndarray | float = 0.0,
+        members: np.ndarray | None = None,
     ) -> None:
-        super().begin_round(snr_linear, expected_transfers, extra_loss)
+        super().begin_round(snr_linear, expected_transfers, extra_loss, members)
         self._full_rate = self.rate.rate_bps(self.snr_linear, self.bandwidth_hz)
         self._free_at = self.env.now
 
@@ -303,7 +324,7 @@ class Ofdma(Medium):
         if not n:
             self._rates = np.empty(0)
             return
-        self._rates = self.share_rate_bps(self._snr, n)
+        self._rates = self._active_rates(self._snr)
         with np.errstate(divide="ignore"):
             dt = float((self._rem / self._rates).min())
         if not math.isfinite(dt):
@@ -311,6 +332,10 @@ class Ofdma(Medium):
         gen = self._generation
         wake = self.env.timeout(max(dt, 0.0))
         wake.callbacks.append(lambda _event: self._wake(gen))
+
+    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        """Rates [bit/s] of the transfers active now, given their full-band SNRs."""
+        return self.share_rate_bps(snr_linear, snr_linear.shape[0])
 
     def _wake(self, generation: int) -> None:
         if generation != self._generation:
@@ -337,7 +362,65 @@ class Ofdma(Medium):
             t.done.succeed(now - t.start_s)
 
 
-_POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, Tdma)}
+class ProportionalFair(Ofdma):
+    """Ofdma's fluid re-sharing with the proportional-fair split of the band.
+
+    At every start and end the active transfers get the shares ``b_i``
+    (summing to ``B``) that maximise ``sum_i log r_i(b_i)``.  Uplink (power
+    concentration): ``r_i(b) = b log2(1 + s_i B / (Gamma b))``, ``Gamma`` the
+    rate model's SNR gap (1 unless it is a :class:`ShannonRate` with a gap),
+    solved exactly by :func:`channels.proportional_fair.pf_shares`; the rate
+    model then gives each transfer its rate at SNR ``s_i B / b_i`` on
+    ``b_i`` (for ``nr_mcs`` the MCS staircase on the share: its stepped
+    spectral efficiency is not concave, so the split is made on the capacity
+    curve it approximates; a spectral-efficiency cap is likewise applied after
+    the split).  Downlink (constant power density): ``r_i`` is linear in
+    ``b_i``, so the split is equal and the rates are ``ofdma``'s.
+
+    The budget's expected rate is the client's rate in the split among the
+    round's expected transfers (``members``), as ``ofdma``'s is ``B/N``.
+
+    Sionna's ``sionna.sys.PFSchedulerSUMIMO`` is not used: it gives whole
+    resource blocks of one slot to the user with the best ratio of achievable
+    rate to a discounted average of past slots' rates, which needs a slotted
+    clock and per-block rates; this medium is a fluid model without slots,
+    where rates change only when a transfer starts or ends, and the
+    proportional-fair criterion is the instantaneous sum of log rates over a
+    continuous split.
+    """
+
+    sharing = "proportional_fair"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Successive solves differ by one transfer: start from the last multiplier.
+        self._log_lambda: float | None = None
+
+    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        return self._pf_rates(snr_linear)
+
+    def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        members = np.arange(snr_linear.shape[0]) if self.members is None else self.members
+        rates = self.share_rate_bps(snr_linear, self.expected)
+        rates[members] = self._pf_rates(snr_linear[members])
+        return rates
+
+    def _pf_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+        n = snr_linear.shape[0]
+        if not self.power_concentration or n <= 1:
+            return self.share_rate_bps(snr_linear, n)
+        bw = self.bandwidth_hz
+        gap = float(getattr(self.rate, "gap_linear", 1.0))
+        share, log_lambda = pf_shares(snr_linear * bw / gap, bw, self._log_lambda)
+        if math.isfinite(log_lambda):
+            self._log_lambda = log_lambda
+        rates = np.zeros(n)
+        on = share > 0
+        rates[on] = self.rate.rate_bps(snr_linear[on] * bw / share[on], share[on])
+        return rates
+
+
+_POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, Tdma, ProportionalFair)}
 
 
 def make_medium(
@@ -365,13 +448,20 @@ class MultiCellMedium:
         self.bandwidth_hz = cells[0].bandwidth_hz
 
     def begin_round(
-        self, snr_linear: np.ndarray, expected_transfers: int, extra_loss: np.ndarray | float = 0.0
+        self,
+        snr_linear: np.ndarray,
+        expected_transfers: int,
+        extra_loss: np.ndarray | float = 0.0,
+        members: np.ndarray | None = None,
     ) -> None:
-        # Every client of the round takes part (the engine asks all of them):
-        # each cell expects as many transfers as it has clients.
-        counts = np.bincount(self.site, minlength=len(self.cells))
-        for cell, count in zip(self.cells, counts):
-            cell.begin_round(snr_linear, int(count), extra_loss)
+        # Each cell expects those of the round's clients (all, unless members says) that it serves.
+        taking_part = np.ones(self.site.shape[0], dtype=bool)
+        if members is not None:
+            taking_part[:] = False
+            taking_part[np.asarray(members, dtype=np.int64)] = True
+        for c, cell in enumerate(self.cells):
+            own = np.flatnonzero((self.site == c) & taking_part)
+            cell.begin_round(snr_linear, own.shape[0], extra_loss, own)
 
     def expected_rate_bps(self, client: int) -> float:
         return self.cells[self.site[client]].expected_rate_bps(client)

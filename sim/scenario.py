@@ -217,16 +217,23 @@ class ChannelCfg(_Strict):
     gilbert_elliott: GilbertElliottCfg = Field(
         default_factory=GilbertElliottCfg, description="bursty loss on top of the BLER"
     )
+    interference: Literal["none", "full_load"] = Field(
+        "none",
+        description="inter-cell interference (hex_grid only): none = cells on orthogonal bands; full_load = "
+        "every cell reuses the band and the others transmit all the time: downlink from the other sites' base "
+        "stations, uplink from one UE at each other cell's centre; the mean SNR becomes the mean SINR",
+    )
 
 
 class MediumCfg(_Strict):
-    uplink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+    uplink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
         "fdma_static",
         description="fdma_static: each of the round's N clients owns B/N for the round; ofdma: band split "
-        "equally among clients transmitting at that instant; tdma: one at a time, first come first served. "
+        "equally among clients transmitting at that instant; tdma: one at a time, first come first served; "
+        "proportional_fair: as ofdma, but the split maximises the sum of the log rates (equal on the downlink). "
         "Uplink power is concentrated in the client's sub-band",
     )
-    downlink_sharing: Literal["fdma_static", "ofdma", "tdma"] = Field(
+    downlink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
         "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
@@ -468,6 +475,14 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.channel.interference == "full_load":
+        loc = ("channel", "interference")
+        if placement.kind != "hex_grid":
+            return loc, f"full_load needs clients.placement.kind hex_grid (got {placement.kind})"
+        if scn.channel.snr_db is not None:
+            return loc, "full_load needs the SNR from geometry; channel.snr_db pins it"
+        if scn.channel.trace is not None:
+            return loc, "full_load needs the SNR from geometry; channel.trace replays it"
     if scn.channel.trace is not None:
         if not Path(scn.channel.trace).is_file():
             return ("channel", "trace"), f"no such file {scn.channel.trace!r}"

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import simpy
 
+from channels.proportional_fair import pf_shares
 from channels.rate import ShannonRate
-from sim.medium import arq_attempts, make_medium
+from sim.medium import MultiCellMedium, arq_attempts, make_medium
 
 B = 1e6  # 1 MHz keeps the hand arithmetic readable
 
@@ -85,7 +86,55 @@ def test_ofdma_admits_simultaneous_starts_together_with_power_concentration():
     assert all(e == pytest.approx(expected) for e, _ in ends.values())
 
 
-@pytest.mark.parametrize("sharing", ["fdma_static", "ofdma", "tdma"])
+def test_proportional_fair_with_equal_snrs_is_ofdma():
+    starts = [(0, 0.0, 3e6), (1, 0.5, 1e6), (2, 0.5, 2e6)]
+    pf = run_transfers("proportional_fair", [3.0] * 3, starts, power_concentration=True)
+    eq = run_transfers("ofdma", [3.0] * 3, starts, power_concentration=True)
+    for c in pf:
+        assert pf[c][0] == pytest.approx(eq[c][0], rel=1e-12)
+
+
+def test_proportional_fair_downlink_is_an_equal_split():
+    # Constant power density: r_i(b) = b log2(1 + s_i) is linear in b, so
+    # maximising sum log r_i is maximising sum log b_i: equal shares.
+    starts = [(0, 0.0, 3e6), (1, 0.5, 1e6), (2, 0.2, 2e6)]
+    pf = run_transfers("proportional_fair", [0.5, 3.0, 40.0], starts)
+    eq = run_transfers("ofdma", [0.5, 3.0, 40.0], starts)
+    assert pf == eq
+
+
+def test_proportional_fair_uplink_timeline():
+    # Both start at 0 with 1 Mbit; shares b from the PF split, rates
+    # b log2(1 + s B / b). The faster ends first; the other then has the band.
+    s = np.array([1.0, 30.0])
+    b, _ = pf_shares(s * B, B)
+    r = b * np.log2(1 + s * B / b)
+    first = int(np.argmax(r))
+    t1 = 1e6 / r[first]
+    left = 1e6 - r[1 - first] * t1
+    t2 = t1 + left / (B * math.log2(1 + s[1 - first]))
+    ends = run_transfers("proportional_fair", s, [(0, 0.0, 1e6), (1, 0.0, 1e6)], power_concentration=True)
+    assert ends[first][0] == pytest.approx(t1, rel=1e-12)
+    assert ends[1 - first][0] == pytest.approx(t2, rel=1e-12)
+    assert b[1] > b[0]  # the strong client holds more band
+
+
+def test_proportional_fair_budget_is_the_split_among_a_cells_clients():
+    env = simpy.Environment()
+    cells = [make_medium(env, B, "proportional_fair", ShannonRate(), True) for _ in range(2)]
+    site = np.array([0, 1, 0, 0, 1])
+    medium = MultiCellMedium(cells, site)
+    snr = np.array([1.0, 5.0, 20.0, 0.2, 50.0])
+    medium.begin_round(snr, 5)
+    for c in (0, 1):
+        own = np.flatnonzero(site == c)
+        b, _ = pf_shares(snr[own] * B, B)
+        expected = b * np.log2(1 + snr[own] * B / b)
+        got = [medium.expected_rate_bps(int(i)) for i in own]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sharing", ["fdma_static", "ofdma", "tdma", "proportional_fair"])
 def test_abort_cuts_unfinished_transfers_at_the_deadline(sharing):
     # 1 Mbit/s alone; a 3 Mbit transfer cannot finish by t = 1.
     ends = run_transfers(sharing, [1.0], [(0, 0.0, 3e6)], expected=1, until=1.0)

@@ -1,6 +1,7 @@
 """The radio through the whole chain: scenario file -> `fedwave run` -> clients.csv."""
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -362,6 +363,11 @@ def test_hex_grid_cells_share_their_own_band(tmp_path, write_yaml):
             },
         },
         {"clients": {"count": 12, "placement": {"kind": "hex_grid"}}, "channel": {"pathloss": {"model": "rma"}}},
+        {
+            "clients": {"count": 20, "placement": {"kind": "hex_grid"}},
+            "channel": {"pathloss": {"model": "umi"}, "interference": "full_load", "shadowing": True},
+            "medium": {"uplink_sharing": "proportional_fair", "downlink_sharing": "proportional_fair"},
+        },
     ],
 )
 def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
@@ -373,3 +379,120 @@ def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
         outs.append(out)
     for f in ("clients.csv", "rounds.csv"):
         assert (outs[0] / f).read_bytes() == (outs[1] / f).read_bytes()
+
+
+def test_proportional_fair_through_fedwave_run(tmp_path, write_yaml):
+    from channels.proportional_fair import pf_shares
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    # No broadcast, no compute: each client starts its 1 Mbit upload once the
+    # (empty) broadcast has reached it, one propagation delay after t = 0. The
+    # nearer client sends alone until the farther one starts, then the PF
+    # split holds until one is through, then the other has the band alone.
+    data = {
+        "rounds": 1,
+        "clients": {"count": 2, "placement": {"kind": "fixed", "distances_m": [30.0, 400.0]}},
+        "channel": {"fading": {"model": "none"}, "pathloss": {"los": "los"}},
+        "medium": {"uplink_sharing": "proportional_fair", "downlink_sharing": "proportional_fair"},
+        "round": {"deadline_s": 100.0},
+        "workload": {"payload_bits": 1_000_000, "downlink_bits": 0, "work_flop": 0},
+    }
+    bw, bits = 20e6, 1e6
+    radio = build_radio(scenario(**data))
+    s = 10 ** (radio.channel.mean_snr_ul_db / 10)
+    start = radio.channel.latency_s
+    alone = bw * np.log2(1 + s)
+    b, _ = pf_shares(s * bw, bw)
+    shared = b * np.log2(1 + s * bw / b)
+    rem = np.full(2, bits)
+    rem[0] -= alone[0] * (start[1] - start[0])
+    first = int(np.argmin(rem / shared))
+    t1 = start[1] + rem[first] / shared[first]
+    other = 1 - first
+    t2 = t1 + (rem[other] - shared[other] * (t1 - start[1])) / alone[other]
+    rows = run_clients_csv(tmp_path, write_yaml, data)
+    airtime = [float(row["airtime_s"]) for row in rows]
+    assert airtime[first] == pytest.approx(t1 - start[first], rel=1e-9)
+    assert airtime[other] == pytest.approx(t2 - start[other], rel=1e-9)
+    assert [row["outcome"] for row in rows] == ["delivered", "delivered"]
+    assert abs(b[0] - b[1]) > 0.01 * bw  # not the equal split
+
+
+def friis_gain(d3_m, carrier_hz):
+    return (299_792_458.0 / (4 * np.pi * d3_m * carrier_hz)) ** 2
+
+
+def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml):
+    from channels.hexgrid import hex_sites
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    base = {
+        "seed": 3,
+        "rounds": 1,
+        "clients": {"count": 12, "placement": {"kind": "hex_grid", "num_rings": 1, "isd_m": 200}},
+        "channel": {"pathloss": {"model": "free_space"}, "fading": {"model": "none"}},
+    }
+    loud = {**base, "channel": {**base["channel"], "interference": "full_load"}}
+    quiet_radio, loud_radio = build_radio(scenario(**base)), build_radio(scenario(**loud))
+    drop = quiet_radio.drop
+    sites = hex_sites(1, 200.0)
+    f, h = 3.5e9, 10.0 - 1.5
+    noise_w = 10 ** ((-174 + 10 * np.log10(20e6) + 7.0 - 30) / 10)
+    # Downlink: 43 dBm = 19.95 W from each of the six other sites, Friis over the 3D distance.
+    for i in range(12):
+        others = [j for j in range(7) if j != drop.site[i]]
+        d3 = np.hypot(np.hypot(*(drop.xy_m[i] - sites[others]).T), h)
+        interference = 10 ** ((43 - 30) / 10) * friis_gain(d3, f).sum()
+        cut = quiet_radio.channel.mean_snr_dl_db[i] - loud_radio.channel.mean_snr_dl_db[i]
+        assert cut == pytest.approx(10 * np.log10(1 + interference / noise_w), rel=1e-9)
+    # Uplink at the central site: six UEs at 23 dBm, each at a neighbour's
+    # centre, 200 m away on the ground.
+    centre = drop.site == 0
+    assert centre.any()
+    i_centre = 6 * 10 ** ((23 - 30) / 10) * friis_gain(math.hypot(200.0, h), f)
+    cut_ul = quiet_radio.channel.mean_snr_ul_db - loud_radio.channel.mean_snr_ul_db
+    np.testing.assert_allclose(cut_ul[centre], 10 * np.log10(1 + i_centre / noise_w), rtol=1e-9)
+    # An edge cell hears three neighbours at 200 m, two at 200 sqrt(3) m and one at 400 m.
+    edge = drop.site == 1
+    ground = np.linalg.norm(sites[1] - np.delete(sites, 1, axis=0), axis=1)
+    assert sorted(ground) == pytest.approx([200, 200, 200, 200 * math.sqrt(3), 200 * math.sqrt(3), 400])
+    d = np.hypot(ground, h)
+    i_edge = 10 ** ((23 - 30) / 10) * friis_gain(d, f).sum()
+    np.testing.assert_allclose(cut_ul[edge], 10 * np.log10(1 + i_edge / noise_w), rtol=1e-9)
+    # Through fedwave run: the recorded SNR is the SINR (no fading, so the mean).
+    rows = run_clients_csv(tmp_path, write_yaml, loud)
+    np.testing.assert_allclose([float(r["snr_db"]) for r in rows], loud_radio.channel.mean_snr_ul_db, atol=1e-6)
+
+
+def test_full_load_interference_averages_the_los_state(tmp_path):
+    from sim.build import _mean_gain, _pathloss_db
+    from channels.geometry import Drop
+    from channels.tr38901 import tr38901_los_probability
+    from tests.conftest import scenario
+
+    scn = scenario(channel={"pathloss": {"model": "umi"}})
+    ue, bs = np.array([[0.0, 0.0]]), np.array([[0.0, 150.0]])
+    drop = Drop(ue, 1.5, 10.0, bs_xy_m=bs)
+    p = tr38901_los_probability("umi", [150.0])[0]
+    g_los = 10 ** (-_pathloss_db(scn, drop, np.array([True]))[0] / 10)
+    g_nlos = 10 ** (-_pathloss_db(scn, drop, np.array([False]))[0] / 10)
+    assert 0 < p < 1 and g_nlos < g_los
+    assert _mean_gain(scn, ue, bs)[0] == pytest.approx(p * g_los + (1 - p) * g_nlos, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "extra, why",
+    [
+        ({}, "needs clients.placement.kind hex_grid"),
+        ({"clients": {"placement": {"kind": "hex_grid"}}, "channel": {"snr_db": 5}}, "channel.snr_db pins it"),
+    ],
+)
+def test_full_load_needs_a_hex_grid_and_geometry(write_yaml, extra, why):
+    from sim.scenario import ScenarioError, load_scenario
+    from tests.conftest import deep_merge
+
+    data = deep_merge({"channel": {"interference": "full_load"}}, extra)
+    with pytest.raises(ScenarioError, match=f"channel.interference: .*{why}"):
+        load_scenario(write_yaml(data))
