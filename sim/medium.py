@@ -118,12 +118,16 @@ class Medium:
         self.expected = max(1, int(expected_transfers))
         self.members = None if members is None else np.asarray(members, dtype=np.int64)
         self.snr_linear = np.asarray(snr_linear, dtype=float)
+        self._new_round()
         self._expected_rate = self._expected_rates(self.snr_linear)
         # Block errors at the SNR the client sees on its expected share of the
         # band, not at the full-band SNR: with power concentrated in B/N the
         # link adaptation picks its MCS for N times the full-band SNR.
         block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
         self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
+
+    def _new_round(self) -> None:
+        """Per-round state of a policy, set before the expected rates are computed."""
 
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
         return snr_linear * self.expected if self.power_concentration else snr_linear
@@ -221,23 +225,16 @@ class Tdma(_Scheduled):
         super().__init__(*args, **kwargs)
         self._free_at = 0.0
 
-    def begin_round(
-        self,
-        snr_linear: np.ndarray,
-        expected_transfers: int,
-        extra_loss: np.ndarray | float = 0.0,
-        members: np.ndarray | None = None,
-    ) -> None:
-        super().begin_round(snr_linear, expected_transfers, extra_loss, members)
-        self._full_rate = self.rate.rate_bps(self.snr_linear, self.bandwidth_hz)
-        self._free_at = self.env.now
-
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
         return snr_linear  # every transfer has the whole band, in turn
 
+    def _new_round(self) -> None:
+        self._free_at = self.env.now  # the queue starts empty
+        self._full_rate = self.rate.rate_bps(self.snr_linear, self.bandwidth_hz)
+
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        # Its share of time when the round's N transfers queue up.
-        return self.rate.rate_bps(snr_linear, self.bandwidth_hz) / self.expected
+        # The whole band in turn: a share of time of 1/N when all N queue up.
+        return self._full_rate / self.expected
 
     def _slot(self, client: int) -> tuple[float, float]:
         return max(self.env.now, self._free_at), float(self._full_rate[client])
