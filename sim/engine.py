@@ -49,6 +49,7 @@ CLIENT_COLUMNS = (
     "budget_bits",
     "k",
     "payload_bits",
+    "downlink_bits",
     "airtime_s",
     "attempts",
     "delivered",
@@ -93,6 +94,7 @@ class _Round:
         # Filled by the server before the round starts.
         self.ul: Any = None
         self.down = Payload(0)
+        self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
         self.dl_arq: list[ArqOutcome] = []
         self.compute_s = np.empty(0)
 
@@ -169,11 +171,16 @@ class Engine:
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = ch.states(t0, self._fading.draw(r))
         rnd.down = self.algorithm.broadcast(r)
+        per_client = getattr(self.algorithm, "downlink", None)
+        if per_client is None:
+            rnd.down_bits[:] = rnd.down.bits
+        else:
+            rnd.down_bits[:] = [per_client(i, r).bits for i in range(n)]
         self.uplink.begin_round(rnd.ul.snr_linear, n, rnd.ul.extra_loss)
         self.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
         rnd.dl_arq = [
             arq_attempts(
-                rnd.down.bits, med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
+                int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
             )
             for i in range(n)
         ]
@@ -238,6 +245,7 @@ class Engine:
         cols["budget_bits"].append(rnd.budget_bits)
         cols["k"].append(rnd.k)
         cols["payload_bits"].append(payload_bits)
+        cols["downlink_bits"].append(rnd.down_bits)
         cols["airtime_s"].append(airtime)
         cols["attempts"].append(attempts)
         cols["delivered"].append(is_delivered.astype(np.int64))
@@ -256,7 +264,7 @@ class Engine:
             "delivered": int(is_delivered.sum()),
             "dropped": int(n - is_delivered.sum()),
             "uplink_bytes": up_bytes,
-            "downlink_bytes": rnd.down.bits * n // 8,
+            "downlink_bytes": int(rnd.down_bits.sum()) // 8,
             "cum_uplink_bytes": prev + up_bytes,
             "airtime_s": float(airtime.sum()),
             "energy_j": float(energy.sum()),

@@ -55,7 +55,14 @@ class Algorithm(Protocol):
     """One federated learning algorithm, seen from the round driver."""
 
     def broadcast(self, round_index: int) -> Payload:
-        """The model/knowledge the server sends to every client this round."""
+        """The model/knowledge the server sends to every client this round.
+
+        An algorithm whose clients download different things (one adapter per
+        model family, a one-time model download) also defines
+        ``downlink(client, round_index) -> Payload``; the engine then sizes
+        each client's download by it and calls ``broadcast`` only to let the
+        server prepare the round.
+        """
 
     def work_flop(self, client: int, round_index: int) -> float:
         """Local compute this round [FLOP]; the device profile turns it into time."""

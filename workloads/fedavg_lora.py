@@ -28,9 +28,14 @@ class FedAvgLora(FedLM):
         super().__init__(cfg, num_clients, seed)
         self.global_state: dict[str, dict[str, np.ndarray]] = {}  # family -> adapter
         self.down = Payload(0)
+        self.down_family: dict[str, Payload] = {}  # what a client of each family downloads
 
     def broadcast(self, round_index: int) -> Payload:
         return self.down
+
+    def downlink(self, client: int, round_index: int) -> Payload:
+        # A client downloads its own family's adapter only, not every family's.
+        return self.down_family.get(self.clients[client].family, Payload(0))
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
         c = self.clients[client]
@@ -53,6 +58,7 @@ class FedAvgLora(FedLM):
             # Clients use what they decode, not the server's float32 copy.
             for f, part in zip(sorted(self.global_state), unpack_parts(self.down.content)):
                 self.global_state[f] = decode_arrays(part)
+                self.down_family[f] = Payload(8 * len(part), content=part)
 
     def evaluate(self, round_index: int) -> dict[str, float]:
         # The global model of each family is what a client would run after the next download.

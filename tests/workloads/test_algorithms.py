@@ -124,9 +124,23 @@ def test_fedavg_lora_averages_adapters_per_family():
         want = (na * a[name] + nb * b[name]) / (na + nb)
         np.testing.assert_allclose(alg.global_state["llama"][name], want, atol=2e-3 * (np.abs(want).max() + 1e-3))
     assert sorted(alg.global_state) == ["gpt2", "llama", "qwen2"]
+    # Each client downloads its own family's adapter: the three parts of the broadcast, not all of it.
+    parts = dict(zip(sorted(alg.global_state), unpack_parts(alg.down.content)))
+    for i, c in enumerate(alg.clients):
+        assert alg.downlink(i, 1).bits == 8 * len(parts[c.family]) < alg.down.bits
     assert alg.work_flop(0, 0) > 0 and 0.0 <= alg.evaluate(0)["eval_accuracy"] <= 1.0
 
 
 def test_unknown_lora_target_is_refused():
     with pytest.raises(ValueError, match=r"LoRA targets \['qproj'\] not found"):
         make("fd_full", lora_targets=["qproj"])
+
+
+def test_a_run_records_each_clients_own_download(tmp_path):
+    run_scenario(Scenario.model_validate(tiny_scenario("fedavg_lora", families=["llama", "qwen2"])), tmp_path)
+    rounds, clients = read(tmp_path / "rounds.csv"), read(tmp_path / "clients.csv")
+    # Nothing to download before the first aggregate; then one family's adapter per client.
+    assert {c["downlink_bits"] for c in clients if c["round"] == "0"} == {"0"}
+    later = [int(c["downlink_bits"]) for c in clients if c["round"] == "1"]
+    assert all(b > 0 for b in later)
+    assert int(rounds[1]["downlink_bytes"]) == sum(later) // 8
