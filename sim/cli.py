@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs") / args.scenario.stem
     quiet = args.quiet or not sys.stderr.isatty()
     try:
-        summary = run_scenario(scn, out, force=args.force, quiet=quiet)
+        summary = run_scenario(scn, out, force=args.force, quiet=quiet, report=False)
     except OutputDirError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -51,8 +51,14 @@ def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str,
     }
 
 
-def run_scenario(scn: Scenario, out: Path, *, force: bool = False, quiet: bool = True) -> dict[str, Any]:
-    """Run ``scn`` and write every record under ``out``; returns the summary."""
+def run_scenario(
+    scn: Scenario, out: Path, *, force: bool = False, quiet: bool = True, report: bool = True
+) -> dict[str, Any]:
+    """Run ``scn`` and write every record under ``out``; returns the summary.
+
+    ``report=False`` leaves ``report.md`` to the caller: ``fedwave run``
+    writes the full report (plots, HTML) from the records instead.
+    """
     import workloads  # registers the built-in algorithms
 
     prepare_out_dir(out, force)
@@ -73,7 +79,8 @@ def run_scenario(scn: Scenario, out: Path, *, force: bool = False, quiet: bool =
     write_rounds_csv(out / "rounds.csv", result)
     write_clients_csv(out / "clients.csv", result)
     write_json(out / "summary.json", summary)
-    atomic_write(out / "report.md", render_report(scn, result, summary))
+    if report:
+        atomic_write(out / "report.md", render_report(scn, result, summary))
     if scn.channel.trace_export:
         atomic_write(out / "channel_trace.csv", trace_csv(engine.radio.channel.history))
     return summary
