@@ -194,18 +194,23 @@ def _outcome_figure(data: RunData) -> Figure:
 
 
 def _map_figure(data: RunData) -> Figure | None:
+    from channels.hexgrid import hex_sites
     from sim.build import build_radio
 
-    xy = build_radio(data.scn).drop.xy_m
+    drop = build_radio(data.scn).drop
+    xy = drop.xy_m
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
-    if not np.allclose(np.hypot(xy[:, 0], xy[:, 1]), data.clients["distance_m"][first]):
+    # distance_m is to the serving site, which is not the origin in a multi-cell drop.
+    if not np.allclose(drop.distance_2d_m, data.clients["distance_m"][first]):
         return None  # the records come from another version of the geometry; no map rather than a wrong one
     ids = data.clients["client"].astype(int)
     snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
     fig, ax = new_figure(width_in=5.4, height_in=4.6)
     sc = ax.scatter(xy[:, 0], xy[:, 1], c=snr, cmap="viridis", s=40, edgecolors="k", linewidths=0.4)
-    ax.plot([0], [0], marker="^", color=COLORS[1], ms=12, ls="", label="base station")
+    p = data.scn.clients.placement
+    sites = hex_sites(p.num_rings, p.isd_m) if p.kind == "hex_grid" else np.zeros((1, 2))
+    ax.plot(sites[:, 0], sites[:, 1], marker="^", color=COLORS[1], ms=12, ls="", label="base station" if len(sites) == 1 else "base stations")
     if n <= 30:
         for i in range(n):
             ax.annotate(str(i), xy[i], textcoords="offset points", xytext=(4, 4), fontsize=8)

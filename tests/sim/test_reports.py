@@ -94,6 +94,14 @@ def test_run_report_is_rebuilt_from_a_finished_folder(tmp_path):
     assert "http" not in page.lower().replace("http-equiv", "")
 
 
+def test_a_multi_cell_run_keeps_its_cell_map(tmp_path):
+    placement = {"kind": "hex_grid", "num_rings": 1, "isd_m": 300}
+    run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 14, "placement": placement}}), tmp_path)
+
+    assert main(["report", str(tmp_path)]) == 0
+    assert "](plots/cell_map.png)" in (tmp_path / "report.md").read_text()
+
+
 def test_run_report_plots_accuracy_when_the_workload_evaluates(tmp_path):
     scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3}})
     run_scenario(scn, tmp_path)
