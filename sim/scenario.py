@@ -249,6 +249,17 @@ class RoundCfg(_Strict):
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
 
 
+class ClientModel(_Strict):
+    """One client's model; unset keys fall back to the workload-level key of the same name."""
+
+    family: Literal["llama", "qwen2", "gpt2"] | None = Field(
+        None, description="tiny model family (default: workload.families, cycled)"
+    )
+    hidden_size: int | None = Field(None, ge=8, le=8192, description="tiny model width")
+    layers: int | None = Field(None, ge=1, le=64, description="tiny model transformer layers")
+    heads: int | None = Field(None, ge=1, le=128, description="attention heads (must divide hidden_size)")
+
+
 class Workload(_Strict):
     algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk"] = Field(
         "none",
@@ -269,6 +280,12 @@ class Workload(_Strict):
     )
     families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
         ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
+    )
+    client_models: list[ClientModel] | None = Field(
+        None,
+        min_length=1,
+        description="per-client tiny models, cycled over clients: a list of {family, hidden_size, layers, heads}; "
+        "a key left out takes the workload-level value; null = every client from the workload-level keys",
     )
     hidden_size: int = Field(64, ge=8, le=8192, description="tiny model width")
     layers: int = Field(2, ge=1, le=64, description="tiny model transformer layers")
@@ -382,10 +399,22 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] | None = Scenario
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list of sections (workload.client_models)
         field = model.model_fields.get(str(part)) if model else None
-        ann = field.annotation if field else None
+        ann = _section_type(field.annotation) if field else None
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return list(model.model_fields) if model else []
+
+
+def _section_type(ann: Any) -> Any:
+    """``X``, ``list[X]`` and ``list[X] | None`` -> X, so keys inside list items get hints too."""
+    import typing
+
+    for arg in (ann, *typing.get_args(ann)):
+        if typing.get_origin(arg) is list:
+            return typing.get_args(arg)[0]
+    return ann
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -462,6 +491,13 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     wl = scn.workload
     if wl.hidden_size % wl.heads:
         return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
+    for i, cm in enumerate(wl.client_models or []):
+        hidden, heads = cm.hidden_size or wl.hidden_size, cm.heads or wl.heads
+        if hidden % heads:
+            return ("workload", "client_models", i, "heads"), f"{heads} heads must divide hidden_size={hidden}"
+        layers = cm.layers or wl.layers
+        if not -layers <= wl.hidden_layer < layers:
+            return ("workload", "hidden_layer"), f"{wl.hidden_layer} is outside client_models[{i}]'s {layers} layers"
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:

@@ -1,7 +1,8 @@
 """What the four language-model algorithms share: the task, the clients, training, evaluation.
 
 A :class:`FedLM` holds one LoRA-wrapped model per client (its family cycles
-through ``workload.families``), the tokenised task and every generator.
+through ``workload.families``, its size through ``workload.client_models``),
+the tokenised task and every generator.
 Algorithms subclass it and fill in the four seam methods that differ.
 """
 
@@ -19,7 +20,20 @@ from workloads.base import Payload
 from workloads.data import TextTask, build_task
 from workloads.models import ModelSpec, add_lora, warm_base
 
-__all__ = ["FedLM", "LMClient", "classification_metrics", "pick_device"]
+__all__ = ["FedLM", "LMClient", "classification_metrics", "pick_device", "tiny_spec_args"]
+
+
+def tiny_spec_args(cfg: Any, client: int) -> tuple[str, int, int, int]:
+    """(family, hidden_size, layers, heads) of a tiny client: its ``client_models`` entry (cycled),
+    each unset key taken from the workload level, the family from ``families`` (cycled)."""
+    entry = cfg.client_models[client % len(cfg.client_models)] if cfg.client_models else None
+
+    def pick(key: str) -> Any:
+        value = getattr(entry, key) if entry is not None else None
+        return getattr(cfg, key) if value is None else value
+
+    family = entry.family if entry is not None and entry.family is not None else cfg.families[client % len(cfg.families)]
+    return family, pick("hidden_size"), pick("layers"), pick("heads")
 
 
 def pick_device(name: str) -> torch.device:
@@ -52,6 +66,7 @@ class LMClient:
     gen: torch.Generator  # batch sampling
     opt: torch.optim.Optimizer
     params: int  # all model parameters (frozen ones still cost compute)
+    shape: str  # clients with the same shape key have adapters of identical shapes
 
 
 class FedLM:
@@ -86,20 +101,21 @@ class FedLM:
         self.clients: list[LMClient] = []
         for i, css in enumerate(client_ss.spawn(num_clients)):
             if pretrained is not None:
-                family = "llama"  # SmolLM2 is a Llama architecture
+                family, shape = "llama", "smollm2"  # SmolLM2 is a Llama architecture
                 base = copy.deepcopy(pretrained)
             else:
-                family = cfg.families[i % len(cfg.families)]
+                family, hidden, layers, heads = tiny_spec_args(cfg, i)
+                shape = f"{family}-h{hidden}-l{layers}-a{heads}"
                 seq = int(self.task.public_ids.shape[1])
-                spec = ModelSpec(family, self.vocab, cfg.hidden_size, cfg.layers, cfg.heads, seq)
-                # Same family, same warmed base: clients differ only in data and LoRA init.
+                spec = ModelSpec(family, self.vocab, hidden, layers, heads, seq)
+                # Same spec, same warmed base: such clients differ only in data and LoRA init.
                 base = warm_base(spec, self.task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
             model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
             trainable = [p for p in model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
             ids = torch.as_tensor(self.task.client_ids[i], device=self.device)
-            self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters())))
+            self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters()), shape))
 
     # ------------------------------------------------------------------ compute
 
