@@ -260,8 +260,13 @@ def encode_task(data: Corpus, split: CorpusSplit, view: TokenView, text_tokens: 
         tail = len(view.suffix_text)
         dist = [len(text) - e + tail for e in ends]
         pad = text_tokens - len(ids)
-        ids = ids + view.suffix[:1] * pad  # rare short articles: pad with the separator
-        dist = [-1] * len(view.lead) + dist + [-1] * pad + [tail - e for e in view.suffix_ends] + [-1]
+        if aligned:
+            # A tokenizer that needs fewer tokens for the same text pads in front, so that,
+            # as for the anchor, the text runs straight into the suffix.
+            ids, dist = view.suffix[:1] * pad + ids, [-1] * pad + dist
+        else:
+            ids, dist = ids + view.suffix[:1] * pad, dist + [-1] * pad  # rare short articles: pad with the separator
+        dist = [-1] * len(view.lead) + dist + [tail - e for e in view.suffix_ends] + [-1]
         return view.lead + ids + view.suffix + [label], dist
 
     def encode(idx: np.ndarray, aligned: bool = False) -> tuple[np.ndarray, np.ndarray]:
