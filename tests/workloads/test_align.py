@@ -124,8 +124,12 @@ def test_uploads_and_aggregate_live_in_the_anchor_vocabulary(alg):
     alg.local_update(1, 1, BIG)  # distils toward the mapped-back target
 
 
-def test_a_mixed_tokenizer_run_completes(tmp_path):
-    run_scenario(Scenario.model_validate(scenario(kl_normalisation="renorm")), tmp_path)
-    with open(tmp_path / "rounds.csv") as f:
+def test_a_mixed_tokenizer_run_completes_and_repeats_byte_for_byte(tmp_path):
+    scn = Scenario.model_validate(scenario(kl_normalisation="renorm"))
+    run_scenario(scn, tmp_path / "a")
+    run_scenario(scn, tmp_path / "b")
+    with open(tmp_path / "a" / "rounds.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(0.0 < float(r["eval_mapped_mass"]) < 1.0 for r in rows)
+    for name in ("rounds.csv", "clients.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -81,3 +81,13 @@ def test_client_models_are_validated_with_one_line_errors(tmp_path):
     path.write_text("workload:\n  algorithm: fd_full\n  client_models:\n    - {family: llama, layer: 3}\n")
     with pytest.raises(ScenarioError, match=r"client_models\[0\].layer: unknown key \(did you mean 'layers'\?\)"):
         load_scenario(path)
+
+
+def test_pretrained_entries_refuse_tiny_keys_and_tiny_does_not_mix_with_pretrained(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("workload:\n  algorithm: fd_full\n  client_models:\n    - {source: gemma3_270m, hidden_size: 64}\n")
+    with pytest.raises(ScenarioError, match=r"client_models\[0\].hidden_size: applies to tiny models only \(source is gemma3_270m\)"):
+        load_scenario(path)
+    path.write_text("workload:\n  algorithm: fd_full\n  client_models:\n    - {source: smollm2}\n    - {vocab_size: 512}\n")
+    with pytest.raises(ScenarioError, match=r"workload.client_models: mixes tiny and pretrained sources \['smollm2', 'tiny'\]"):
+        load_scenario(path)
