@@ -158,9 +158,8 @@ class FedLM:
                 base = copy.deepcopy(pretrained[key])
             else:
                 family, hidden, layers, heads = tiny_spec_args(cfg, i)
-                shape = f"{family}-h{hidden}-l{layers}-a{heads}-v{task.vocab_size}"
-                if len(tokens) == 1:
-                    shape = shape.rsplit("-v", 1)[0]
+                # The vocabulary sizes the embedding and LM head, so it is part of the shape once it varies.
+                shape = f"{family}-h{hidden}-l{layers}-a{heads}" + (f"-v{task.vocab_size}" if len(tokens) > 1 else "")
                 seq = int(task.public_ids.shape[1])
                 spec = ModelSpec(family, task.vocab_size, hidden, layers, heads, seq)
                 # Same spec, same warmed base: such clients differ only in data and LoRA init.
@@ -182,7 +181,7 @@ class FedLM:
             grid = align_positions([tasks[k].public_dist for k in tasks], dp)
             if grid[0][0].size == 0:
                 raise ValueError("the tokenizers share no public position to distil")
-        anchor_keys = [normalise_piece(p, tokens[anchor].scheme) for p in tokens[anchor].pieces]
+        anchor_keys = [normalise_piece(p, tokens[anchor].scheme) for p in tokens[anchor].pieces] if len(tasks) > 1 else []
         out = {}
         for (key, task), (rows, cols) in zip(tasks.items(), grid):
             vmap = None
