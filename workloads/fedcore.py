@@ -81,6 +81,7 @@ class TaskView:
     """
 
     task: TextTask
+    tokens: TokenView
     public: torch.Tensor  # [N, L] public sequences without their labels
     test: torch.Tensor
     label_ids: torch.Tensor
@@ -189,7 +190,7 @@ class FedLM:
                 vmap = vocab_map([normalise_piece(p, tokens[key].scheme) for p in tokens[key].pieces], anchor_keys)
             dev = self.device
             out[key] = TaskView(
-                task, torch.as_tensor(task.public_ids[:, :-1], device=dev), torch.as_tensor(task.test_ids, device=dev),
+                task, tokens[key], torch.as_tensor(task.public_ids[:, :-1], device=dev), torch.as_tensor(task.test_ids, device=dev),
                 torch.as_tensor(task.label_token_ids, device=dev), torch.as_tensor(rows, device=dev),
                 torch.as_tensor(cols, device=dev), vmap,
             )

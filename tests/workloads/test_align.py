@@ -86,30 +86,22 @@ def test_exchanged_positions_have_read_the_same_text(alg):
     assert torch.equal(anchor.rows, client.rows)
     last = anchor.public.shape[1] - 1
     assert int((anchor.cols == last).sum()) == anchor.public.shape[0]  # the label slot is always exchanged
+    # So is the last text token (the cut is at an anchor token end); the third-last position of
+    # some articles has no counterpart in the 512-token BPE and is dropped.
+    assert 2 * 16 <= alg.positions < 3 * 16
 
     def text_before(view, row, col):
         # The BPE pre-splits on whitespace, so pieces concatenate to the text without its spaces.
-        ids = view.public[row, : col + 1].tolist()
-        return "".join(view_pieces[id(view)][i] for i in ids)
+        return "".join(view.tokens.pieces[i] for i in view.public[row, : col + 1].tolist())
 
-    view_pieces = {id(v): _pieces(v) for v in (anchor, client)}
     for r, ca, cc in zip(anchor.rows.tolist(), anchor.cols.tolist(), client.cols.tolist()):
         a, c = text_before(anchor, r, ca), text_before(client, r, cc)
         tail = min(len(a), len(c), 40)
         assert a[-tail:] == c[-tail:], (r, ca, cc)
 
 
-def _pieces(view):
-    vocab = view.task.vocab_size
-    from workloads.data import _TOKENIZERS
-
-    tok = next(t for t in _TOKENIZERS.values() if t.get_vocab_size() == vocab)
-    return [tok.id_to_token(i) for i in range(vocab)]
-
-
 def test_uploads_and_aggregate_live_in_the_anchor_vocabulary(alg):
     payloads = {i: alg.local_update(i, 0, BIG) for i in range(4)}
-    metrics = {}
     alg.aggregate(0, payloads, {})
     metrics = alg.evaluate(0)
     assert alg.target[0].shape == (alg.positions, 320) == alg.target[1].shape
