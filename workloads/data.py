@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Corpus", "CORPORA", "load_corpus", "TextTask", "build_task", "dirichlet_split"]
+__all__ = [
+    "Corpus", "CORPORA", "load_corpus", "TextTask", "build_task", "dirichlet_split",
+    "CorpusSplit", "TokenView", "split_corpus", "bpe_view", "hf_view", "encode_task",
+]
 
 SEP = "<topic>"
 UNK = "<unk>"
@@ -116,6 +119,7 @@ class TextTask:
     test_y: np.ndarray
     pretrain_ids: np.ndarray  # held out for the base warm-up only, standing in for pretraining
     pad_id: int
+    public_dist: np.ndarray  # [N, L-1] characters from each public input token's end to the prompt end; -1 filler
 
 
 _TOKENIZERS: dict[tuple[str, int, int], Any] = {}
@@ -137,6 +141,157 @@ def _train_tokenizer(texts: list[str], vocab_size: int, specials: list[str]):  #
     return tok
 
 
+@dataclass(frozen=True)
+class CorpusSplit:
+    """Example indices into the corpus: test, public, pretraining, and each client's private set."""
+
+    test: np.ndarray
+    public: np.ndarray
+    pretrain: np.ndarray
+    rest: np.ndarray  # everything not held out (the tokenizer's training text, with public and pretrain)
+    clients: list[np.ndarray]
+
+
+@dataclass
+class TokenView:
+    """One tokenizer as the task needs it.
+
+    encode(text) -> (ids, end character offset of each token)
+    lead : ids before every sequence (a BOS the model expects), standing for no text
+    suffix : the prompt end after the article; ``suffix_text`` is its text
+    pieces : the vocabulary entry of each id (for the vocabulary map); scheme: how to read them
+    """
+
+    vocab_size: int
+    label_ids: np.ndarray
+    lead: list[int]
+    suffix: list[int]
+    suffix_text: str
+    suffix_ends: list[int]
+    pieces: list[str | None]
+    scheme: str
+    encode: Callable[[str], tuple[list[int], list[int]]]
+
+
+def split_corpus(
+    data: Corpus, num_clients: int, *, public_size: int, test_size: int, pretrain_size: int, alpha: float,
+    max_private: int, rng: np.random.Generator,
+) -> CorpusSplit:
+    """Shuffle; hold out test, public and pretraining splits; split the rest over clients by Dirichlet(alpha)."""
+    n = len(data.texts)
+    if public_size + test_size + pretrain_size + num_clients > n:
+        raise ValueError(f"public_size + test_size + pretrain_size + one example per client exceeds the corpus size {n}")
+    order = rng.permutation(n)
+    test, public = order[:test_size], order[test_size : test_size + public_size]
+    pretrain = order[test_size + public_size : test_size + public_size + pretrain_size]
+    rest = order[test_size + public_size + pretrain_size :]
+    splits = dirichlet_split(data.labels[rest], num_clients, alpha, rng)
+    return CorpusSplit(test, public, pretrain, rest, [rest[s][:max_private] for s in splits])
+
+
+def bpe_view(data: Corpus, split: CorpusSplit, vocab_size: int) -> TokenView:
+    """A BPE tokenizer trained on the training text (public + pretraining + private, never test)."""
+    # Label words are special tokens: one id each, whatever BPE learns.
+    specials = [UNK, SEP, *data.label_names]
+    tok = _train_tokenizer([data.texts[i] for i in np.concatenate([split.public, split.pretrain, split.rest])], vocab_size, specials)
+
+    def encode(text: str) -> tuple[list[int], list[int]]:
+        enc = tok.encode(text)
+        return list(enc.ids), [e for _, e in enc.offsets]
+
+    size = tok.get_vocab_size()
+    return TokenView(
+        vocab_size=size,
+        label_ids=np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64),
+        lead=[], suffix=[tok.token_to_id(SEP)], suffix_text=SEP, suffix_ends=[len(SEP)],
+        pieces=[tok.id_to_token(i) for i in range(size)], scheme="plain", encode=encode,
+    )
+
+
+def hf_view(tokenizer: Any, label_names: list[str]) -> TokenView:
+    """A pretrained model's own tokenizer: the prompt ends "Topic:" and each label is one word token.
+
+    Every sequence starts with what the tokenizer itself puts in front of a
+    text: nothing for SmolLM2, ``<bos>`` for Gemma (which is lost without it).
+    """
+    from workloads.align import detect_scheme
+
+    def encode(text: str) -> tuple[list[int], list[int]]:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(enc["input_ids"]), [e for _, e in enc["offset_mapping"]]
+
+    suffix_text = "\nTopic:"
+    suffix, suffix_ends = encode(suffix_text)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return TokenView(
+        vocab_size=len(tokenizer),
+        label_ids=np.asarray([_single_token(tokenizer, " " + w) for w in label_names], dtype=np.int64),
+        lead=list(tokenizer("", add_special_tokens=True)["input_ids"]),
+        suffix=suffix, suffix_text=suffix_text, suffix_ends=suffix_ends,
+        pieces=pieces, scheme=detect_scheme(pieces), encode=encode,
+    )
+
+
+def encode_task(data: Corpus, split: CorpusSplit, view: TokenView, text_tokens: int, anchor: TokenView | None = None) -> TextTask:
+    """Every split as fixed-length sequences of ``view``'s ids.
+
+    anchor : another client's tokenizer whose positions this one must match:
+        each public article is cut where the anchor's ``text_tokens`` tokens
+        end, this view tokenises that same text and keeps its last
+        ``text_tokens`` tokens, so both sequences end on the same character.
+    """
+
+    def cut_text(text: str) -> str:
+        if anchor is None:
+            return text
+        ids, ends = anchor.encode(text)
+        return text[: ends[min(text_tokens, len(ids)) - 1]] if ids else text
+
+    def row(text: str, label: int, aligned: bool) -> tuple[list[int], list[int]]:
+        """(ids, distance to the prompt end of each id, -1 for filler)."""
+        if aligned:
+            text = cut_text(text)
+            ids, ends = view.encode(text)
+            ids, ends = ids[-text_tokens:], ends[-text_tokens:]
+        else:
+            ids, ends = view.encode(text)
+            ids, ends = ids[:text_tokens], ends[:text_tokens]
+            text = text[: ends[-1]] if ends else ""
+        tail = len(view.suffix_text)
+        dist = [len(text) - e + tail for e in ends]
+        pad = text_tokens - len(ids)
+        if aligned:
+            # A tokenizer that needs fewer tokens for the same text pads in front, so that,
+            # as for the anchor, the text runs straight into the suffix.
+            ids, dist = view.suffix[:1] * pad + ids, [-1] * pad + dist
+        else:
+            ids, dist = ids + view.suffix[:1] * pad, dist + [-1] * pad  # rare short articles: pad with the separator
+        dist = [-1] * len(view.lead) + dist + [tail - e for e in view.suffix_ends] + [-1]
+        return view.lead + ids + view.suffix + [label], dist
+
+    def encode(idx: np.ndarray, aligned: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        rows = [row(data.texts[i], int(view.label_ids[data.labels[i]]), aligned) for i in idx]
+        width = len(view.lead) + text_tokens + len(view.suffix) + 1
+        ids = np.asarray([r for r, _ in rows], dtype=np.int64).reshape(len(idx), width)
+        return ids, np.asarray([d for _, d in rows], dtype=np.int64).reshape(len(idx), width)
+
+    public_ids, public_dist = encode(split.public, aligned=anchor is not None)
+    return TextTask(
+        vocab_size=view.vocab_size,
+        label_names=data.label_names,
+        label_token_ids=view.label_ids,
+        client_ids=[encode(ix)[0] for ix in split.clients],
+        client_y=[data.labels[ix] for ix in split.clients],
+        public_ids=public_ids,
+        public_y=data.labels[split.public],
+        test_ids=encode(split.test)[0],
+        test_y=data.labels[split.test],
+        pretrain_ids=encode(split.pretrain)[0],
+        pad_id=view.suffix[0],
+        public_dist=public_dist[:, :-1],
+    )
+
+
 def build_task(
     corpus: str,
     num_clients: int,
@@ -151,56 +306,9 @@ def build_task(
     rng: np.random.Generator,
     tokenizer: Any | None = None,
 ) -> TextTask:
-    """Shuffle; hold out test, public and pretraining splits; split the rest over clients by Dirichlet(alpha)."""
+    """One tokenizer for every client: a BPE trained on the corpus, or ``tokenizer``'s."""
     data = load_corpus(corpus)
-    n = len(data.texts)
-    if public_size + test_size + pretrain_size + num_clients > n:
-        raise ValueError(f"public_size + test_size + pretrain_size + one example per client exceeds the corpus size {n}")
-    order = rng.permutation(n)
-    test, public = order[:test_size], order[test_size : test_size + public_size]
-    pretrain = order[test_size + public_size : test_size + public_size + pretrain_size]
-    rest = order[test_size + public_size + pretrain_size :]
-    if tokenizer is None:
-        # Label words are special tokens: one id each, whatever BPE learns.
-        specials = [UNK, SEP, *data.label_names]
-        # The tokenizer sees only training text (public + pretraining + private), never the test split.
-        tok = _train_tokenizer([data.texts[i] for i in np.concatenate([public, pretrain, rest])], vocab_size, specials)
-        label_ids = np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64)
-        suffix = [tok.token_to_id(SEP)]
-        vocab = tok.get_vocab_size()
-
-        def ids_of(text: str) -> list[int]:
-            return list(tok.encode(text).ids)
-
-    else:
-        # A pretrained model's own tokenizer: the prompt ends "Topic:" and each label is one word token.
-        label_ids = np.asarray([_single_token(tokenizer, " " + w) for w in data.label_names], dtype=np.int64)
-        suffix = list(tokenizer("\nTopic:", add_special_tokens=False)["input_ids"])
-        vocab = len(tokenizer)
-
-        def ids_of(text: str) -> list[int]:
-            return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def encode(idx: np.ndarray) -> np.ndarray:
-        rows = []
-        for i in idx:
-            ids = ids_of(data.texts[i])[:text_tokens]
-            ids = ids + suffix[:1] * (text_tokens - len(ids))  # rare short articles: pad with the separator
-            rows.append(ids + suffix + [int(label_ids[data.labels[i]])])
-        return np.asarray(rows, dtype=np.int64).reshape(len(idx), text_tokens + len(suffix) + 1)
-
-    splits = dirichlet_split(data.labels[rest], num_clients, alpha, rng)
-    client_idx = [rest[s][:max_private] for s in splits]
-    return TextTask(
-        vocab_size=vocab,
-        label_names=data.label_names,
-        label_token_ids=label_ids,
-        client_ids=[encode(ix) for ix in client_idx],
-        client_y=[data.labels[ix] for ix in client_idx],
-        public_ids=encode(public),
-        public_y=data.labels[public],
-        test_ids=encode(test),
-        test_y=data.labels[test],
-        pretrain_ids=encode(pretrain),
-        pad_id=suffix[0],
-    )
+    split = split_corpus(data, num_clients, public_size=public_size, test_size=test_size, pretrain_size=pretrain_size,
+                         alpha=alpha, max_private=max_private, rng=rng)
+    view = bpe_view(data, split, vocab_size) if tokenizer is None else hf_view(tokenizer, data.label_names)
+    return encode_task(data, split, view, text_tokens)

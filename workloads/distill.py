@@ -6,6 +6,9 @@ algorithm shares one), train on private data, compute log-probabilities at
 temperature T on the public positions, keep k entries per position and encode
 them.  The server turns each upload back into probabilities, averages them
 (per entry over its senders, or zero-padded), and broadcasts the aggregate.
+Clients with another tokenizer than the anchor's map their probabilities into
+the anchor vocabulary before choosing k, and the aggregate back into theirs
+before distilling (:mod:`workloads.align`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 
 from workloads.aggregate import average_sparse, scatter_topk
+from workloads.align import VocabMap, from_anchor, to_anchor
 from workloads.base import Budget, Payload
 from workloads.fedcore import FedLM, LMClient
 from workloads.losses import hidden_projection_loss, topk_kl
@@ -46,6 +50,9 @@ class Distillation(FedLM):
     def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
         super().__init__(cfg, num_clients, seed)
         self.target: tuple[np.ndarray, np.ndarray] | None = None  # (probs [P, V], support [P, V])
+        self.view_targets: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # target mapped into each tokenizer
+        self.survival: dict[int, tuple[float, float, float]] = {}  # client -> (mass, top-k count, top-k mass) mapped
+        self._own: dict[int, torch.Tensor] = {}  # client -> last upload's probabilities in its own vocabulary
         self.hidden_target: dict[str, np.ndarray] = {}  # family -> mean h [P, r]
         self.down = Payload(0)
         self.taps = [HiddenTap(c.model, cfg.hidden_layer) for c in self.clients] if self.share_hidden else []
@@ -70,11 +77,18 @@ class Distillation(FedLM):
         with torch.no_grad():
             logp = torch.log_softmax(self.public_logits(c).float() / self.cfg.temperature, dim=-1)
             h = self._hidden(client) if self.share_hidden else None
+            vmap = self.views[c.view].vmap
+            if vmap is not None:
+                logp = self._into_anchor(client, logp, vmap)
         hidden_part = encode_arrays({c.family: h}, "fp16") if h is not None else b""
         extra_bits = 8 * (len(hidden_part) + 8)  # the hidden part and two length prefixes
         k = self.choose_k(client, budget, extra_bits)
         if k == 0:
+            self._own.pop(client, None)
+            self.survival.pop(client, None)
             return None
+        if vmap is not None:
+            self._record_topk_survival(client, k, vmap)
         top = torch.topk(logp, k, dim=-1).indices.sort(dim=-1).values
         msg = TopK(top.cpu().numpy(), torch.gather(logp, 1, top).cpu().numpy(), self.vocab)
         data = pack_parts([encode_topk(msg, self.cfg.value_precision, self.index_coding), hidden_part])
@@ -102,6 +116,7 @@ class Distillation(FedLM):
         self.down = Payload(8 * len(pack_parts(parts)), content=pack_parts(parts))
         dec_logp, dec_support = decode_masked(parts[0])
         self.target = (np.where(dec_support, np.exp(dec_logp), 0.0).astype(np.float32), dec_support)
+        self.view_targets = {}
         if self.hidden_target:
             self.hidden_target = decode_arrays(parts[1])
 
@@ -112,14 +127,53 @@ class Distillation(FedLM):
         out = self.taps[client].out
         if out is None:
             raise RuntimeError("no hidden projection captured: public_logits must run first")
-        h = out[:, -self.cfg.distill_positions :, :]
-        return h.reshape(-1, h.shape[-1]).float().cpu().numpy()
+        return self.at_positions(self.clients[client], out).float().cpu().numpy()
 
-    def _distil(self, c: LMClient) -> None:
+    def _into_anchor(self, client: int, logp: torch.Tensor, vmap: VocabMap) -> torch.Tensor:
+        """A client's log-probabilities [P, V_client] as log-probabilities over the anchor vocabulary [P, V]."""
+        probs = logp.exp()
+        mapped = to_anchor(probs, vmap, self.vocab)
+        self._own[client] = probs
+        self.survival[client] = (float(mapped.sum(dim=-1).mean()), float("nan"), float("nan"))
+        # Anchor tokens this client cannot express get a floor, not -inf: only a k past the
+        # mapped entries reaches them, and fp16/int8 values must stay finite.
+        return torch.log(mapped.clamp_min(1e-30))
+
+    def _record_topk_survival(self, client: int, k: int, vmap: VocabMap) -> None:
+        """How much of the client's own top-k (in its vocabulary) has an anchor counterpart."""
+        probs = self._own.pop(client)
+        top = torch.topk(probs, min(k, probs.shape[1]), dim=-1)
+        has = torch.as_tensor(vmap.to_anchor[top.indices.cpu().numpy()] >= 0, device=probs.device)
+        mass = float((top.values * has).sum() / top.values.sum())
+        self.survival[client] = (self.survival[client][0], float(has.float().mean()), mass)
+
+    def evaluate(self, round_index: int) -> dict[str, float]:
+        metrics = super().evaluate(round_index)
+        if len(self.views) > 1:
+            # Over the clients that mapped an upload into the anchor vocabulary this round.
+            got = [self.survival[i] for i in sorted(self.survival)]
+            metrics["eval_mapped_mass"] = float(np.mean([g[0] for g in got])) if got else float("nan")
+            metrics["eval_mapped_topk"] = float(np.mean([g[1] for g in got])) if got else float("nan")
+            metrics["eval_mapped_topk_mass"] = float(np.mean([g[2] for g in got])) if got else float("nan")
+            self.survival = {}
+        return metrics
+
+    def _target_for(self, c: LMClient) -> tuple[np.ndarray, np.ndarray]:
+        """The aggregate (anchor vocabulary) in the client's own vocabulary, once per tokenizer per round."""
         if self.target is None:
             raise RuntimeError("no aggregated target to distil yet")
-        probs = torch.as_tensor(self.target[0], device=self.device)
-        support = torch.as_tensor(self.target[1], device=self.device)
+        vmap = self.views[c.view].vmap
+        if vmap is None:
+            return self.target
+        if c.view not in self.view_targets:
+            vocab = self.views[c.view].task.vocab_size
+            self.view_targets[c.view] = from_anchor(self.target[0], self.target[1], vmap, vocab)
+        return self.view_targets[c.view]
+
+    def _distil(self, c: LMClient) -> None:
+        target = self._target_for(c)
+        probs = torch.as_tensor(target[0], device=self.device)
+        support = torch.as_tensor(target[1], device=self.device)
         h_target = self.hidden_target.get(c.family) if self.share_hidden else None
         c.model.train()
         for _ in range(self.cfg.distill_steps):
@@ -129,7 +183,7 @@ class Distillation(FedLM):
                 h = self.taps[c.index].out
                 if h is None:
                     raise RuntimeError("no hidden projection captured in the forward pass")
-                h = h[:, -self.cfg.distill_positions :, :].reshape(-1, h.shape[-1])
+                h = self.at_positions(c, h)
                 loss = loss + self.cfg.hidden_weight * hidden_projection_loss(h, torch.as_tensor(h_target, device=self.device))
             c.opt.zero_grad(set_to_none=True)
             loss.backward()

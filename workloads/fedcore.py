@@ -1,7 +1,8 @@
 """What the four language-model algorithms share: the task, the clients, training, evaluation.
 
 A :class:`FedLM` holds one LoRA-wrapped model per client (its family cycles
-through ``workload.families``), the tokenised task and every generator.
+through ``workload.families``, its size through ``workload.client_models``),
+the tokenised task and every generator.
 Algorithms subclass it and fill in the four seam methods that differ.
 """
 
@@ -15,11 +16,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from workloads.align import VocabMap, align_positions, normalise_piece, vocab_map
 from workloads.base import Payload
-from workloads.data import TextTask, build_task
+from workloads.data import TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus
 from workloads.models import ModelSpec, add_lora, warm_base
 
-__all__ = ["FedLM", "LMClient", "classification_metrics", "pick_device"]
+__all__ = ["FedLM", "LMClient", "TaskView", "classification_metrics", "pick_device", "tiny_spec_args"]
+
+
+def tiny_spec_args(cfg: Any, client: int) -> tuple[str, int, int, int]:
+    """(family, hidden_size, layers, heads) of a tiny client: its ``client_models`` entry (cycled),
+    each unset key taken from the workload level, the family from ``families`` (cycled)."""
+    entry = cfg.client_models[client % len(cfg.client_models)] if cfg.client_models else None
+
+    def pick(key: str) -> Any:
+        value = getattr(entry, key) if entry is not None else None
+        return getattr(cfg, key) if value is None else value
+
+    family = entry.family if entry is not None and entry.family is not None else cfg.families[client % len(cfg.families)]
+    return family, pick("hidden_size"), pick("layers"), pick("heads")
 
 
 def pick_device(name: str) -> torch.device:
@@ -52,10 +67,51 @@ class LMClient:
     gen: torch.Generator  # batch sampling
     opt: torch.optim.Optimizer
     params: int  # all model parameters (frozen ones still cost compute)
+    shape: str  # clients with the same shape key have adapters of identical shapes
+    view: str = ""  # key of the client's tokenizer in FedLM.views
+
+
+@dataclass
+class TaskView:
+    """The task as one tokenizer sees it, and where its public positions sit in the exchange.
+
+    rows, cols : [P] the exchanged positions in ``public`` (the same P, in the
+        same order, for every tokenizer)
+    vmap : the map into the anchor vocabulary; None for the anchor itself
+    """
+
+    task: TextTask
+    tokens: TokenView
+    public: torch.Tensor  # [N, L] public sequences without their labels
+    test: torch.Tensor
+    label_ids: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+    vmap: VocabMap | None
+
+
+def _source(cfg: Any, client: int) -> str:
+    entry = cfg.client_models[client % len(cfg.client_models)] if cfg.client_models else None
+    return entry.source if entry is not None and entry.source is not None else cfg.model_source
+
+
+def _tokenizer_key(cfg: Any, client: int) -> str:
+    source = _source(cfg, client)
+    if source != "tiny":
+        return source
+    entry = cfg.client_models[client % len(cfg.client_models)] if cfg.client_models else None
+    vocab = entry.vocab_size if entry is not None and entry.vocab_size is not None else cfg.vocab_size
+    return f"tiny-v{vocab}"
 
 
 class FedLM:
-    """Shared state and steps; subclasses implement broadcast/local_update/aggregate."""
+    """Shared state and steps; subclasses implement broadcast/local_update/aggregate.
+
+    Clients whose tokenizers differ (``views`` has more than one entry) exchange
+    logits through :mod:`workloads.align`: client 0's tokenizer is the anchor,
+    ``vocab`` is its vocabulary, and every public position is one the
+    tokenizers share by text.
+    """
 
     uses_public = True
 
@@ -66,40 +122,79 @@ class FedLM:
             torch.set_num_threads(cfg.threads)
         ss = np.random.SeedSequence([seed, 0x574B])  # the workload's own branch of the scenario seed
         data_ss, model_ss, client_ss = ss.spawn(3)
-        pretrained = None
-        tokenizer = None
-        if cfg.model_source == "smollm2":
-            from workloads.pretrained import load_smollm2, load_smollm2_tokenizer
-
-            tokenizer = load_smollm2_tokenizer()
-            pretrained = load_smollm2()
-        self.task: TextTask = build_task(
-            cfg.corpus, num_clients, vocab_size=cfg.vocab_size, text_tokens=cfg.text_tokens,
-            public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size, alpha=cfg.dirichlet_alpha,
-            max_private=cfg.private_max, rng=np.random.default_rng(data_ss), tokenizer=tokenizer,
+        data = load_corpus(cfg.corpus)
+        split = split_corpus(
+            data, num_clients, public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size,
+            alpha=cfg.dirichlet_alpha, max_private=cfg.private_max, rng=np.random.default_rng(data_ss),
         )
+        keys = [_tokenizer_key(cfg, i) for i in range(num_clients)]
+        tokens: dict[str, TokenView] = {}
+        pretrained: dict[str, torch.nn.Module] = {}
+        for key in dict.fromkeys(keys):  # first-use order: client 0's tokenizer first
+            if key.startswith("tiny-v"):
+                tokens[key] = bpe_view(data, split, int(key[len("tiny-v") :]))
+            else:
+                from workloads.pretrained import SOURCES
+
+                _, load_tokenizer, load_model = SOURCES[key]
+                tokens[key] = hf_view(load_tokenizer(), data.label_names)
+                pretrained[key] = load_model()
+        anchor = keys[0]
+        tasks = {k: encode_task(data, split, v, cfg.text_tokens, None if k == anchor else tokens[anchor]) for k, v in tokens.items()}
+        self.views = self._views(tasks, tokens, anchor)
+        self.task: TextTask = tasks[anchor]
         self.vocab = self.task.vocab_size
         model_seed = int(model_ss.generate_state(1)[0])
-        self.public = torch.as_tensor(self.task.public_ids[:, :-1], device=self.device)  # no labels: unlabeled set
-        self.test = torch.as_tensor(self.task.test_ids, device=self.device)
-        self.label_ids = torch.as_tensor(self.task.label_token_ids, device=self.device)
+        self.public = self.views[anchor].public
+        self.test = self.views[anchor].test
+        self.label_ids = self.views[anchor].label_ids
         self.clients: list[LMClient] = []
         for i, css in enumerate(client_ss.spawn(num_clients)):
-            if pretrained is not None:
-                family = "llama"  # SmolLM2 is a Llama architecture
-                base = copy.deepcopy(pretrained)
+            key = keys[i]
+            task = tasks[key]
+            if key in pretrained:
+                from workloads.pretrained import SOURCES
+
+                family, shape = SOURCES[key][0], key
+                base = copy.deepcopy(pretrained[key])
             else:
-                family = cfg.families[i % len(cfg.families)]
-                seq = int(self.task.public_ids.shape[1])
-                spec = ModelSpec(family, self.vocab, cfg.hidden_size, cfg.layers, cfg.heads, seq)
-                # Same family, same warmed base: clients differ only in data and LoRA init.
-                base = warm_base(spec, self.task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
+                family, hidden, layers, heads = tiny_spec_args(cfg, i)
+                # The vocabulary sizes the embedding and LM head, so it is part of the shape once it varies.
+                shape = f"{family}-h{hidden}-l{layers}-a{heads}" + (f"-v{task.vocab_size}" if len(tokens) > 1 else "")
+                seq = int(task.public_ids.shape[1])
+                spec = ModelSpec(family, task.vocab_size, hidden, layers, heads, seq)
+                # Same spec, same warmed base: such clients differ only in data and LoRA init.
+                base = warm_base(spec, task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
             model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
             trainable = [p for p in model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
-            ids = torch.as_tensor(self.task.client_ids[i], device=self.device)
-            self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters())))
+            ids = torch.as_tensor(task.client_ids[i], device=self.device)
+            self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters()), shape, key))
+
+    def _views(self, tasks: dict[str, TextTask], tokens: dict[str, TokenView], anchor: str) -> dict[str, TaskView]:
+        dp = self.cfg.distill_positions
+        if len(tasks) == 1:
+            # One tokenizer: the last dp positions of every public sequence, row by row.
+            n, width = tasks[anchor].public_dist.shape
+            grid = [(np.repeat(np.arange(n), dp), np.tile(np.arange(width - dp, width), n))]
+        else:
+            grid = align_positions([tasks[k].public_dist for k in tasks], dp)
+            if grid[0][0].size == 0:
+                raise ValueError("the tokenizers share no public position to distil")
+        anchor_keys = [normalise_piece(p, tokens[anchor].scheme) for p in tokens[anchor].pieces] if len(tasks) > 1 else []
+        out = {}
+        for (key, task), (rows, cols) in zip(tasks.items(), grid):
+            vmap = None
+            if key != anchor:
+                vmap = vocab_map([normalise_piece(p, tokens[key].scheme) for p in tokens[key].pieces], anchor_keys)
+            dev = self.device
+            out[key] = TaskView(
+                task, tokens[key], torch.as_tensor(task.public_ids[:, :-1], device=dev), torch.as_tensor(task.test_ids, device=dev),
+                torch.as_tensor(task.label_token_ids, device=dev), torch.as_tensor(rows, device=dev),
+                torch.as_tensor(cols, device=dev), vmap,
+            )
+        return out
 
     # ------------------------------------------------------------------ compute
 
@@ -108,7 +203,7 @@ class FedLM:
         c, cfg = self.clients[client], self.cfg
         seq = int(c.ids.shape[1])
         train_tokens = cfg.local_steps * min(cfg.batch_size, c.ids.shape[0]) * seq
-        public_tokens = self.public.numel() if self.uses_public else 0
+        public_tokens = self.views[c.view].public.numel() if self.uses_public else 0
         distill = cfg.distill_steps * public_tokens if self.uses_public and round_index > 0 else 0
         return float(c.params * (6 * (train_tokens + distill) + 2 * public_tokens))
 
@@ -130,29 +225,41 @@ class FedLM:
         return loss_value
 
     def public_logits(self, c: LMClient) -> torch.Tensor:
-        """Logits at the last ``distill_positions`` positions of every public sequence, [P, V]."""
-        dp = self.cfg.distill_positions
-        out = c.model(input_ids=self.public, logits_to_keep=dp).logits[:, -dp:, :]
-        return out.reshape(-1, out.shape[-1])
+        """Logits at the exchanged public positions (by default the last ``distill_positions`` of
+        every public sequence), [P, V] in the client's own vocabulary."""
+        tv = self.views[c.view]
+        length = tv.public.shape[1]
+        keep = length - int(tv.cols.min())  # the LM head runs on the tail that holds every exchanged position
+        out = c.model(input_ids=tv.public, logits_to_keep=keep).logits
+        return out[tv.rows, tv.cols - (length - keep)]
+
+    def at_positions(self, c: LMClient, x: torch.Tensor) -> torch.Tensor:
+        """[N, L, ...] per public token (a forward hook's output) -> [P, ...] at the exchanged positions."""
+        tv = self.views[c.view]
+        return x[tv.rows, tv.cols]
 
     @property
     def positions(self) -> int:
-        return int(self.public.shape[0] * self.cfg.distill_positions)
+        return int(self.views[self.clients[0].view].rows.numel())
 
     @torch.no_grad()
-    def evaluate_model(self, model: Any) -> tuple[float, np.ndarray]:
-        """(mean label-token cross-entropy over the vocabulary, predicted class per test example)."""
+    def evaluate_model(self, model: Any, c: LMClient | None = None) -> tuple[float, np.ndarray]:
+        """(mean label-token cross-entropy over the vocabulary, predicted class per test example).
+
+        c : the client whose tokenizer the model reads (default: the anchor's)
+        """
+        test, label_ids = (self.test, self.label_ids) if c is None else (self.views[c.view].test, self.views[c.view].label_ids)
         model.eval()
-        logits = model(input_ids=self.test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
-        loss = float(torch.nn.functional.cross_entropy(logits, self.test[:, -1]))
-        pred = logits[:, self.label_ids].argmax(dim=-1).cpu().numpy()
+        logits = model(input_ids=test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
+        loss = float(torch.nn.functional.cross_entropy(logits, test[:, -1]))
+        pred = logits[:, label_ids].argmax(dim=-1).cpu().numpy()
         return loss, pred
 
     def evaluate(self, round_index: int) -> dict[str, float]:
         """Mean over clients of each client's own model (personalised FL); per-client ``evaluate_model``."""
         losses, accs, f1s = [], [], []
         for c in self.clients:
-            loss, pred = self.evaluate_model(c.model)
+            loss, pred = self.evaluate_model(c.model, c)
             acc, f1 = classification_metrics(pred, self.task.test_y, len(self.task.label_names))
             losses.append(loss)
             accs.append(acc)

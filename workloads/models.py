@@ -1,7 +1,8 @@
 """Tiny causal LMs built from config, warmed up offline, wrapped with PEFT LoRA.
 
 Families share one tokenizer, so their logits live on the same vocabulary and
-can be exchanged without any token alignment.  Random init is drawn under a
+can be exchanged without any token alignment (clients given different
+vocabularies by ``workload.client_models`` go through :mod:`workloads.align`).  Random init is drawn under a
 forked, explicitly seeded torch RNG (transformers' initialisers draw from the
 global generator); everything after that draws from generators passed in.
 """

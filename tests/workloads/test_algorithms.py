@@ -122,12 +122,12 @@ def test_fedavg_lora_averages_adapters_per_family():
     na, nb = alg.clients[0].ids.shape[0], alg.clients[3].ids.shape[0]
     for name in a:
         want = (na * a[name] + nb * b[name]) / (na + nb)
-        np.testing.assert_allclose(alg.global_state["llama"][name], want, atol=2e-3 * (np.abs(want).max() + 1e-3))
-    assert sorted(alg.global_state) == ["gpt2", "llama", "qwen2"]
+        np.testing.assert_allclose(alg.global_state["llama-h32-l2-a2"][name], want, atol=2e-3 * (np.abs(want).max() + 1e-3))
+    assert sorted(alg.global_state) == ["gpt2-h32-l2-a2", "llama-h32-l2-a2", "qwen2-h32-l2-a2"]
     # Each client downloads its own family's adapter: the three parts of the broadcast, not all of it.
     parts = dict(zip(sorted(alg.global_state), unpack_parts(alg.down.content)))
     for i, c in enumerate(alg.clients):
-        assert alg.downlink(i, 1).bits == 8 * len(parts[c.family]) < alg.down.bits
+        assert alg.downlink(i, 1).bits == 8 * len(parts[c.shape]) < alg.down.bits
     assert alg.work_flop(0, 0) > 0 and 0.0 <= alg.evaluate(0)["eval_accuracy"] <= 1.0
 
 
