@@ -94,6 +94,11 @@ class VocabMap:
     from_anchor: np.ndarray
 
     @property
+    def reachable(self) -> int:
+        """Anchor tokens some client token maps to: the most a client can say anything about."""
+        return int(np.unique(self.to_anchor[self.to_anchor >= 0]).size)
+
+    @property
     def identity(self) -> bool:
         n = self.to_anchor.size
         return n == self.from_anchor.size and bool(np.array_equal(self.to_anchor, np.arange(n)))

@@ -83,6 +83,10 @@ class Distillation(FedLM):
         hidden_part = encode_arrays({c.family: h}, "fp16") if h is not None else b""
         extra_bits = 8 * (len(hidden_part) + 8)  # the hidden part and two length prefixes
         k = self.choose_k(client, budget, extra_bits)
+        if vmap is not None:
+            # Past the anchor tokens it can reach, a mapped client would send floor values, which
+            # the server would average in as near-zero probabilities: zero padding by another name.
+            k = min(k, vmap.reachable)
         if k == 0:
             self._own.pop(client, None)
             self.survival.pop(client, None)
@@ -135,9 +139,13 @@ class Distillation(FedLM):
         mapped = to_anchor(probs, vmap, self.vocab)
         self._own[client] = probs
         self.survival[client] = (float(mapped.sum(dim=-1).mean()), float("nan"), float("nan"))
-        # Anchor tokens this client cannot express get a floor, not -inf: only a k past the
-        # mapped entries reaches them, and fp16/int8 values must stay finite.
-        return torch.log(mapped.clamp_min(1e-30))
+        # A reachable token keeps a finite value even when its probability underflows (the
+        # encoder needs finite values); an unreachable one is -inf, so top-k (k capped at the
+        # reachable count) never picks it.
+        logp_anchor = torch.log(mapped.clamp_min(1e-30))
+        unreachable = np.setdiff1d(np.arange(self.vocab), vmap.to_anchor[vmap.to_anchor >= 0])
+        logp_anchor[:, torch.as_tensor(unreachable, device=logp_anchor.device)] = -torch.inf
+        return logp_anchor
 
     def _record_topk_survival(self, client: int, k: int, vmap: VocabMap) -> None:
         """How much of the client's own top-k (in its vocabulary) has an anchor counterpart."""

@@ -14,6 +14,7 @@ from sim.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.align import align_positions, detect_scheme, from_anchor, normalise_piece, to_anchor, vocab_map
 from workloads.base import Budget
+from workloads.payload import decode_topk, unpack_parts
 
 BIG = Budget(max_bits=10**9, rate_bps=1e9, snr_db=30.0, deadline_s=1.0)
 # Client 0 (the anchor) and 2 read a 320-token BPE, clients 1 and 3 a 512-token one trained on the same text.
@@ -114,6 +115,21 @@ def test_uploads_and_aggregate_live_in_the_anchor_vocabulary(alg):
     assert np.all(probs.sum(axis=1) <= 1.0 + 1e-3) and np.all(probs[~support] == 0)
     assert np.all(probs.sum(axis=1) <= alg.target[0].sum(axis=1) + 1e-5)
     alg.local_update(1, 1, BIG)  # distils toward the mapped-back target
+
+
+def test_a_client_sends_only_anchor_tokens_it_can_reach():
+    # The other way round: the 512-token BPE is the anchor, so a 320-token client reaches
+    # at most 320 of its entries; past them it would have only floor values to send.
+    reverse = [{"vocab_size": 512}, {"vocab_size": 320, "family": "qwen2"}]
+    scn = Scenario.model_validate(tiny_scenario("adaptive_topk", client_models=reverse, warmup_steps=5, distill_positions=1))
+    alg = workloads.create("adaptive_topk", scn.workload, scn.clients.count, scn.seed)
+    reach = alg.views["tiny-v320"].vmap.reachable
+    p = alg.local_update(1, 0, BIG)
+    sent = decode_topk(unpack_parts(p.content)[0])
+
+    assert 0 < reach <= 320 < alg.vocab and p.k == reach
+    assert np.all(np.isfinite(sent.values)) and np.all(sent.values > -60.0)  # no log(1e-30) floor was sent
+    assert alg.local_update(0, 0, BIG).k == alg.vocab  # the anchor itself is not capped
 
 
 def test_a_mixed_tokenizer_run_completes_and_repeats_byte_for_byte(tmp_path):
