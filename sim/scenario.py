@@ -339,6 +339,11 @@ class Workload(_Strict):
     private_max: int = Field(200, ge=1, le=1_000_000, description="most private sequences per client")
     dirichlet_alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet alpha of the non-IID label split")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="forward-pass precision (autocast; weights, adapters and losses stay fp32); auto = bf16 on a "
+        "CUDA device that supports it, fp32 elsewhere",
+    )
     threads: int = Field(
         1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
     )

@@ -8,6 +8,7 @@ Algorithms subclass it and fill in the four seam methods that differ.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from workloads.base import Payload
 from workloads.data import TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus
 from workloads.models import ModelSpec, add_lora, warm_base
 
-__all__ = ["FedLM", "LMClient", "TaskView", "classification_metrics", "pick_device", "tiny_spec_args"]
+__all__ = ["FedLM", "LMClient", "TaskView", "classification_metrics", "pick_device", "pick_precision", "tiny_spec_args"]
 
 
 def tiny_spec_args(cfg: Any, client: int) -> tuple[str, int, int, int]:
@@ -43,6 +44,26 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("workload.device is cuda but no CUDA device is available")
     return torch.device(name)
+
+
+def pick_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of forward passes, None for plain fp32.
+
+    auto is bf16 on a CUDA device that supports it (the fast path of current
+    GPUs) and fp32 elsewhere; bf16 also runs on CPU, which is how the path is
+    tested without a GPU.  Parameters, adapters and optimiser state stay fp32
+    either way (mixed precision), and every loss is taken in fp32.
+    """
+    bf16_ok = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    if name == "fp32":
+        return None
+    if name == "bf16":
+        if not bf16_ok:
+            raise ValueError("workload.precision is bf16 but this GPU does not support bf16")
+        return torch.bfloat16
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and bf16_ok else None
+    raise ValueError(f"unknown workload.precision {name!r}; known: auto, bf16, fp32")
 
 
 def classification_metrics(pred: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[float, float]:
@@ -118,6 +139,7 @@ class FedLM:
     def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
+        self.amp_dtype = pick_precision(cfg.precision, self.device)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         ss = np.random.SeedSequence([seed, 0x574B])  # the workload's own branch of the scenario seed
@@ -207,6 +229,12 @@ class FedLM:
         distill = cfg.distill_steps * public_tokens if self.uses_public and round_index > 0 else 0
         return float(c.params * (6 * (train_tokens + distill) + 2 * public_tokens))
 
+    def autocast(self) -> Any:
+        """The precision context of every forward pass (see :func:`pick_precision`)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     def train_private(self, c: LMClient) -> float:
         """``local_steps`` steps of cross-entropy on the label token; returns the last loss."""
         c.model.train()
@@ -216,7 +244,8 @@ class FedLM:
             pick = torch.randint(0, n, (min(self.cfg.batch_size, n),), generator=c.gen).to(self.device)
             x = c.ids[pick]
             # Only the label position is scored: logits_to_keep skips the LM head elsewhere.
-            logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
+            with self.autocast():
+                logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
             loss = torch.nn.functional.cross_entropy(logits.float(), x[:, -1])
             c.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -230,7 +259,8 @@ class FedLM:
         tv = self.views[c.view]
         length = tv.public.shape[1]
         keep = length - int(tv.cols.min())  # the LM head runs on the tail that holds every exchanged position
-        out = c.model(input_ids=tv.public, logits_to_keep=keep).logits
+        with self.autocast():
+            out = c.model(input_ids=tv.public, logits_to_keep=keep).logits
         return out[tv.rows, tv.cols - (length - keep)]
 
     def at_positions(self, c: LMClient, x: torch.Tensor) -> torch.Tensor:
@@ -250,7 +280,8 @@ class FedLM:
         """
         test, label_ids = (self.test, self.label_ids) if c is None else (self.views[c.view].test, self.views[c.view].label_ids)
         model.eval()
-        logits = model(input_ids=test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
+        with self.autocast():
+            logits = model(input_ids=test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
         loss = float(torch.nn.functional.cross_entropy(logits, test[:, -1]))
         pred = logits[:, label_ids].argmax(dim=-1).cpu().numpy()
         return loss, pred

@@ -144,3 +144,23 @@ def test_a_run_records_each_clients_own_download(tmp_path):
     later = [int(c["downlink_bits"]) for c in clients if c["round"] == "1"]
     assert all(b > 0 for b in later)
     assert int(rounds[1]["downlink_bytes"]) == sum(later) // 8
+
+
+def test_bf16_precision_runs_the_forward_passes_in_bf16_and_still_learns():
+    import torch
+
+    from workloads.fedcore import pick_precision
+
+    assert pick_precision("auto", torch.device("cpu")) is None  # fp32 unless a bf16-capable GPU
+    alg16, alg32 = make("adaptive_topk", precision="bf16"), make("adaptive_topk", precision="fp32")
+    with torch.no_grad():
+        l16, l32 = alg16.public_logits(alg16.clients[0]), alg32.public_logits(alg32.clients[0])
+    assert l16.dtype == torch.bfloat16 and l32.dtype == torch.float32
+    # Same weights, same inputs: the outputs agree to bf16 rounding, and are not the fp32 ones.
+    assert 0 < float((l16.float() - l32).abs().max()) < 0.1 * float(l32.abs().max())
+    before = alg16.evaluate(-1)["eval_loss"]
+    for r in range(2):
+        payloads = {i: alg16.local_update(i, r, BIG) for i in range(4)}
+        alg16.aggregate(r, payloads, {})
+    assert alg16.evaluate(1)["eval_loss"] < before
+    assert all(p.dtype == torch.float32 for c in alg16.clients for p in c.model.parameters())
