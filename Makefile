@@ -46,9 +46,9 @@ bench: $(STAMP)
 bench-round: $(STAMP)
 	$(PY) benchmarks/bench_round.py
 
-# The docs/results.md comparison: four algorithms at three SNRs (a few minutes on CPU).
+# The docs/results.md comparison: four algorithms at three SNRs, three seeds (about 20 minutes on 2 CPU cores).
 compare: $(STAMP)
-	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20
+	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20 --seeds 11 12 13 --eta 0.3 0.1 --equal-k
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
