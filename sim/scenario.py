@@ -250,10 +250,11 @@ class RoundCfg(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk"] = Field(
+    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda"] = Field(
         "none",
         description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
-        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD",
+        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
+        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment",
     )
     payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
     downlink_bits: int = Field(
@@ -316,6 +317,37 @@ class Workload(_Strict):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")
     threads: int = Field(
         1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
+    )
+    # fedsoda (workloads/fedsoda.py); the README section on fedsoda gives each choice's source.
+    adapter_layers: int = Field(
+        1, ge=1, le=32, description="fedsoda: layers kept at each end of the model, where the clients' LoRA adapters live"
+    )
+    sgp_similarity: Literal["cka", "cosine"] = Field(
+        "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
+    )
+    sgp_select: Literal["count", "threshold"] = Field(
+        "count",
+        description="fedsoda: count = keep the sgp_emulator_layers least similar middle layers; threshold = keep "
+        "every middle layer whose similarity is below sgp_threshold",
+    )
+    sgp_emulator_layers: int = Field(2, ge=0, le=1024, description="fedsoda: middle (emulator) layers kept, sgp_select count")
+    sgp_threshold: float = Field(0.95, ge=0, le=1, description="fedsoda: similarity below which a middle layer is kept, sgp_select threshold")
+    oda_init_steps: int = Field(
+        4, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA before the sub-LLM is released"
+    )
+    oda_steps: int = Field(2, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA after each aggregation")
+    oda_lr: float = Field(1e-3, gt=0, le=1, description="fedsoda: learning rate of the alignment (AdamW)")
+    oda_hidden_weight: float = Field(
+        1.0, ge=0, le=1e3, description="fedsoda: weight of the hidden-state loss (input of the top adapter layers)"
+    )
+    oda_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedsoda: weight of the logit KL (temperature, distill_positions)")
+    quantization: Literal["none", "int8", "nf4"] = Field(
+        "nf4", description="fedsoda: storage of the clients' frozen sub-LLM layer weights (nf4 through bitsandbytes on CUDA)"
+    )
+    quant_block: int = Field(64, ge=2, le=65_536, description="fedsoda: NF4 block size [weights per absmax]")
+    quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
+    quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"
     )
 
 

@@ -86,6 +86,7 @@ _LAZY: dict[str, str] = {
     "fd_full": "workloads.fd_full",
     "fd_topk_zeropad": "workloads.fd_topk_zeropad",
     "adaptive_topk": "workloads.adaptive_topk",
+    "fedsoda": "workloads.fedsoda",
 }
 
 
