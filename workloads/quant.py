@@ -85,9 +85,9 @@ def nf4_dequantize(codes: np.ndarray, absmax: np.ndarray, shape: tuple[int, ...]
     return (NF4_CODEBOOK[codes] * scale).reshape(shape).astype(np.float32)
 
 
-def _dq_absmax(absmax: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def _dq_absmax(absmax: np.ndarray) -> tuple[np.float32, np.ndarray, np.ndarray]:
     """QLoRA double quantisation of the absmax vector: (mean, int8 codes, fp32 scale per 256)."""
-    mean = float(absmax.mean()) if absmax.size else 0.0
+    mean = np.float32(absmax.mean() if absmax.size else 0.0)  # sent as fp32: decode with what is sent
     c = absmax - mean
     pad = _blocks(c.size, DQ_BLOCK) * DQ_BLOCK - c.size
     x = np.concatenate([c, np.zeros(pad, np.float32)]).reshape(-1, DQ_BLOCK)
@@ -96,8 +96,8 @@ def _dq_absmax(absmax: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return mean, q.ravel()[: c.size], scale
 
 
-def _dq_decode(mean: float, q: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return (mean + q.astype(np.float32) / 127 * np.repeat(scale, DQ_BLOCK)[: q.size]).astype(np.float32)
+def _dq_decode(mean: float | np.float32, q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return (np.float32(mean) + q.astype(np.float32) / 127 * np.repeat(scale, DQ_BLOCK)[: q.size]).astype(np.float32)
 
 
 def nf4_roundtrip(w: np.ndarray, block: int = 64, double_quant: bool = False) -> np.ndarray:
