@@ -325,6 +325,9 @@ class Workload(_Strict):
     sgp_similarity: Literal["cka", "cosine"] = Field(
         "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
     )
+    sgp_skip_positions: int = Field(
+        1, ge=0, le=4096, description="fedsoda: first positions of each public sequence left out of the similarity (attention sink)"
+    )
     sgp_select: Literal["count", "threshold"] = Field(
         "count",
         description="fedsoda: count = keep the sgp_emulator_layers least similar middle layers; threshold = keep "

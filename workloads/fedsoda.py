@@ -171,7 +171,7 @@ class FedSODA(FedLM):
         self.server_gen = torch.Generator().manual_seed(int(server_ss.generate_state(1)[0]))
 
         # 1. SGP on the public set.
-        sim = layer_similarities(full, self.public, cfg.sgp_similarity)
+        sim = layer_similarities(full, self.public, cfg.sgp_similarity, cfg.sgp_skip_positions)
         if cfg.sgp_select == "count":
             self.pruning: Pruning = select_layers(sim, cfg.adapter_layers, keep=min(cfg.sgp_emulator_layers, sim.size - 2 * cfg.adapter_layers))
         else:

@@ -64,8 +64,16 @@ def decoder_layers(model: Any) -> torch.nn.ModuleList:
 
 
 @torch.no_grad()
-def layer_similarities(model: Any, ids: torch.Tensor, measure: str = "cka") -> np.ndarray:
-    """[L] similarity of each layer's input and output hidden states over every token of ``ids`` [N, T]."""
+def layer_similarities(model: Any, ids: torch.Tensor, measure: str = "cka", skip_positions: int = 0) -> np.ndarray:
+    """[L] similarity of each layer's input and output hidden states over the tokens of ``ids`` [N, T].
+
+    The first ``skip_positions`` positions of every sequence are left out: in
+    pretrained LMs the first token carries the attention sink's massive
+    activation (Sun et al. 2024), norms a hundred times the others', which
+    would make both measures about that one token.
+    """
+    if not 0 <= skip_positions < ids.shape[1]:
+        raise ValueError(f"skip_positions must be in 0..{ids.shape[1] - 1}, got {skip_positions}")
     if measure not in _SIMILARITY:
         raise ValueError(f"unknown similarity {measure!r}; known: {', '.join(_SIMILARITY)}")
     layers = decoder_layers(model)
@@ -74,7 +82,8 @@ def layer_similarities(model: Any, ids: torch.Tensor, measure: str = "cka") -> n
     def hook(_m: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
         x = args[0] if args else kwargs["hidden_states"]
         y = out[0] if isinstance(out, tuple) else out
-        seen.append((x.detach().reshape(-1, x.shape[-1]).cpu(), y.detach().reshape(-1, y.shape[-1]).cpu()))
+        x, y = x.detach()[:, skip_positions:], y.detach()[:, skip_positions:]
+        seen.append((x.reshape(-1, x.shape[-1]).cpu(), y.reshape(-1, y.shape[-1]).cpu()))
 
     handles = [layer.register_forward_hook(hook, with_kwargs=True) for layer in layers]
     was_training = model.training
