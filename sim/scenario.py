@@ -347,7 +347,7 @@ class Workload(_Strict):
     quantization: Literal["none", "int8", "nf4"] = Field(
         "nf4", description="fedsoda: storage of the clients' frozen sub-LLM layer weights (nf4 through bitsandbytes on CUDA)"
     )
-    quant_block: int = Field(64, ge=2, le=65_536, description="fedsoda: NF4 block size [weights per absmax]")
+    quant_block: int = Field(64, ge=2, le=4096, description="fedsoda: NF4 block size [weights per absmax]")
     quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
     quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
         "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"

@@ -133,7 +133,7 @@ def _to_bnb_nf4(model: Any, block: int, double_quant: bool) -> None:
 class FedSODA(FedLM):
     uses_public = False  # clients never touch the public set; the server uses it for SGP and ODA
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:  # noqa: PLR0915 - one build, in order
+    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
         # FedLM.__init__ would give every client the full model; the task and
         # its seed branches are rebuilt the same way so that every algorithm
         # sees the same data on the same seed.
@@ -172,8 +172,14 @@ class FedSODA(FedLM):
 
         # 1. SGP on the public set.
         sim = layer_similarities(full, self.public, cfg.sgp_similarity, cfg.sgp_skip_positions)
+        middle = sim.size - 2 * cfg.adapter_layers
+        if middle < 0 or (cfg.sgp_select == "count" and cfg.sgp_emulator_layers > middle):
+            raise ValueError(
+                f"a {sim.size}-layer model with adapter_layers={cfg.adapter_layers} has {max(middle, 0)} middle layers; "
+                f"sgp_emulator_layers={cfg.sgp_emulator_layers} cannot be kept"
+            )
         if cfg.sgp_select == "count":
-            self.pruning: Pruning = select_layers(sim, cfg.adapter_layers, keep=min(cfg.sgp_emulator_layers, sim.size - 2 * cfg.adapter_layers))
+            self.pruning: Pruning = select_layers(sim, cfg.adapter_layers, keep=cfg.sgp_emulator_layers)
         else:
             self.pruning = select_layers(sim, cfg.adapter_layers, threshold=cfg.sgp_threshold)
         kept = self.pruning.kept
@@ -190,11 +196,10 @@ class FedSODA(FedLM):
         with torch.no_grad():
             for n, p in sub.named_parameters():
                 p.copy_(torch.as_tensor(stored[n]))
+        self.sub_params = sum(p.numel() for p in sub.parameters())
         if self.device.type == "cuda" and cfg.quantization == "nf4":
             _to_bnb_nf4(sub, cfg.quant_block, cfg.quant_double)
         sub = sub.to(self.device)
-        self.sub_params = sum(p.numel() for p in sub.parameters())
-        self.full_params = sum(p.numel() for p in full.parameters())
 
         # 3. LoRA everywhere; clients train the adapter part, the server's ODA the emulator part.
         self.full = add_lora(full, self.family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, self.server_gen).to(self.device)
@@ -295,8 +300,7 @@ class FedSODA(FedLM):
         if self.has_model[client]:
             return self.round_down
         # The sub-LLM once (again after a lost download), plus this round's adapters if any.
-        bits = self.first_down.bits + (self.round_down.bits if self.round_down.bits else 0)
-        return Payload(bits)
+        return Payload(self.first_down.bits + self.round_down.bits)
 
     def client_storage_bytes(self, client: int) -> int:
         return self.storage_bytes

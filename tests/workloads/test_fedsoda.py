@@ -174,12 +174,15 @@ def test_oda_lowers_the_alignment_loss():
     assert after < 0.8 * before
 
 
-def test_fedsoda_refuses_several_families():
+def test_fedsoda_refuses_several_families_and_more_layers_than_it_has():
     from sim.scenario import Scenario
     import workloads
 
     scn = Scenario.model_validate(tiny_scenario("fedsoda", **{**SOFT, "families": ["llama", "qwen2"]}))
     with pytest.raises(ValueError, match="one family"):
+        workloads.create("fedsoda", scn.workload, scn.clients.count, scn.seed)
+    scn = Scenario.model_validate(tiny_scenario("fedsoda", **{**SOFT, "sgp_emulator_layers": 5}))
+    with pytest.raises(ValueError, match="6-layer model with adapter_layers=1 has 4 middle layers; sgp_emulator_layers=5"):
         workloads.create("fedsoda", scn.workload, scn.clients.count, scn.seed)
 
 
