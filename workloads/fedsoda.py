@@ -252,8 +252,8 @@ class FedSODA(FedLM):
         """What a client decodes from ``state`` sent at ``value_precision``."""
         return decode_arrays(encode_arrays(state, self.cfg.value_precision)) if state else {}
 
-    def _round_payload(self) -> Payload:
-        parts = [encode_arrays(self.adapters, self.cfg.value_precision), encode_arrays(self.emulator_state, self.cfg.value_precision)]
+    def _round_payload(self, emulator: dict[str, np.ndarray]) -> Payload:
+        parts = [encode_arrays(self.adapters, self.cfg.value_precision), encode_arrays(emulator, self.cfg.value_precision)]
         data = pack_parts(parts)
         return Payload(8 * len(data), content=data)
 
@@ -324,12 +324,14 @@ class FedSODA(FedLM):
         weights = [float(self.clients[c].ids.shape[0]) for c in payloads]
         self.adapters = self._roundtrip(average_arrays(states, weights))
         self._align(self.cfg.oda_steps)
-        if self.cfg.oda_steps > 0:
-            self.emulator_state = self._roundtrip(self._state(self.server_sub, "emulator"))
-        self.round_down = self._round_payload()
+        # Without alignment after release the emulator LoRA never changes: clients keep theirs, nothing is re-sent.
+        changed = self._state(self.server_sub, "emulator") if self.cfg.oda_steps > 0 else {}
+        self.round_down = self._round_payload(changed)
         # Clients use what they decode, the server's evaluation too.
         adapters, emulator = (decode_arrays(p) for p in unpack_parts(self.round_down.content))
-        self.adapters, self.emulator_state = adapters, emulator
+        self.adapters = adapters
+        if changed:
+            self.emulator_state = emulator
 
     @torch.no_grad()
     def evaluate(self, round_index: int) -> dict[str, float]:

@@ -214,6 +214,18 @@ def test_two_rounds_record_storage_the_one_time_download_and_skips(tmp_path):
     assert {"eval_accuracy", "eval_sub_accuracy", "eval_align_loss"} <= set(result.rounds[-1])
 
 
+def test_without_alignment_after_release_the_emulator_lora_is_not_sent_again():
+    from sim.engine import Engine
+
+    scn, fs = _build(oda_steps=0)
+    released = {n: a.copy() for n, a in fs.emulator_state.items()}
+    result = Engine(scn, fs).run()
+
+    later = len(pack_parts([encode_arrays(fs.adapters), encode_arrays({})]))
+    assert set(result.client_column("downlink_bits")[result.client_column("round") == 1].tolist()) == {8 * later}
+    assert released and all(np.array_equal(released[n], fs.emulator_state[n]) for n in released)
+
+
 def test_sub_llm_storage_is_a_fraction_of_the_full_model():
     _, fs = _build(quantization="none", quant_other_dtype="fp32", sgp_emulator_layers=0, lora_targets=["q_proj"])
     _, nf4 = _build(quantization="nf4", sgp_emulator_layers=0, lora_targets=["q_proj"])
