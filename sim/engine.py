@@ -50,6 +50,7 @@ CLIENT_COLUMNS = (
     "k",
     "payload_bits",
     "downlink_bits",
+    "client_storage_bytes",
     "airtime_s",
     "attempts",
     "delivered",
@@ -123,6 +124,9 @@ class Engine:
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult()
+        # What each client holds, as the algorithm declares it; -1 (written empty) where it declares nothing.
+        storage = getattr(algorithm, "client_storage_bytes", None)
+        self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
         self._first_round = self.env.event()
         self._clients = [self.env.process(self._client(i)) for i in range(n)]
 
@@ -246,6 +250,7 @@ class Engine:
         cols["k"].append(rnd.k)
         cols["payload_bits"].append(payload_bits)
         cols["downlink_bits"].append(rnd.down_bits)
+        cols["client_storage_bytes"].append(self._storage)
         cols["airtime_s"].append(airtime)
         cols["attempts"].append(attempts)
         cols["delivered"].append(is_delivered.astype(np.int64))

@@ -74,7 +74,7 @@ def write_clients_csv(path: Path, result: RunResult) -> None:
     for name in CLIENT_COLUMNS:
         col = result.client_column(name)
         values = col.tolist()
-        if name == "k":
+        if name in ("k", "client_storage_bytes"):
             values = ["" if v < 0 else v for v in values]
         cols.append(values)
     buf = io.StringIO()

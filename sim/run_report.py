@@ -66,10 +66,10 @@ def load_run(folder: Path) -> RunData:
         rows = list(csv.DictReader(f))
     clients: dict[str, np.ndarray] = {}
     for c in CLIENT_COLUMNS:
-        raw = [r[c] for r in rows]
+        raw = [r.get(c, "") for r in rows]  # runs older than a column read it as empty
         if c == "outcome":
             clients[c] = np.array(raw, dtype=object)
-        elif c == "k":
+        elif c in ("k", "client_storage_bytes"):
             clients[c] = np.array([int(v) if v else -1 for v in raw], dtype=np.int64)
         else:
             clients[c] = np.array([_num(v) for v in raw])

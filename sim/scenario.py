@@ -267,10 +267,11 @@ class ClientModel(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk"] = Field(
+    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda"] = Field(
         "none",
         description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
-        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD",
+        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
+        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment",
     )
     payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
     downlink_bits: int = Field(
@@ -346,6 +347,40 @@ class Workload(_Strict):
     )
     threads: int = Field(
         1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
+    )
+    # fedsoda (workloads/fedsoda.py); the README section on fedsoda gives each choice's source.
+    adapter_layers: int = Field(
+        1, ge=1, le=32, description="fedsoda: layers kept at each end of the model, where the clients' LoRA adapters live"
+    )
+    sgp_similarity: Literal["cka", "cosine"] = Field(
+        "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
+    )
+    sgp_skip_positions: int = Field(
+        1, ge=0, le=4096, description="fedsoda: first positions of each public sequence left out of the similarity (attention sink)"
+    )
+    sgp_select: Literal["count", "threshold"] = Field(
+        "count",
+        description="fedsoda: count = keep the sgp_emulator_layers least similar middle layers; threshold = keep "
+        "every middle layer whose similarity is below sgp_threshold",
+    )
+    sgp_emulator_layers: int = Field(2, ge=0, le=1024, description="fedsoda: middle (emulator) layers kept, sgp_select count")
+    sgp_threshold: float = Field(0.95, ge=0, le=1, description="fedsoda: similarity below which a middle layer is kept, sgp_select threshold")
+    oda_init_steps: int = Field(
+        4, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA before the sub-LLM is released"
+    )
+    oda_steps: int = Field(2, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA after each aggregation")
+    oda_lr: float = Field(1e-3, gt=0, le=1, description="fedsoda: learning rate of the alignment (AdamW)")
+    oda_hidden_weight: float = Field(
+        1.0, ge=0, le=1e3, description="fedsoda: weight of the hidden-state loss (input of the top adapter layers)"
+    )
+    oda_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedsoda: weight of the logit KL (temperature, distill_positions)")
+    quantization: Literal["none", "int8", "nf4"] = Field(
+        "nf4", description="fedsoda: storage of the clients' frozen sub-LLM layer weights (nf4 through bitsandbytes on CUDA)"
+    )
+    quant_block: int = Field(64, ge=2, le=4096, description="fedsoda: NF4 block size [weights per absmax]")
+    quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
+    quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"
     )
 
 
@@ -504,6 +539,14 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     wl = scn.workload
     if wl.hidden_size % wl.heads:
         return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
+    if wl.algorithm == "fedsoda":
+        # fedsoda prunes one server LLM that every client then holds a piece of.
+        if wl.client_models:
+            return ("workload", "client_models"), "does not apply to fedsoda (one server LLM, pruned once for every client)"
+        if wl.model_source not in ("tiny", "smollm2"):
+            return ("workload", "model_source"), f"fedsoda runs on tiny or smollm2 (got {wl.model_source})"
+        if wl.model_source == "tiny" and len(set(wl.families)) != 1:
+            return ("workload", "families"), f"fedsoda prunes one server LLM: name one family (got {wl.families})"
     sources = {cm.source or wl.model_source for cm in wl.client_models or []}
     if "tiny" in sources and len(sources) > 1:
         return ("workload", "client_models"), (

@@ -52,7 +52,11 @@ class Payload:
 
 @runtime_checkable
 class Algorithm(Protocol):
-    """One federated learning algorithm, seen from the round driver."""
+    """One federated learning algorithm, seen from the round driver.
+
+    Optional: ``client_storage_bytes(client) -> int``, the bytes of the model
+    a client holds as stored; clients.csv records it (empty without it).
+    """
 
     def broadcast(self, round_index: int) -> Payload:
         """The model/knowledge the server sends to every client this round.
@@ -86,6 +90,7 @@ _LAZY: dict[str, str] = {
     "fd_full": "workloads.fd_full",
     "fd_topk_zeropad": "workloads.fd_topk_zeropad",
     "adaptive_topk": "workloads.adaptive_topk",
+    "fedsoda": "workloads.fedsoda",
 }
 
 

@@ -297,5 +297,9 @@ class FedLM:
             f1s.append(f1)
         return {"eval_loss": float(np.mean(losses)), "eval_accuracy": float(np.mean(accs)), "eval_macro_f1": float(np.mean(f1s))}
 
+    def client_storage_bytes(self, client: int) -> int:
+        """Bytes of the model a client holds, every parameter as it is stored (tied weights once)."""
+        return sum(p.numel() * p.element_size() for p in self.clients[client].model.parameters())
+
     def empty(self) -> Payload:
         return Payload(0)
