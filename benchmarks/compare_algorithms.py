@@ -94,26 +94,38 @@ def main() -> None:
         tmp = Path(tmp_name)
         for snr in args.snr:
             # name -> one (summary, rows) per seed
-            runs: dict[str, list[tuple[dict[str, Any], list[dict[str, str]]]]] = {}
+            # (None where a run was not possible for that seed, so lists stay aligned by seed)
+            runs: dict[str, list[tuple[dict[str, Any], list[dict[str, str]]] | None]] = {}
             for seed in seeds:
                 base = [*args.set, f"channel.snr_db={snr}", *([] if seed is None else [f"seed={seed}"])]
                 for name, extra in configs:
                     runs.setdefault(name, []).append(run(args.scenario, [*base, *extra], tmp, f"{name}-{snr}-{seed}"))
                 if args.equal_k:
-                    k = mean_k(runs["adaptive_topk"][-1][1])
-                    if k is not None:
+                    last = runs["adaptive_topk"][-1]
+                    k = None if last is None else mean_k(last[1])
+                    eqk = runs.setdefault("zeropad k=mean k", [])
+                    if k is None:
+                        eqk.append(None)  # adaptive_topk sent nothing: there is no k to match
+                    else:
                         extra = ["workload.algorithm=fd_topk_zeropad", f"workload.k_fixed={max(1, round(k))}"]
-                        runs.setdefault("zeropad k=mean k", []).append(run(args.scenario, [*base, *extra], tmp, f"eqk-{snr}-{seed}"))
-            raw[f"{snr:g}"] = {name: [{"summary": s, "rounds": r} for s, r in per_seed] for name, per_seed in runs.items()}
-            full_acc = [float(rows[-1]["eval_accuracy"]) for _, rows in runs["fd_full"]]
-            targets = [a - 0.01 for a in full_acc]
-            equal_bytes = [s["uplink_bytes_total"] for s, _ in runs["fd_topk_zeropad"]]
+                        eqk.append(run(args.scenario, [*base, *extra], tmp, f"eqk-{snr}-{seed}"))
+            raw[f"{snr:g}"] = {
+                name: [None if e is None else {"summary": e[0], "rounds": e[1]} for e in per_seed]
+                for name, per_seed in runs.items()
+            }
+            full_acc = [float(e[1][-1]["eval_accuracy"]) for e in runs["fd_full"] if e is not None]
+            equal_bytes = [e[0]["uplink_bytes_total"] for e in runs["fd_topk_zeropad"] if e is not None]
             for name, per_seed in runs.items():
-                acc, f1, hits, at_equal, ks = [], [], [], [], []
+                acc, f1, hits, at_equal, ks, deltas = [], [], [], [], [], []
                 up = down = air = energy = 0.0
                 delivered = possible = 0
-                for (summary, rows), target, budget in zip(per_seed, targets, equal_bytes):
+                for entry, full, budget in zip(per_seed, full_acc, equal_bytes):
+                    if entry is None:
+                        continue
+                    summary, rows = entry
+                    target = full - 0.01
                     acc.append(float(rows[-1]["eval_accuracy"]))
+                    deltas.append(acc[-1] - full)
                     f1.append(float(rows[-1]["eval_macro_f1"]))
                     hit = next((int(r["cum_uplink_bytes"]) for r in rows if float(r["eval_accuracy"]) >= target), None)
                     if hit is not None:
@@ -130,10 +142,12 @@ def main() -> None:
                     energy += summary["energy_j_total"]
                     delivered += summary["delivered_total"]
                     possible += summary["rounds"] * summary["clients"]
-                n = len(per_seed)
+                n = len(acc)
+                if n == 0:
+                    continue  # no seed could run this row
                 hit_s = "—" if not hits else f"{statistics.fmean(hits):.1f}" + (f" ({len(hits)}/{n})" if n > 1 else "")
                 eq_s = mean_sd(at_equal) + (f" ({len(at_equal)}/{n})" if n > 1 and at_equal else "")
-                delta = mean_sd([a - b for a, b in zip(acc, full_acc)]) if name != "fd_full" else "—"
+                delta = mean_sd(deltas) if name != "fd_full" else "—"
                 print(
                     f"| {snr:g} | `{name}` | {mean_sd(acc)} | {delta} | {mean_sd(f1)} | {up / n:.1f} | {down / n:.1f} | {hit_s} | "
                     f"{eq_s} | {air / n:.2f} | {energy / n:.2f} | {delivered}/{possible} | "

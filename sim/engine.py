@@ -230,6 +230,11 @@ class Engine:
         for i in range(n):
             if rnd.outcome[i] != DELIVERED:
                 failures[i] = OUTCOMES[rnd.outcome[i]]
+        received = getattr(self.algorithm, "downloaded", None)
+        if received is not None:
+            # compute_start is set once the download (and its propagation) is through.
+            for i in np.flatnonzero(rnd.compute_start <= close_s).tolist():
+                received(i, r)
         self.algorithm.aggregate(r, delivered, failures)
         if scn.round.aggregation_s > 0:
             yield env.timeout(scn.round.aggregation_s)

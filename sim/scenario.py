@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
 
+SMOLLM2_LAYERS = 30  # SmolLM2-135M-Instruct, what fedsoda prunes when model_source is smollm2
+
 __all__ = [
     "Scenario",
     "ScenarioError",
@@ -162,6 +164,16 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             return ("workload", "model_source"), f"fedsoda runs on tiny or smollm2 (got {wl.model_source})"
         if wl.model_source == "tiny" and len(set(wl.families)) != 1:
             return ("workload", "families"), f"fedsoda prunes one server LLM: name one family (got {wl.families})"
+        layers = wl.layers if wl.model_source == "tiny" else SMOLLM2_LAYERS
+        need = 2 * wl.adapter_layers + (wl.sgp_emulator_layers if wl.sgp_select == "count" else 0)
+        if need > layers:
+            return ("workload", "sgp_emulator_layers" if wl.sgp_select == "count" else "adapter_layers"), (
+                f"fedsoda needs {need} layers (2 x adapter_layers={wl.adapter_layers}"
+                + (f" + sgp_emulator_layers={wl.sgp_emulator_layers}" if wl.sgp_select == "count" else "")
+                + f") but the model has {layers}"
+            )
+        if wl.sgp_skip_positions > wl.text_tokens:
+            return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
     sources = {cm.source or wl.model_source for cm in wl.client_models or []}
     if "tiny" in sources and len(sources) > 1:
         return ("workload", "client_models"), (

@@ -144,10 +144,13 @@ def align_positions(dists: Sequence[np.ndarray], last: int) -> list[tuple[np.nda
 
 def to_anchor(probs: torch.Tensor, vmap: VocabMap, anchor_vocab: int) -> torch.Tensor:
     """[P, V_client] probabilities -> [P, V_anchor]; unmatched mass drops out, shared strings add up."""
-    cols = torch.as_tensor(np.flatnonzero(vmap.to_anchor[: probs.shape[1]] >= 0), device=probs.device)
-    dest = torch.as_tensor(vmap.to_anchor[cols.cpu().numpy()], device=probs.device)
-    out = torch.zeros(probs.shape[0], anchor_vocab, dtype=probs.dtype, device=probs.device)
-    return out.index_add_(1, dest, probs[:, cols])
+    # On CPU: CUDA's index_add_ adds duplicate destinations atomically, in no fixed order,
+    # and several client tokens can share one anchor string.
+    cpu = probs.detach().cpu()
+    cols = torch.as_tensor(np.flatnonzero(vmap.to_anchor[: cpu.shape[1]] >= 0))
+    dest = torch.as_tensor(vmap.to_anchor[cols.numpy()])
+    out = torch.zeros(cpu.shape[0], anchor_vocab, dtype=cpu.dtype)
+    return out.index_add_(1, dest, cpu[:, cols]).to(probs.device)
 
 
 def from_anchor(probs: np.ndarray, support: np.ndarray, vmap: VocabMap, client_vocab: int) -> tuple[np.ndarray, np.ndarray]:

@@ -66,6 +66,10 @@ class Algorithm(Protocol):
         ``downlink(client, round_index) -> Payload``; the engine then sizes
         each client's download by it and calls ``broadcast`` only to let the
         server prepare the round.
+        Such an algorithm may also define ``downloaded(client, round_index)``:
+        the engine calls it, before ``aggregate``, for every client whose
+        download arrived this round, so the algorithm knows what each client
+        holds.
         """
 
     def work_flop(self, client: int, round_index: int) -> float:

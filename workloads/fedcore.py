@@ -199,6 +199,7 @@ class FedLM:
         if len(tasks) == 1:
             # One tokenizer: the last dp positions of every public sequence, row by row.
             n, width = tasks[anchor].public_dist.shape
+            dp = min(dp, width)  # a sequence has no more positions than its length
             grid = [(np.repeat(np.arange(n), dp), np.tile(np.arange(width - dp, width), n))]
         else:
             grid = align_positions([tasks[k].public_dist for k in tasks], dp)
@@ -230,7 +231,7 @@ class FedLM:
         return float(c.params * (6 * (train_tokens + distill) + 2 * public_tokens))
 
     def autocast(self) -> Any:
-        """The precision context of every forward pass (see :func:`pick_precision`)."""
+        """The precision context of the clients' forward passes (see :func:`pick_precision`)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)

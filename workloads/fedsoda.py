@@ -234,7 +234,10 @@ class FedSODA(FedLM):
         self.storage_bytes = len(self.model_blob) + 4 * lora_params
         self.up_bits = 8 * len(encode_arrays(self._state(self.clients[0].model, "adapter"), cfg.value_precision))
         self.has_model = np.zeros(num_clients, dtype=bool)
-        self.round_down = Payload(0)  # what every client holding the sub-LLM downloads this round
+        self.round_down = Payload(0)  # the current adapters (and emulator LoRA) since the last aggregation
+        # Aggregations so far, and the one each client's last arrived download carried.
+        self.version = 0
+        self.client_version = np.zeros(num_clients, dtype=np.int64)
         self.first_down = Payload(0)
 
     # ------------------------------------------------------------------ helpers
@@ -298,17 +301,21 @@ class FedSODA(FedLM):
         return self.round_down
 
     def downlink(self, client: int, round_index: int) -> Payload:
-        if self.has_model[client]:
-            return self.round_down
-        # The sub-LLM once (again after a lost download), plus this round's adapters if any.
-        return Payload(self.first_down.bits + self.round_down.bits)
+        if not self.has_model[client]:
+            # The sub-LLM once (again after a lost download), plus the current adapters if any.
+            return Payload(self.first_down.bits + self.round_down.bits)
+        if self.client_version[client] < self.version:
+            return self.round_down  # adapters this client has not received yet
+        return Payload(0)
+
+    def downloaded(self, client: int, round_index: int) -> None:
+        self.has_model[client] = True
+        self.client_version[client] = self.version
 
     def client_storage_bytes(self, client: int) -> int:
         return self.storage_bytes
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
-        # Reaching the local update means the download arrived.
-        self.has_model[client] = True
         if self.up_bits > budget.max_bits:
             return None  # the adapter cannot arrive before the deadline: skip rather than waste airtime
         c = self.clients[client]
@@ -319,8 +326,8 @@ class FedSODA(FedLM):
 
     def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
         if not payloads:
-            self.round_down = Payload(0)  # nothing changed: nothing to download next round
-            return
+            return  # nothing changed; clients that missed the last adapters still get them
+        self.version += 1
         states = [decode_arrays(p.content) for p in payloads.values()]
         weights = [float(self.clients[c].ids.shape[0]) for c in payloads]
         self.adapters = self._roundtrip(average_arrays(states, weights))

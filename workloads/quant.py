@@ -12,7 +12,8 @@ encoding (:func:`encode_weights`), whose decoder round-trips.
   an fp32 scale, plus the fp32 mean: 8/64 + 32/(64*256) bits per weight
   instead of 32/64.  Double-quantised absmax is decoded before use, so the
   round-trip reflects it.
-- ``int8``: per-output-row absmax, symmetric 127 levels, an fp32 scale per row
+- ``int8``: per-row absmax (the first axis: output features of an
+  ``nn.Linear``, input features of GPT-2's ``Conv1D``), symmetric 127 levels, an fp32 scale per row
   (the vector-wise quantisation of LLM.int8, Dettmers et al. 2022, without
   its fp16 outlier columns).
 - ``none``: the tensor as stored.

@@ -164,3 +164,11 @@ def test_bf16_precision_runs_the_forward_passes_in_bf16_and_still_learns():
         alg16.aggregate(r, payloads, {})
     assert alg16.evaluate(1)["eval_loss"] < before
     assert all(p.dtype == torch.float32 for c in alg16.clients for p in c.model.parameters())
+
+
+def test_more_distilled_positions_than_a_sequence_has_means_all_of_them():
+    alg = make("adaptive_topk", text_tokens=4, distill_positions=50)
+    n, width = alg.public.shape
+    assert alg.positions == n * width
+    p = alg.local_update(0, 0, BIG)
+    assert decode_topk(unpack_parts(p.content)[0]).positions == n * width

@@ -279,6 +279,11 @@ def test_baselines_record_their_full_model_and_network_only_records_nothing(tmp_
         ("{algorithm: fedsoda, client_models: [{layers: 3}]}", "workload.client_models: does not apply to fedsoda"),
         ("{algorithm: fedsoda, model_source: gemma3_270m}", "workload.model_source: fedsoda runs on tiny or smollm2"),
         ("{algorithm: fedsoda, families: [llama, qwen2]}", "workload.families: fedsoda prunes one server LLM"),
+        (
+            "{algorithm: fedsoda, families: [llama], layers: 2, adapter_layers: 1, sgp_emulator_layers: 2}",
+            r"workload.sgp_emulator_layers: fedsoda needs 4 layers \(2 x adapter_layers=1 \+ sgp_emulator_layers=2\) but the model has 2",
+        ),
+        ("{algorithm: fedsoda, families: [llama], layers: 4, text_tokens: 8, sgp_skip_positions: 9}", "workload.sgp_skip_positions: must be at most text_tokens=8"),
     ],
 )
 def test_scenarios_fedsoda_cannot_run_are_refused_in_one_line(tmp_path, workload, message):
@@ -288,3 +293,24 @@ def test_scenarios_fedsoda_cannot_run_are_refused_in_one_line(tmp_path, workload
     path.write_text(f"workload: {workload}\n")
     with pytest.raises(ScenarioError, match=message):
         load_scenario(path)
+
+
+def test_each_client_downloads_what_it_does_not_hold_yet():
+    from workloads.base import Budget
+
+    _, fs = _build()
+    big = Budget(max_bits=10**9, rate_bps=1e9, snr_db=30.0, deadline_s=1.0)
+    fs.broadcast(0)
+    first = fs.first_down.bits
+    assert [fs.downlink(i, 0).bits for i in range(4)] == [first] * 4
+    for i in (0, 1):  # clients 2 and 3 lose their download in round 0
+        fs.downloaded(i, 0)
+    fs.aggregate(0, {0: fs.local_update(0, 0, big)}, {1: "deadline", 2: "downlink_failure", 3: "downlink_failure"})
+    adapters = fs.round_down.bits
+    assert 0 < adapters < first
+    # Holders download the new adapters; the others the model plus the adapters.
+    assert [fs.downlink(i, 1).bits for i in range(4)] == [adapters, adapters, first + adapters, first + adapters]
+    fs.downloaded(0, 1)  # only client 0's download arrives in round 1, and nothing is aggregated
+    fs.aggregate(1, {}, {i: "deadline" for i in range(4)})
+    # Client 0 is up to date; client 1 still lacks the adapters it missed, whatever round 1 brought.
+    assert [fs.downlink(i, 2).bits for i in range(4)] == [0, adapters, first + adapters, first + adapters]
