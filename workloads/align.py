@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -93,10 +93,14 @@ class VocabMap:
     to_anchor: np.ndarray
     from_anchor: np.ndarray
 
+    @cached_property
+    def reached(self) -> np.ndarray:
+        """Sorted anchor ids some client token maps to: all a client can say anything about."""
+        return np.unique(self.to_anchor[self.to_anchor >= 0])
+
     @property
     def reachable(self) -> int:
-        """Anchor tokens some client token maps to: the most a client can say anything about."""
-        return int(np.unique(self.to_anchor[self.to_anchor >= 0]).size)
+        return int(self.reached.size)
 
     @property
     def identity(self) -> bool:

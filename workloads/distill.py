@@ -143,9 +143,10 @@ class Distillation(FedLM):
         # encoder needs finite values); an unreachable one is -inf, so top-k (k capped at the
         # reachable count) never picks it.
         logp_anchor = torch.log(mapped.clamp_min(1e-30))
-        unreachable = np.setdiff1d(np.arange(self.vocab), vmap.to_anchor[vmap.to_anchor >= 0])
-        logp_anchor[:, torch.as_tensor(unreachable, device=logp_anchor.device)] = -torch.inf
-        return logp_anchor
+        reached = torch.as_tensor(vmap.reached, device=logp_anchor.device)
+        out = torch.full_like(logp_anchor, -torch.inf)
+        out[:, reached] = logp_anchor[:, reached]
+        return out
 
     def _record_topk_survival(self, client: int, k: int, vmap: VocabMap) -> None:
         """How much of the client's own top-k (in its vocabulary) has an anchor counterpart."""

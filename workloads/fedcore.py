@@ -136,14 +136,22 @@ class FedLM:
 
     uses_public = True
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def _setup(self, cfg: Any, seed: int) -> np.random.SeedSequence:
+        """Device, precision and threads; returns the workload's own branch of the scenario seed.
+
+        Subclasses that build their clients differently call this too, and
+        spawn from the branch in the same order, so every algorithm sees the
+        same data on the same seed.
+        """
         self.cfg = cfg
         self.device = pick_device(cfg.device)
         self.amp_dtype = pick_precision(cfg.precision, self.device)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
-        ss = np.random.SeedSequence([seed, 0x574B])  # the workload's own branch of the scenario seed
-        data_ss, model_ss, client_ss = ss.spawn(3)
+        return np.random.SeedSequence([seed, 0x574B])
+
+    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+        data_ss, model_ss, client_ss = self._setup(cfg, seed).spawn(3)
         data = load_corpus(cfg.corpus)
         split = split_corpus(
             data, num_clients, public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size,

@@ -39,7 +39,7 @@ import torch
 from workloads.aggregate import average_arrays
 from workloads.base import Budget, Payload, register
 from workloads.data import build_task
-from workloads.fedcore import FedLM, LMClient, classification_metrics, pick_device, pick_precision
+from workloads.fedcore import FedLM, LMClient, classification_metrics
 from workloads.models import ModelSpec, add_lora, load_lora_state, lora_state, warm_base
 from workloads.payload import decode_arrays, encode_arrays, pack_parts, unpack_parts
 from workloads.quant import decode_weights, encode_weights
@@ -134,17 +134,11 @@ class FedSODA(FedLM):
     uses_public = False  # clients never touch the public set; the server uses it for SGP and ODA
 
     def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
-        # FedLM.__init__ would give every client the full model; the task and
-        # its seed branches are rebuilt the same way so that every algorithm
-        # sees the same data on the same seed.
-        self.cfg = cfg
-        self.device = pick_device(cfg.device)
-        self.amp_dtype = pick_precision(cfg.precision, self.device)
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
+        # FedLM.__init__ would give every client the full model; the task is
+        # rebuilt from the same seed branches instead.
         if cfg.model_source == "tiny" and len(set(cfg.families)) != 1:
             raise ValueError(f"fedsoda prunes one server LLM: workload.families must name one family, got {cfg.families}")
-        ss = np.random.SeedSequence([seed, 0x574B])
+        ss = self._setup(cfg, seed)
         data_ss, model_ss, client_ss = ss.spawn(3)
         (server_ss,) = ss.spawn(1)
         tokenizer = pretrained = None
