@@ -1,4 +1,4 @@
-"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``).
+"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``; cache: ``sim.cache_cli``).
 
 Exit codes: 0 success, 2 bad input (scenario, options, output folder).
 """
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     from sim.sweep_cli import add_parsers
 
     add_parsers(sub)
+    from sim.cache_cli import add_parser as add_cache_parser
+
+    add_cache_parser(sub)
     return p
 
 
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
         return 0
+    if args.command == "cache":
+        from sim import cache_cli
+
+        return cache_cli.main(args)
     if args.command in ("sweep", "report"):
         from sim import sweep_cli
 
