@@ -19,7 +19,7 @@ MAX_CLIENTS = 100_000
 MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
 # Defaults of the tiny base, chosen by measurement (docs/results.md).
-BASE_STEPS = 600
+BASE_STEPS = 1200
 BASE_ARTICLES = 600
 
 
@@ -327,6 +327,11 @@ class Workload(_Strict):
     )
     hidden_weight: float = Field(
         0.1, ge=0, le=1e3, description="lambda of the LoRA hidden-projection loss (adaptive_topk; 0 = not shared)"
+    )
+    adaptive_aggregation: Literal["support", "zeropad"] = Field(
+        "support",
+        description="adaptive_topk: support = mean of each entry over the clients that sent it (AdaLD); zeropad = "
+        "mean over all senders with unsent entries as 0 (the ablation of support-aware aggregation)",
     )
     hidden_layer: int = Field(-1, ge=-64, le=63, description="layer whose LoRA down-projection is shared (-1 = last)")
     eta: float = Field(0.9, gt=0, le=1, description="share of the upload budget for logits (adaptive_topk)")
