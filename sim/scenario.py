@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from sim.selection import check_participation
 
 SMOLLM2_LAYERS = 30  # SmolLM2-135M-Instruct, what fedsoda prunes when model_source is smollm2
 
@@ -139,6 +140,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
 
 
 def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
+    participation = check_participation(scn)
+    if participation:
+        return participation
     placement = scn.clients.placement
     if placement.kind == "fixed":
         loc: tuple[Any, ...] = ("clients", "placement", "distances_m")

@@ -70,6 +70,36 @@ class Clients(_Strict):
     antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
+    per_round: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CLIENTS,
+        description="clients selected per synchronous round (M of count, among the available); null = every "
+        "available client",
+    )
+    selection: Literal["uniform", "round_robin", "best_channel", "proportional_fair", "age"] = Field(
+        "uniform",
+        description="how per_round clients are chosen: uniform = without replacement from a stream of its own "
+        "(the same clients for every algorithm on a seed); round_robin = deterministic cycle; best_channel = "
+        "highest uplink SNR of the round's draw; proportional_fair = highest instant rate over its exponentially "
+        "averaged served rate; age = oldest last delivered update, ties by SNR",
+    )
+    pf_time_constant_rounds: float = Field(
+        10.0, ge=1, le=1e6, description="proportional_fair: time constant of the served-rate average [rounds]"
+    )
+    availability: Literal["always", "markov", "trace"] = Field(
+        "always",
+        description="when clients can take part: always; markov = per-client on/off chain in simulated time "
+        "(exponential on and off durations, mean_on_s and mean_off_s); trace = on intervals from "
+        "availability_trace. Unavailable clients are never selected; one that goes off mid-round fails (offline)",
+    )
+    mean_on_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean on duration [s]")
+    mean_off_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean off duration [s]")
+    availability_trace: str | None = Field(
+        None,
+        description="trace availability: CSV client,start_s,end_s of on intervals (path from the working folder); "
+        "off outside them; every client needs one interval",
+    )
 
 
 class Cell(_Strict):
@@ -226,9 +256,35 @@ class MediumCfg(_Strict):
 
 
 class RoundCfg(_Strict):
-    deadline_s: float = Field(10.0, gt=0, le=1e7, description="round deadline from broadcast start [s]")
-    mode: Literal["sync"] = Field("sync", description="round protocol")
+    deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=1e7,
+        description="round deadline from broadcast start [s]; async: the longest one client cycle "
+        "(download, compute, upload) may take",
+    )
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="round protocol: sync = rounds with a deadline; async = buffered asynchronous aggregation "
+        "(FedBuff): clients download, train and upload continuously, one record round per server aggregation",
+    )
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
+    buffer_size: int = Field(
+        10, ge=1, le=MAX_CLIENTS, description="async: arrivals the server buffers before it aggregates (K)"
+    )
+    max_staleness: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_ROUNDS,
+        description="async: updates staler than this many model versions are dropped (outcome stale); null = none",
+    )
+    staleness_weighting: Literal["constant", "polynomial", "hinge"] = Field(
+        "polynomial",
+        description="async: weight s(tau) of an update tau versions stale: constant = 1; polynomial = "
+        "(1 + tau)^-staleness_a; hinge = 1 up to staleness_b, then 1 / (staleness_a (tau - staleness_b) + 1)",
+    )
+    staleness_a: float = Field(0.5, ge=0, le=100, description="async: polynomial exponent / hinge slope a")
+    staleness_b: int = Field(4, ge=0, le=MAX_ROUNDS, description="async: hinge knee b [model versions]")
 
 
 class ClientModel(_Strict):
