@@ -174,7 +174,8 @@ class Medium:
 
     def cancel(self, transfer: Transfer) -> None:
         """Cut one unfinished transfer now (its client went offline); others go on."""
-        if transfer.completed or transfer.cut or self.env.now >= (transfer.end_s if transfer.end_s is not None else math.inf):
+        # Scheduled policies know the end in advance: finished means the end has come.
+        if transfer.cut or (transfer.end_s is not None and transfer.end_s <= self.env.now):
             return
         self._cancel(transfer)
         transfer.end_s, transfer.cut = self.env.now, True
