@@ -30,13 +30,14 @@ from channels.link import dbm_to_w
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
+from sim.fedbuff import FedBuff
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.rng import RoundNormals, client_generators
 from sim.scenario import Scenario
 from sim.selection import Selector
 from workloads.base import Algorithm, Budget, Payload
 
-__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS"]
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS"]
 
 # Append only: the codes are stored in the per-client arrays.
 OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped", "offline", "stale")
@@ -61,6 +62,8 @@ CLIENT_COLUMNS = (
     "energy_j",
     "outcome",
 )
+# round.mode async adds the staleness of each update (sync records keep their columns and bytes).
+ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
 
 
 @dataclass
@@ -68,8 +71,13 @@ class RunResult:
     """What a run produced: one dict per round and per-client columns over all rounds."""
 
     rounds: list[dict[str, Any]] = field(default_factory=list)
-    clients: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in CLIENT_COLUMNS})
+    columns: tuple[str, ...] = CLIENT_COLUMNS
+    clients: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sim_time_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for c in self.columns:
+            self.clients.setdefault(c, [])
 
     def client_column(self, name: str) -> np.ndarray:
         """One column over all rounds; ``outcome`` as names."""
@@ -140,7 +148,7 @@ class Engine:
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
-        self.result = RunResult()
+        self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
         cl = scn.clients
         self.availability: Availability = availability_for(cl, scn.seed)
         self.selector = (
@@ -150,7 +158,11 @@ class Engine:
         storage = getattr(algorithm, "client_storage_bytes", None)
         self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
         self._first_round = self.env.event()
-        self._clients = [self.env.process(self._client(i)) for i in range(n)]
+        self._fedbuff: FedBuff | None = None
+        if scn.round.mode == "async":
+            self._fedbuff = FedBuff(self)  # its clients start with the server
+        else:
+            self._clients = [self.env.process(self._client(i)) for i in range(n)]
 
     def _medium(self, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool) -> Any:
         site = self.radio.drop.site
@@ -162,7 +174,8 @@ class Engine:
         return MultiCellMedium(cells, site)
 
     def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
-        server = self.env.process(self._server(on_round))
+        driver = self._server(on_round) if self._fedbuff is None else self._fedbuff.server(on_round)
+        server = self.env.process(driver)
         # A round allocates many short-lived events; the default GC threshold
         # triggers full collections that cost up to a third of the run time.
         threshold = gc.get_threshold()

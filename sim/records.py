@@ -71,15 +71,15 @@ def write_rounds_csv(path: Path, result: RunResult) -> None:
 
 def write_clients_csv(path: Path, result: RunResult) -> None:
     cols = []
-    for name in CLIENT_COLUMNS:
+    for name in result.columns:
         col = result.client_column(name)
         values = col.tolist()
-        if name in ("k", "client_storage_bytes"):
+        if name in ("k", "client_storage_bytes", "staleness"):
             values = ["" if v < 0 else v for v in values]
         cols.append(values)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CLIENT_COLUMNS)
+    w.writerow(result.columns)
     w.writerows(zip(*cols))
     atomic_write(path, buf.getvalue())
 

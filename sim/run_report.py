@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
+from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.records import atomic_write
@@ -37,9 +37,10 @@ class RunData:
     summary: dict[str, Any]
 
     def result(self) -> RunResult:
-        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]))
+        columns = ASYNC_CLIENT_COLUMNS if self.scn.round.mode == "async" else CLIENT_COLUMNS
+        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]), columns=columns)
         codes = {o: i for i, o in enumerate(OUTCOMES)}
-        for c in CLIENT_COLUMNS:
+        for c in columns:
             col = self.clients[c]
             out.clients[c] = [np.array([codes[o] for o in col], dtype=np.int8) if c == "outcome" else col]
         return out
@@ -65,11 +66,11 @@ def load_run(folder: Path) -> RunData:
     with open(folder / "clients.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     clients: dict[str, np.ndarray] = {}
-    for c in CLIENT_COLUMNS:
+    for c in ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS:
         raw = [r.get(c, "") for r in rows]  # runs older than a column read it as empty
         if c == "outcome":
             clients[c] = np.array(raw, dtype=object)
-        elif c in ("k", "client_storage_bytes"):
+        elif c in ("k", "client_storage_bytes", "staleness"):
             clients[c] = np.array([int(v) if v else -1 for v in raw], dtype=np.int64)
         else:
             clients[c] = np.array([_num(v) for v in raw])
@@ -202,7 +203,9 @@ def _map_figure(data: RunData) -> Figure | None:
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     # distance_m is to the serving site, which is not the origin in a multi-cell drop.
-    if not np.allclose(drop.distance_2d_m, data.clients["distance_m"][first]):
+    # Only the round's participants have rows when clients are selected (or async).
+    seen = data.clients["client"][first].astype(int)
+    if not np.allclose(drop.distance_2d_m[seen], data.clients["distance_m"][first]):
         return None  # the records come from another version of the geometry; no map rather than a wrong one
     ids = data.clients["client"].astype(int)
     snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)

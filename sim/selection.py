@@ -123,6 +123,8 @@ def check_participation(scn: Any) -> tuple[tuple[Any, ...], str] | None:
             return ("round", "buffer_size"), f"{rc.buffer_size} is more than clients.count={cl.count}"
         if cl.per_round is not None:
             return ("clients", "per_round"), "applies to sync rounds only (async runs every available client)"
+        if "tdma" in (scn.medium.uplink_sharing, scn.medium.downlink_sharing):
+            return ("round", "mode"), "async cannot share the band by tdma (its queue is rebuilt at every round)"
         if scn.workload.algorithm not in ASYNC_ALGORITHMS:
             return ("round", "mode"), (
                 f"async cannot run {scn.workload.algorithm}: its uploads are knowledge of one round's public-set "
