@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -121,14 +119,9 @@ def _write_parquet(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> N
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             # A swept key with values of several types (1, "auto"): keep them as text.
             arrays[c] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(pa.table(arrays), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(arrays), sink)
+    atomic_write(path, sink.getvalue().to_pybytes())
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

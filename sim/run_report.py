@@ -20,6 +20,7 @@ import yaml
 from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
+from sim.outdir import COMPLETE, DATA_RECORDS
 from sim.records import atomic_write
 from sim.report import render_report
 from sim.scenario import Scenario
@@ -46,7 +47,8 @@ class RunData:
 
 
 def is_run_folder(folder: Path) -> bool:
-    return all((folder / f).is_file() for f in ("summary.json", "rounds.csv", "clients.csv", "scenario.resolved.yaml"))
+    """``folder`` holds a run, finished or not (:func:`sim.outdir.check_complete` tells which)."""
+    return any((folder / f).is_file() for f in (COMPLETE, *DATA_RECORDS))
 
 
 def _num(v: str) -> Any:
@@ -244,8 +246,7 @@ def write_run_report(folder: Path) -> Path:
     images = {}
     for name, caption, png in figs:
         images[f"plots/{name}"] = png
-        (folder / "plots").mkdir(exist_ok=True)
-        (folder / "plots" / name).write_bytes(png)
+        atomic_write(folder / "plots" / name, png)
         md += [f"![{caption}](plots/{name})", ""]
     text = "\n".join(md)
     atomic_write(folder / "report.md", text)

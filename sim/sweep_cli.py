@@ -34,6 +34,8 @@ def add_parsers(sub: Any) -> None:
     sw.add_argument("--workers", type=int, help="processes (pool) or CPUs for a local Ray (default: the cores)")
     sw.add_argument("--executor", choices=("pool", "ray"), default="pool", help="where points run (default pool)")
     sw.add_argument("--address", help="Ray cluster address (--executor ray); default: start a local instance")
+    sw.add_argument("--force", action="store_true",
+                    help="replace the results of a different sweep in --out (its shared points are kept)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     _report_options(sw)
 
@@ -71,13 +73,17 @@ def _report(folder: Path, target: float | None, baseline: str | None) -> Path:
     if is_sweep_folder(folder):
         return write_sweep_report(folder, target, baseline)
     if is_run_folder(folder):
-        return write_run_report(folder)
+        from sim.outdir import check_complete, locked
+
+        with locked(folder):
+            check_complete(folder, verify=False)
+            return write_run_report(folder)
     raise ScenarioError(f"{folder}: neither a run folder (summary.json, rounds.csv, ...) nor a sweep folder (results.csv)")
 
 
 def _sweep(args: argparse.Namespace) -> int:
     from sim.executors import ExecutorError, default_workers
-    from sim.sweep import SweepBusyError, run_sweep
+    from sim.sweep import SweepBusyError, SweepMismatchError, run_sweep
 
     scn = load_scenario(args.scenario, args.overrides, _sweep_options(args))
     out: Path = args.out or Path("runs") / args.scenario.stem
@@ -90,7 +96,8 @@ def _sweep(args: argparse.Namespace) -> int:
     quiet = args.quiet or not sys.stderr.isatty()
     try:
         if quiet:
-            outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address)
+            outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address,
+                                force=args.force)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -99,8 +106,9 @@ def _sweep(args: argparse.Namespace) -> int:
             with Progress(*columns, transient=True) as bar:
                 task = bar.add_task("sweep", total=None)
                 outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address,
-                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except (ExecutorError, SweepBusyError) as err:
+                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                    force=args.force)
+    except (ExecutorError, SweepBusyError, SweepMismatchError) as err:
         raise ScenarioError(str(err)) from None
     except KeyboardInterrupt:
         print(f"interrupted; finished points are kept: rerun the same command to resume ({out})", file=sys.stderr)
@@ -113,11 +121,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.outdir import OutputDirError
+
     try:
         if args.command == "sweep":
             return _sweep(args)
         print(f"report: {_report(args.folder, args.target_accuracy, args.baseline)}")
         return 0
-    except ScenarioError as err:
+    except (ScenarioError, OutputDirError) as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
