@@ -29,6 +29,24 @@ __all__ = ["RunData", "load_run", "run_figures", "write_run_report", "is_run_fol
 
 Figure = tuple[str, str, bytes]  # file name, caption, PNG
 
+# Matplotlib draws every bar and marker: past these counts rounds are binned and points thinned,
+# so a 100000-round run reports in seconds.
+MAX_BARS = 300
+MAX_POINTS = 20_000
+
+
+def thin(n: int, limit: int) -> np.ndarray:
+    """At most ``limit`` evenly spaced indices of ``0 .. n-1``, first and last included."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def _bins(rounds: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bin index [len(rounds)] and bin width [rounds] so that at most MAX_BARS bars are drawn."""
+    width = max(1, -(-rounds.size // MAX_BARS))
+    return np.arange(rounds.size) // width, width
+
 
 @dataclass
 class RunData:
@@ -85,12 +103,13 @@ def _per_client(data: RunData, name: str) -> np.ndarray:
 
 
 def _uplink_figure(data: RunData) -> Figure:
-    r = data.rounds
+    r = [data.rounds[i] for i in thin(len(data.rounds), MAX_POINTS // 10)]
+    style = "o-" if len(r) == len(data.rounds) else "-"
     cum = [row["cum_uplink_bytes"] for row in r]
     alg = data.scn.workload.algorithm
     fig, ax = new_figure()
     if r and "eval_accuracy" in r[0]:
-        ax.plot(cum, [row["eval_accuracy"] for row in r], "o-", color=COLORS[0], label=alg)
+        ax.plot(cum, [row["eval_accuracy"] for row in r], style, color=COLORS[0], label=alg)
         ax.set_xlabel("cumulative uplink payload")
         ax.set_ylabel("accuracy")
         log_if_wide(ax, cum, "x")
@@ -98,7 +117,7 @@ def _uplink_figure(data: RunData) -> Figure:
         caption = "Accuracy against cumulative uplink bytes"
         name = "uplink_vs_accuracy.png"
     else:
-        ax.plot([row["round"] for row in r], cum, "o-", color=COLORS[0], label=alg)
+        ax.plot([row["round"] for row in r], cum, style, color=COLORS[0], label=alg)
         ax.set_xlabel("round")
         integer_axis(ax)
         ax.set_ylabel("cumulative uplink payload")
@@ -112,9 +131,16 @@ def _uplink_figure(data: RunData) -> Figure:
 
 
 def _latency_figure(data: RunData) -> Figure:
-    dur = np.array([row["duration_s"] for row in data.rounds])
+    dur = np.array([row["duration_s"] for row in data.rounds], dtype=float)
+    rounds = np.array([row["round"] for row in data.rounds], dtype=float)
     fig, (a, b) = new_figure(2, width_in=4.6)
-    a.bar([row["round"] for row in data.rounds], dur, color=COLORS[0])
+    index, width = _bins(rounds)
+    if width == 1:
+        a.bar(rounds, dur, color=COLORS[0])
+    else:
+        n_bins = int(index.max(initial=-1)) + 1
+        mean = np.bincount(index, weights=dur, minlength=n_bins) / np.maximum(np.bincount(index, minlength=n_bins), 1)
+        a.bar(rounds[::width], mean, width=width, align="edge", color=COLORS[0], label=f"mean of {width} rounds")
     a.axhline(data.scn.round.deadline_s, color=COLORS[1], ls="--", label=f"deadline {data.scn.round.deadline_s:g} s")
     a.set_xlabel("round")
     integer_axis(a)
@@ -123,7 +149,9 @@ def _latency_figure(data: RunData) -> Figure:
     a.set_title("Latency per round")
     a.legend(loc="upper right")
     xs = np.sort(dur)
-    b.step(np.concatenate([[0.0], xs]), np.arange(xs.size + 1) / max(xs.size, 1), where="post", color=COLORS[0])
+    keep = thin(xs.size + 1, MAX_POINTS)
+    steps = np.concatenate([[0.0], xs])[keep]
+    b.step(steps, keep / max(xs.size, 1), where="post", color=COLORS[0])
     b.set_xlabel("round latency [s]")
     b.set_ylabel("fraction of rounds")
     b.set_ylim(0, 1.02)
@@ -135,7 +163,8 @@ def _k_figure(data: RunData) -> Figure | None:
     k = data.clients["k"]
     if not (k >= 0).any():
         return None
-    sel = k >= 0
+    sel = np.flatnonzero(k >= 0)
+    sel = sel[thin(sel.size, MAX_POINTS)]  # evenly over the run: a sample, not the first rounds
     fig, ax = new_figure()
     clients = data.clients["client"][sel].astype(int)
     snr = data.clients["snr_db"][sel]
@@ -174,18 +203,27 @@ def _airtime_energy_figure(data: RunData) -> Figure:
 def _outcome_figure(data: RunData) -> Figure:
     rounds = np.array([row["round"] for row in data.rounds], dtype=int)
     fig, ax = new_figure()
-    bottom = np.zeros(rounds.size)
+    index, width = _bins(rounds)
+    n_bins = int(index.max(initial=-1)) + 1
+    # Client rows to their round's position: one pass over the rows, not one per round.
+    client_rounds = data.clients["round"].astype(int)
+    pos = np.searchsorted(rounds, client_rounds)
+    valid = pos < rounds.size
+    valid[valid] &= rounds[pos[valid]] == client_rounds[valid]
+    bottom = np.zeros(n_bins)
     for j, o in enumerate(OUTCOMES):
         if o == "delivered":
             continue
-        counts = np.array([np.sum((data.clients["round"] == r) & (data.clients["outcome"] == o)) for r in rounds])
+        hit = valid & (data.clients["outcome"] == o)
+        counts = np.bincount(index[pos[hit]], minlength=n_bins).astype(float)
         if counts.any():
-            ax.bar(rounds, counts, bottom=bottom, color=COLORS[j], label=o)
+            ax.bar(rounds[::width], counts, width=width, align="edge" if width > 1 else "center", bottom=bottom,
+                   color=COLORS[j], label=o)
             bottom += counts
     ax.set_xlabel("round")
     integer_axis(ax)
     integer_axis(ax, "y")
-    ax.set_ylabel("dropped clients")
+    ax.set_ylabel("dropped clients" if width == 1 else f"dropped clients per {width} rounds")
     ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.35)  # headroom for the legend
     ax.set_title("Dropped clients per round, by reason")
     if bottom.any():

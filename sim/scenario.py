@@ -16,9 +16,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.grid import MAX_SWEEP_POINTS, count_points
 from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
-SMOLLM2_LAYERS = 30  # SmolLM2-135M-Instruct, what fedsoda prunes when model_source is smollm2
+# A scenario is a page of keys; a larger file is a mistake (a log, a data set) and would take minutes to parse.
+MAX_SCENARIO_BYTES = 1 << 20
+# The schema is 4 levels deep; sweep values and lists add a few more.
+MAX_YAML_DEPTH = 32
 
 __all__ = [
     "Scenario",
@@ -30,6 +35,8 @@ __all__ = [
     "leaf_fields",
     "SweepCfg",
     "sweep_points",
+    "MAX_SCENARIO_BYTES",
+    "MAX_SWEEP_POINTS",
 ]
 
 
@@ -86,7 +93,7 @@ def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"{value!r} is not one of {expected}"
+        return f"{_short(repr(value))} is not one of {expected}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -99,13 +106,14 @@ def _describe(error: dict[str, Any]) -> str:
         return f"must be a finite number (got {value})"
     if isinstance(value, (dict, list)):
         return msg
-    return f"{msg} (got {value!r})"
+    return f"{msg} (got {_short(repr(value))})"
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        part = part if isinstance(part, int) else _short(str(part), 40)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(document)"
 
 
@@ -174,6 +182,9 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             )
         if wl.sgp_skip_positions > wl.text_tokens:
             return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
+    problem = workload_problem(scn)
+    if problem:
+        return problem
     sources = {cm.source or wl.model_source for cm in wl.client_models or []}
     if "tiny" in sources and len(sources) > 1:
         return ("workload", "client_models"), (
@@ -213,20 +224,39 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if scn.channel.trace is not None:
             return loc, "full_load needs the SNR from geometry; channel.trace replays it"
     if scn.channel.trace is not None:
-        if not Path(scn.channel.trace).is_file():
-            return ("channel", "trace"), f"no such file {scn.channel.trace!r}"
-        from channels.trace import read_trace
-
-        try:
-            read_trace(scn.channel.trace, scn.clients.count)
-        except ValueError as err:
-            return ("channel", "trace"), str(err)
+        trace_problem = _trace_problem(scn.channel.trace, scn.clients.count)
+        if trace_problem:
+            return ("channel", "trace"), trace_problem
     pl = scn.channel.pathloss
     if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
         return ("channel", "pathloss", "env_height_m"), (
             f"must be below clients.height_m and cell.bs_height_m for {pl.model} (got {pl.env_height_m})"
         )
     return None
+
+
+_TRACE_CHECKED: dict[tuple[str, int, int, int], str | None] = {}
+
+
+def _trace_problem(path: str, clients: int) -> str | None:
+    """What is wrong with trace ``path`` for ``clients``, read once per file version (a sweep checks every point)."""
+    from channels.trace import read_trace
+
+    try:
+        info = Path(path).stat()
+        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size, clients)
+    except OSError:
+        key = None
+    if key is not None and key in _TRACE_CHECKED:
+        return _TRACE_CHECKED[key]
+    try:
+        read_trace(path, clients)
+        problem = None
+    except ValueError as err:
+        problem = str(err)
+    if key is not None:
+        _TRACE_CHECKED[key] = problem
+    return problem
 
 
 def _sweep_key_problem(key: str) -> str | None:
@@ -266,6 +296,9 @@ def _check_sweep(
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         return fail(("sweep", "zip"), f"zipped lists differ in length ({shown})")
+    n_points = count_points(sw.grid, sw.zip, sw.seeds)
+    if n_points > MAX_SWEEP_POINTS:
+        return fail(("sweep",), f"{n_points} points; a sweep may have at most {MAX_SWEEP_POINTS} (split it)")
     base = {k: v for k, v in data.items() if k != "sweep"}
     for params in sweep_points(scn):
         try:
@@ -293,6 +326,67 @@ def _check_sweep(
     return None
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """An echoed value, cut to ``limit`` characters: a message stays one readable line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_limited(path: Path, name: str) -> bytes:
+    """The bytes of a regular scenario file of at most MAX_SCENARIO_BYTES (a FIFO or /dev/zero would never end)."""
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ScenarioError(f"{name}: no such file") from None
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ScenarioError(f"{name}: is a directory, not a scenario file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(f"{name}: not a regular file (a pipe or device is not a scenario)")
+    if info.st_size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{name}: {info.st_size} bytes; a scenario file may have at most {MAX_SCENARIO_BYTES}")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{name}: grew past {MAX_SCENARIO_BYTES} bytes while being read")
+    return raw
+
+
+def _check_tree(root: yaml.Node | None, name: str) -> None:
+    """Refuse duplicate keys (at the second occurrence's line) and nesting deeper than MAX_YAML_DEPTH.
+
+    Walks each node once, so an alias bomb costs no more than its text.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_YAML_DEPTH:
+            raise ScenarioError(f"{name}:{node.start_mark.line + 1}: nested too deeply (more than {MAX_YAML_DEPTH} levels)")
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in first:
+                        raise ScenarioError(
+                            f"{name}:{line}: duplicate key {_short(key.value)!r} (first at line {first[key.value]})"
+                        )
+                    first[key.value] = line
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
+
+
 def load_scenario(
     path: str | Path, overrides: list[str] | None = None, sweep: dict[str, Any] | None = None
 ) -> Scenario:
@@ -303,26 +397,24 @@ def load_scenario(
     """
     path = Path(path)
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{name}: is a directory, not a scenario file") from None
-    except OSError as err:
-        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    raw = _read_limited(path, name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(f"{name}: not a text file (invalid UTF-8)") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_tree(node, name)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         line = _yaml_error_line(err)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         where = f"{name}:{line}" if line else name
         raise ScenarioError(f"{where}: YAML syntax error: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(f"{name}: nested too deeply (more than {MAX_YAML_DEPTH} levels)") from None
+    except ValueError as err:  # an integer of thousands of digits (Python's int_max_str_digits)
+        raise ScenarioError(f"{name}: a value cannot be read ({_short(str(err))})") from None
     if data is None:
         raise ScenarioError(f"{name}: empty scenario; expected a mapping of keys such as rounds, clients, channel")
     if not isinstance(data, dict):

@@ -8,9 +8,12 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
 
@@ -23,6 +26,33 @@ MAX_ROUNDS = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads True as 1: `rounds: yes` would be one round.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_bool_for_number(value, field.annotation):
+            raise PydanticCustomError("bool_number", "must be a number, not a boolean")
+        return value
+
+
+def _numeric_kinds(ann: Any) -> tuple[bool, bool, Any]:
+    """(takes a number, takes a boolean, element annotation of a list) of a field annotation."""
+    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    number = any(a in (int, float) for a in args)
+    boolean = any(a is bool for a in args)
+    element = next((typing.get_args(a)[0] for a in args if typing.get_origin(a) is list and typing.get_args(a)), None)
+    return number, boolean, element
+
+
+def _is_bool_for_number(value: Any, ann: Any) -> bool:
+    number, boolean, element = _numeric_kinds(ann)
+    if isinstance(value, bool):
+        return number and not boolean
+    if isinstance(value, list) and element is not None:
+        return any(_is_bool_for_number(v, element) for v in value)
+    return False
 
 
 class Placement(_Strict):
