@@ -320,7 +320,9 @@ class Engine:
         time_left = rnd.deadline_abs - env.now - latency
         bler = self.uplink.expected_bler(i)
         goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
-        budget = Budget(int(goodput * time_left) if time_left > 0 else 0, goodput, float(ul.snr_db[i]), time_left)
+        # Clamped to int64: the records' budget_bits column (a link can carry more than 2^63 bits in theory).
+        bits = min(int(goodput * time_left), 2**63 - 1) if time_left > 0 else 0
+        budget = Budget(bits, goodput, float(ul.snr_db[i]), time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
         if payload is None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.engine import CLIENT_COLUMNS, RunResult
 
-__all__ = ["atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
+__all__ = ["RecordError", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
 
 ROUND_COLUMNS = (
     "round",
@@ -35,6 +35,10 @@ ROUND_COLUMNS = (
     "energy_j",
     "mean_k",
 )
+
+
+class RecordError(Exception):
+    """A record that cannot be read back; ``str(err)`` names the file, row or column, and the problem."""
 
 
 def _create_temp(folder: Path, name: str) -> tuple[int, Path]:

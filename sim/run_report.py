@@ -21,7 +21,7 @@ from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.outdir import COMPLETE, DATA_RECORDS
-from sim.records import atomic_write
+from sim.records import ROUND_COLUMNS, RecordError, atomic_write
 from sim.report import render_report
 from sim.scenario import Scenario
 
@@ -78,22 +78,94 @@ def _num(v: str) -> Any:
         return float(v)
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    import io
+
+    try:
+        reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+        rows = list(reader)
+    except csv.Error as err:
+        raise RecordError(f"{path}: not a CSV file ({err})") from None
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RecordError(f"{path}: column {missing[0]!r} is missing ({len(missing)} of the record's columns)")
+    for line, row in enumerate(rows, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise RecordError(f"{path}:{line}: the row has {'more' if None in row else 'fewer'} cells than the header")
+    return rows
+
+
+def _numbers(path: Path, rows: list[dict[str, str]], columns: Any) -> list[dict[str, Any]]:
+    out = []
+    for line, row in enumerate(rows, start=2):
+        typed: dict[str, Any] = {}
+        for k, v in row.items():
+            if k not in columns:
+                typed[k] = v
+                continue
+            try:
+                typed[k] = _num(v)
+            except ValueError:
+                raise RecordError(f"{path}:{line}: column {k}: not a number ({v[:40]!r})") from None
+        out.append(typed)
+    return out
+
+
 def load_run(folder: Path) -> RunData:
-    scn = Scenario.model_validate(yaml.safe_load((folder / "scenario.resolved.yaml").read_text()))
-    with open(folder / "rounds.csv", newline="") as f:
-        rounds = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
-    with open(folder / "clients.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    """The records of ``folder``; RecordError names the first damaged file, row or column."""
+    from pydantic import ValidationError
+
+    path = folder / "scenario.resolved.yaml"
+    try:
+        data = yaml.safe_load(_text(path))
+        scn = Scenario.model_validate(data)
+    except yaml.YAMLError as err:
+        raise RecordError(f"{path}: not valid YAML ({type(err).__name__})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(document)"
+        raise RecordError(f"{path}: {where}: {first['msg'][:80]}") from None
+    rounds_path = folder / "rounds.csv"
+    raw_rounds = _csv_rows(rounds_path, ROUND_COLUMNS)
+    rounds = _numbers(rounds_path, raw_rounds, set(raw_rounds[0]) if raw_rounds else set())
+    clients_path = folder / "clients.csv"
+    rows = _csv_rows(clients_path, CLIENT_COLUMNS)
+    numeric = [c for c in CLIENT_COLUMNS if c != "outcome"]
+    typed = _numbers(clients_path, rows, set(numeric))
+    for line, row in enumerate(rows, start=2):
+        if row["outcome"] not in OUTCOMES:
+            raise RecordError(f"{clients_path}:{line}: outcome {row['outcome'][:40]!r} is not one of {', '.join(OUTCOMES)}")
     clients: dict[str, np.ndarray] = {}
     for c in CLIENT_COLUMNS:
-        raw = [r.get(c, "") for r in rows]  # runs older than a column read it as empty
         if c == "outcome":
-            clients[c] = np.array(raw, dtype=object)
+            clients[c] = np.array([r[c] for r in rows], dtype=object)
         elif c in ("k", "client_storage_bytes"):
-            clients[c] = np.array([int(v) if v else -1 for v in raw], dtype=np.int64)
+            clients[c] = np.array([-1 if r[c] != r[c] else int(r[c]) for r in typed], dtype=np.int64)
         else:
-            clients[c] = np.array([_num(v) for v in raw])
-    summary = json.loads((folder / "summary.json").read_text())
+            clients[c] = np.array([r[c] for r in typed], dtype=float)
+    summary_path = folder / "summary.json"
+    try:
+        summary = json.loads(_text(summary_path))
+    except ValueError as err:
+        raise RecordError(f"{summary_path}: not valid JSON ({str(err)[:60]})") from None
+    if not isinstance(summary, dict):
+        raise RecordError(f"{summary_path}: expected a JSON object, got {type(summary).__name__}")
+    for key in ("sim_time_s", "uplink_bytes_total", "downlink_bytes_total", "airtime_s_total", "energy_j_total",
+                "delivered_total", "outcomes"):
+        if key not in summary:
+            raise RecordError(f"{summary_path}: key {key!r} is missing")
+        ok = isinstance(summary[key], dict) if key == "outcomes" else isinstance(summary[key], (int, float)) and not isinstance(summary[key], bool)
+        if not ok:
+            raise RecordError(f"{summary_path}: {key}: not a {'mapping' if key == 'outcomes' else 'number'} ({str(summary[key])[:40]!r})")
     return RunData(scn, rounds, clients, summary)
 
 

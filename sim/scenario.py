@@ -182,7 +182,7 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             )
         if wl.sgp_skip_positions > wl.text_tokens:
             return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
-    problem = workload_problem(scn)
+    problem = workload_problem(scn) or _radio_problem(scn)
     if problem:
         return problem
     sources = {cm.source or wl.model_source for cm in wl.client_models or []}
@@ -232,6 +232,49 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         return ("channel", "pathloss", "env_height_m"), (
             f"must be below clients.height_m and cell.bs_height_m for {pl.model} (got {pl.env_height_m})"
         )
+    return None
+
+
+# TR 38.901 Table 7.4.1-1 applicability of the path-loss models [GHz].
+_CARRIER_RANGE_GHZ = {"umi": (0.5, 100.0), "uma": (0.5, 100.0), "inh": (0.5, 100.0), "rma": (0.5, 30.0)}
+MIN_BANDWIDTH_MHZ = 1e-3  # 1 kHz; a sub-normal bandwidth divides to infinity
+
+
+def _closest_m(scn: Scenario) -> float:
+    """The smallest 3D client-to-antenna distance the placement allows [m]."""
+    p = scn.clients.placement
+    ground = {"fixed": min(p.distances_m or [0.0]), "ring": p.radius_m}.get(p.kind, p.min_distance_m)
+    return math.hypot(ground, scn.cell.bs_height_m - scn.clients.height_m)
+
+
+def _radio_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
+    """Radio values inside their ranges that the formulas cannot take together."""
+    for key in ("bandwidth_mhz", "downlink_bandwidth_mhz"):
+        value = getattr(scn.cell, key)
+        if value is not None and value < MIN_BANDWIDTH_MHZ:
+            return ("cell", key), f"must be at least {MIN_BANDWIDTH_MHZ:g} MHz (got {value:g})"
+    pl = scn.channel.pathloss
+    fc = scn.cell.carrier_ghz
+    if scn.channel.snr_db is None and scn.channel.trace is None:
+        if pl.model in _CARRIER_RANGE_GHZ:
+            lo, hi = _CARRIER_RANGE_GHZ[pl.model]
+            if not lo <= fc <= hi:
+                return ("cell", "carrier_ghz"), f"{pl.model} path loss is valid for {lo:g} .. {hi:g} GHz (got {fc:g})"
+        closest = _closest_m(scn)
+        if closest <= 0:
+            return ("clients", "placement"), (
+                "a client can stand on the antenna (3D distance 0: ground distance 0 and clients.height_m = "
+                "cell.bs_height_m); the path loss is infinite there"
+            )
+        # Friis holds in the far field: below lambda / (4 pi) it predicts a gain, not a loss.
+        d_ref = pl.reference_m if pl.model == "log_distance" else closest
+        far_m = 299_792_458.0 / (fc * 1e9) / (4 * math.pi)
+        if pl.model in ("free_space", "log_distance") and (pl.model == "free_space" or pl.reference_loss_db is None) and d_ref < far_m:
+            what = "channel.pathloss.reference_m" if pl.model == "log_distance" else "the closest client"
+            return ("cell", "carrier_ghz"), (
+                f"{fc:g} GHz has its far field beyond {far_m:.3g} m, but {what} is at {d_ref:.3g} m "
+                f"({pl.model} would predict a gain)"
+            )
     return None
 
 
@@ -288,6 +331,9 @@ def _check_sweep(
             problem = _sweep_key_problem(key)
             if problem is None and not values:
                 problem = "needs at least one value"
+            for i, v in enumerate(values):
+                if problem is None and isinstance(v, float) and not math.isfinite(v):
+                    return fail(("sweep", block, key, i), f"must be a finite number (got {v})")
             if problem is None and block == "grid" and key in sw.zip:
                 problem = "is in both sweep.grid and sweep.zip"
             if problem:
@@ -318,7 +364,7 @@ def _check_sweep(
         for block, entries in (("grid", sw.grid), ("zip", sw.zip)):
             for key, values in entries.items():
                 if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
-                    i = next(j for j, v in enumerate(values) if v == params[key])
+                    i = next((j for j, v in enumerate(values) if v == params[key]), 0)
                     detail = why if dotted == key else f"{dotted}: {why}"
                     return fail(("sweep", block, key, i), detail)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
