@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sim.cli import main
@@ -327,3 +328,32 @@ def test_a_worker_whose_parent_is_already_gone_exits_at_once():
         cwd=ROOT, capture_output=True, text=True,
     )
     assert (code.returncode, code.stdout) == (1, "")
+
+
+# --- long runs report in bounded time --------------------------------------------------------------------
+
+
+def test_thin_keeps_first_and_last_and_at_most_the_limit():
+    from sim.run_report import thin
+
+    assert thin(5, 10).tolist() == [0, 1, 2, 3, 4]
+    idx = thin(100_000, 300)
+    assert idx.size <= 300 and idx[0] == 0 and idx[-1] == 99_999 and (idx[1:] > idx[:-1]).all()
+
+
+def test_a_long_run_bins_its_charts_and_samples_its_table(tmp_path, write_yaml):
+    from sim.report import MAX_TABLE_ROUNDS
+    from sim.run_report import MAX_BARS, _bins, load_run
+
+    scn = write_yaml({"rounds": 1000, "clients": {"count": 2}, "round": {"deadline_s": 0.5},
+                      "workload": {"payload_bits": 200_000, "downlink_bits": 1000, "work_flop": 1e9}})
+    assert run_cli("run", str(scn), "--out", str(tmp_path / "out")) == 0
+
+    data = load_run(tmp_path / "out")
+    index, width = _bins(np.array([r["round"] for r in data.rounds]))
+    md = (tmp_path / "out" / "report.md").read_text()
+    table = md.split("## Rounds")[1].split("## Plots")[0]
+    assert index.max() + 1 <= MAX_BARS and width == 4
+    assert sum(line.startswith("| ") for line in table.splitlines()) == MAX_TABLE_ROUNDS + 1  # + header
+    assert f"{MAX_TABLE_ROUNDS} of 1000 rounds shown" in table
+    assert "| 999 |" in table and "| 0 |" in table
