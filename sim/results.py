@@ -168,9 +168,9 @@ def check_results(folder: Path) -> list[dict[str, Any]]:
     except csv.Error as err:
         raise RecordError(f"{path}: not a CSV file ({err})") from None
     header = table[0] if table else []
-    for column in ("point_id", "status", "algorithm", "error"):
+    for column in ("point_id", "status", *SUMMARY_COLUMNS, "error"):
         if column not in header:
-            raise RecordError(f"{path}: column {column!r} is missing")
+            raise RecordError(f"{path}: column {column!r} is missing (renamed, or written by another fedwave version)")
     for line, cells in enumerate(table[1:], start=2):
         if len(cells) != len(header):
             raise RecordError(f"{path}:{line}: {len(cells)} cells but the header has {len(header)}")

@@ -126,7 +126,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as err:
-        raise ScenarioError(f"--set {key}: value is not valid YAML ({err.__class__.__name__})") from None
+        raise ScenarioError(f"--set {_short(key)}: value is not valid YAML ({err.__class__.__name__})") from None
+    except RecursionError:
+        raise ScenarioError(f"--set {_short(key)}: value nested too deeply") from None
+    except ValueError as err:  # an integer of thousands of digits
+        raise ScenarioError(f"--set {_short(key)}: value cannot be read ({_short(str(err))})") from None
     return key, value
 
 
