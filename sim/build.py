@@ -262,7 +262,7 @@ def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:
     """(uplink, downlink) rate models; nr_mcs loads Sionna (and torch) only when chosen."""
     cfg = scn.channel.rate
     if cfg.model == "shannon":
-        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz)
+        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz, cfg.snr_ceiling_db)
         return shannon, shannon
     from channels.nr_mcs import NrMcsRate
 

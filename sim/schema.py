@@ -136,7 +136,18 @@ class Rate(_Strict):
     )
     gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
     max_se_bps_hz: float | None = Field(
-        None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
+        7.40625,
+        gt=0,
+        le=100,
+        description="shannon: spectral-efficiency cap [bit/s/Hz]; default 7.40625 = the highest NR MCS, 256-QAM at "
+        "code rate 948/1024 (TS 38.214 Table 5.1.3.1-2, MCS 27); null = uncapped",
+    )
+    snr_ceiling_db: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="shannon: implementation SNR ceiling [dB] (EVM): SNR_eff = 1 / (1/SNR + 1/ceiling), e.g. 29.1 "
+        "for the 3.5% EVM TS 38.104 allows a 256-QAM base station; null = none",
     )
     bler_target: float = Field(
         0.1, gt=0, lt=1, description="nr_mcs: highest MCS whose transport-block error rate stays at or below this"

@@ -396,7 +396,8 @@ def test_proportional_fair_through_fedwave_run(tmp_path, write_yaml):
     data = {
         "rounds": 1,
         "clients": {"count": 2, "placement": {"kind": "fixed", "distances_m": [30.0, 400.0]}},
-        "channel": {"fading": {"model": "none"}, "pathloss": {"los": "los"}},
+        # Uncapped: the hand split below is on the capacity curve (the near client would hit the NR cap).
+        "channel": {"fading": {"model": "none"}, "pathloss": {"los": "los"}, "rate": {"max_se_bps_hz": None}},
         "medium": {"uplink_sharing": "proportional_fair", "downlink_sharing": "proportional_fair"},
         "round": {"deadline_s": 100.0},
         "workload": {"payload_bits": 1_000_000, "downlink_bits": 0, "work_flop": 0},
