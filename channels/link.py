@@ -66,6 +66,11 @@ class Channel:
     burst : Gilbert-Elliott chains adding bursty loss per draw (None = off)
     trace : replayed SNRs, fading included, instead of mean SNR x fading
     record : keep every draw's SNRs in ``history`` (for trace export)
+
+    ``inr_ul`` : [num_clients] uplink interference-to-noise ratio I / N over the
+    full band (linear; zeros without interference): the uplink SNR is then the
+    full-band SINR, and a medium whose clients concentrate their power scales
+    it per share with :func:`channels.interference.concentrated_share_sinr`.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class Channel:
         self.trace = trace
         self.record = record
         self.history: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.inr_ul = np.zeros(self.mean_snr_ul_db.shape[0])
 
     def set_large_scale(self, mean_snr_ul_db: np.ndarray, mean_snr_dl_db: np.ndarray, distance_3d_m: np.ndarray) -> None:
         """New mean SNRs and distances (clients moved); the fading process carries on."""

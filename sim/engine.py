@@ -118,6 +118,8 @@ class Engine:
         med = scn.medium
         self.uplink = self._medium(ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
         self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
+        if np.any(ch.inr_ul > 0):
+            self.uplink.set_interference(ch.inr_ul)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)

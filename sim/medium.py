@@ -20,7 +20,11 @@ number of transfers expected this round, ``n`` the number active right now:
 
 With ``power_concentration`` (uplink: a UE puts its whole power into its
 sub-band) a client holding ``B/n`` sees SNR ``n s``; the base station keeps its
-power spectral density constant, so the downlink does not.
+power spectral density constant, so the downlink does not.  Under full-load
+interference (:meth:`Medium.set_interference`, I / N per client) the
+interferers concentrate their power in their shares too, and ``s`` being the
+full-band SINR, the share's SINR is ``n s (1 + I/N) / (1 + n I/N)``
+(:func:`channels.interference.concentrated_share_sinr`).
 
 ``fdma_static`` and ``tdma`` know each transfer's end when it starts and cost
 one SimPy event per transfer; ``ofdma`` costs one vector update per start or
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
 from channels.rate import RateModel
 
@@ -98,6 +103,7 @@ class Medium:
         self.expected = 1
         self.members: np.ndarray | None = None
         self.snr_linear = np.empty(0)
+        self.inr: np.ndarray | None = None
         self._expected_rate = np.empty(0)
         self._expected_bler = np.empty(0)
 
@@ -126,28 +132,46 @@ class Medium:
         block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
         self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
 
+    def set_interference(self, inr_linear: np.ndarray) -> None:
+        """[num_clients] full-band interference-to-noise ratio I / N of each client's receiver (full load)."""
+        self.inr = np.asarray(inr_linear, dtype=float)
+
+    def _inr(self, clients: np.ndarray | None = None) -> np.ndarray | float:
+        if self.inr is None:
+            return 0.0
+        return self.inr if clients is None else self.inr[clients]
+
     def _new_round(self) -> None:
         """Per-round state of a policy, set before the expected rates are computed."""
 
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
-        return snr_linear * self.expected if self.power_concentration else snr_linear
+        if not self.power_concentration:
+            return snr_linear
+        return concentrated_share_sinr(snr_linear, self._inr(), self.expected)
 
     def expected_bler(self, client: int) -> float:
         """Probability that one packet try of ``client`` fails this round."""
         return float(self._expected_bler[client])
 
-    def share_rate_bps(self, snr_linear: np.ndarray | float, sharers: int) -> np.ndarray:
-        """Rate of one transfer while the band is split ``sharers`` ways [bit/s]."""
+    def share_rate_bps(
+        self, snr_linear: np.ndarray | float, sharers: int, inr: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """Rate of one transfer while the band is split ``sharers`` ways [bit/s].
+
+        inr : I / N of the transfers' receivers under full-load interference (0 = none)
+        """
         n = max(1, sharers)
         snr = np.asarray(snr_linear, dtype=float)
-        return self.rate.rate_bps(snr * n if self.power_concentration else snr, self.bandwidth_hz / n)
+        if self.power_concentration:
+            snr = concentrated_share_sinr(snr, inr, n)
+        return self.rate.rate_bps(snr, self.bandwidth_hz / n)
 
     def expected_rate_bps(self, client: int) -> float:
         """The rate client's transfer can count on this round, before it starts [bit/s]."""
         return float(self._expected_rate[client])
 
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        return self.share_rate_bps(snr_linear, self.expected)
+        return self.share_rate_bps(snr_linear, self.expected, self._inr())
 
     def transmit(self, client: int, bits: float) -> Transfer:
         """Start sending ``bits`` from/to ``client`` now; wait on ``transfer.done``."""
@@ -262,6 +286,7 @@ class Ofdma(Medium):
         self._tr = np.empty(0, dtype=object)
         self._rem = np.empty(0)
         self._snr = np.empty(0)
+        self._inr_active = np.empty(0)
         self._rates = np.empty(0)
         self._tol = np.empty(0)
         self._pending: list[tuple[Transfer, float]] = []
@@ -287,6 +312,7 @@ class Ofdma(Medium):
             t.sent_bits = t.bits - max(0.0, rem)
         self._tr = np.empty(0, dtype=object)
         self._rem, self._snr, self._rates, self._tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0)
+        self._inr_active = np.empty(0)
         self._generation += 1
         return cut
 
@@ -305,6 +331,8 @@ class Ofdma(Medium):
         self._tr = np.concatenate([self._tr, tr])
         self._rem = np.concatenate([self._rem, [t.bits for t, _ in new]])
         self._snr = np.concatenate([self._snr, [s for _, s in new]])
+        clients = np.array([t.client for t, _ in new], dtype=np.int64)
+        self._inr_active = np.concatenate([self._inr_active, np.broadcast_to(self._inr(clients), clients.shape)])
         self._rates = np.concatenate([self._rates, np.zeros(len(new))])
         # Float error in the remainder scales with the transfer's size.
         self._tol = np.concatenate([self._tol, [_EPS_BITS + 1e-12 * t.bits for t, _ in new]])
@@ -321,7 +349,7 @@ class Ofdma(Medium):
         if not n:
             self._rates = np.empty(0)
             return
-        self._rates = self._active_rates(self._snr)
+        self._rates = self._active_rates(self._snr, self._inr_active)
         with np.errstate(divide="ignore"):
             dt = float((self._rem / self._rates).min())
         if not math.isfinite(dt):
@@ -330,9 +358,9 @@ class Ofdma(Medium):
         wake = self.env.timeout(max(dt, 0.0))
         wake.callbacks.append(lambda _event: self._wake(gen))
 
-    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        """Rates [bit/s] of the transfers active now, given their full-band SNRs."""
-        return self.share_rate_bps(snr_linear, snr_linear.shape[0])
+    def _active_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
+        """Rates [bit/s] of the transfers active now, given their full-band SINRs and I / N."""
+        return self.share_rate_bps(snr_linear, snr_linear.shape[0], inr)
 
     def _wake(self, generation: int) -> None:
         if generation != self._generation:
@@ -352,6 +380,7 @@ class Ofdma(Medium):
         done = self._tr[finished]
         keep = ~finished
         self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
+        self._inr_active = self._inr_active[keep]
         self._rates, self._tol = self._rates[keep], self._tol[keep]
         now = self.env.now
         for t in done:
@@ -393,19 +422,20 @@ class ProportionalFair(Ofdma):
         # Successive solves differ by one transfer: start from the last multiplier.
         self._log_lambda: float | None = None
 
-    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        return self._pf_rates(snr_linear)
+    def _active_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
+        return self._pf_rates(snr_linear, inr)
 
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
         members = np.arange(snr_linear.shape[0]) if self.members is None else self.members
-        rates = self.share_rate_bps(snr_linear, self.expected)
-        rates[members] = self._pf_rates(snr_linear[members])
+        inr = np.broadcast_to(self._inr(), snr_linear.shape)
+        rates = self.share_rate_bps(snr_linear, self.expected, inr)
+        rates[members] = self._pf_rates(snr_linear[members], inr[members])
         return rates
 
-    def _pf_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+    def _pf_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
         n = snr_linear.shape[0]
         if not self.power_concentration or n <= 1:
-            return self.share_rate_bps(snr_linear, n)
+            return self.share_rate_bps(snr_linear, n, inr)
         bw = self.bandwidth_hz
         gap = float(getattr(self.rate, "gap_linear", 1.0))
         share, log_lambda = pf_shares(snr_linear * bw / gap, bw, self._log_lambda)
@@ -413,7 +443,9 @@ class ProportionalFair(Ofdma):
             self._log_lambda = log_lambda
         rates = np.zeros(n)
         on = share > 0
-        rates[on] = self.rate.rate_bps(snr_linear[on] * bw / share[on], share[on])
+        # The split is made on the interference-free curve; each share's rate then at its SINR.
+        c = bw / share[on]
+        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], c), share[on])
         return rates
 
 
@@ -443,6 +475,10 @@ class MultiCellMedium:
     def __init__(self, cells: list[Medium], site: np.ndarray) -> None:
         self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
         self.bandwidth_hz = cells[0].bandwidth_hz
+
+    def set_interference(self, inr_linear: np.ndarray) -> None:
+        for cell in self.cells:
+            cell.set_interference(inr_linear)
 
     def begin_round(
         self,

@@ -214,7 +214,8 @@ class ChannelCfg(_Strict):
         "none",
         description="inter-cell interference (hex_grid only): none = cells on orthogonal bands; full_load = "
         "every cell reuses the band and the others transmit all the time: downlink from the other sites' base "
-        "stations, uplink from one UE at each other cell's centre; the mean SNR becomes the mean SINR",
+        "stations, uplink on every share from one UE per other cell, its power concentrated in the share, averaged over "
+        "its position in its cell; the mean SNR becomes the mean SINR",
     )
 
 
