@@ -239,7 +239,17 @@ def build_radio(scn: Scenario) -> Radio:
     # The Rician LOS phase is drawn for every model so that all models consume
     # the fading streams identically (common random numbers across models).
     phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
-    fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f_d, los_phase_rad=phase)
+    fading = Fading(
+        f.model,
+        n,
+        k_db=f.k_db,
+        m=f.m,
+        doppler_hz=f_d,
+        los_phase_rad=phase,
+        doppler_model=f.doppler_model,
+        rngs=client_generators(scn.seed, "fading_process", n) if f_d is not None else None,
+    )
+    within = f.within_transfer == "blocks" or (f.within_transfer == "auto" and f_d is not None)
     rate, rate_dl = _rates(scn)
     ge = scn.channel.gilbert_elliott
     burst = None
@@ -260,6 +270,7 @@ def build_radio(scn: Scenario) -> Radio:
         burst,
         trace,
         scn.channel.trace_export,
+        within and f_d is not None,
     )
     if scn.channel.interference == "full_load":
         channel.inr_ul = inr_ul

@@ -184,6 +184,10 @@ class Engine:
             rnd.down_bits[:] = [per_client(i, r).bits for i in range(n)]
         self.uplink.begin_round(rnd.ul.snr_linear, n, rnd.ul.extra_loss)
         self.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
+        blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        if blocks is not None:  # fading within the round, per coherence block
+            self.uplink.set_blocks(*blocks)
+            self.downlink.set_blocks(*blocks)
         rnd.dl_arq = [
             arq_attempts(
                 int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]

@@ -123,8 +123,20 @@ class Fading(_Strict):
         None,
         ge=0,
         le=1e5,
-        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round), "
-        "set = time-correlated AR(1) with rho = J0(2 pi f_d dt)",
+        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round, "
+        "frozen within it), set = time-correlated per doppler_model (moving clients: v f_c / c when null)",
+    )
+    doppler_model: Literal["sum_of_sinusoids", "ar1"] = Field(
+        "sum_of_sinusoids",
+        description="time correlation with a Doppler: sum_of_sinusoids = 32 plane waves (Zheng-Xiao), "
+        "autocorrelation J0(2 pi f_d tau) at every lag; ar1 = AR(1) with rho = J0(2 pi f_d dt) between draws "
+        "(exact at lag one only)",
+    )
+    within_transfer: Literal["auto", "frozen", "blocks"] = Field(
+        "auto",
+        description="fading during a round: blocks = the SNR follows the fading process per coherence block "
+        "(T_c = 0.423 / f_d, at most 1024 blocks per deadline), so long transfers average over fades; frozen = the "
+        "round-start draw holds (quasi-static); auto = blocks with a Doppler, frozen without (block fading)",
     )
 
 

@@ -273,7 +273,12 @@ def test_exported_trace_replays_the_same_channel(tmp_path, write_yaml):
         "seed": 4,
         "rounds": 3,
         "clients": {"count": 6},
-        "channel": {"pathloss": {"model": "umi"}, "shadowing": True, "fading": {"doppler_hz": 5.0}},
+        # A trace holds each round's draw, so the exporting run keeps it frozen within the round.
+        "channel": {
+            "pathloss": {"model": "umi"},
+            "shadowing": True,
+            "fading": {"doppler_hz": 5.0, "within_transfer": "frozen"},
+        },
         "medium": {"packet_error_rate": 0.1},
         "round": {"deadline_s": 1.0},
     }
