@@ -118,6 +118,8 @@ class Engine:
         med = scn.medium
         self.uplink = self._medium(ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
         self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
+        if np.any(ch.inr_ul > 0):
+            self.uplink.set_interference(ch.inr_ul)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
@@ -182,6 +184,10 @@ class Engine:
             rnd.down_bits[:] = [per_client(i, r).bits for i in range(n)]
         self.uplink.begin_round(rnd.ul.snr_linear, n, rnd.ul.extra_loss)
         self.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
+        blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        if blocks is not None:  # fading within the round, per coherence block
+            self.uplink.set_blocks(*blocks)
+            self.downlink.set_blocks(*blocks)
         rnd.dl_arq = [
             arq_attempts(
                 int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
