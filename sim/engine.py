@@ -143,6 +143,8 @@ class Engine:
         med = scn.medium
         self.uplink = self._medium(ch.bandwidth_ul_hz, med.uplink_sharing, self.radio.rate, True)
         self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
+        if np.any(ch.inr_ul > 0):
+            self.uplink.set_interference(ch.inr_ul)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
@@ -225,6 +227,10 @@ class Engine:
         m = n if members is None else int(members.shape[0])
         self.uplink.begin_round(rnd.ul.snr_linear, m, rnd.ul.extra_loss, members)
         self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
+        blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        if blocks is not None:  # fading within the round, per coherence block
+            self.uplink.set_blocks(*blocks)
+            self.downlink.set_blocks(*blocks)
         rnd.dl_arq = {
             i: arq_attempts(
                 int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
@@ -408,7 +414,9 @@ class Engine:
         time_left = rnd.deadline_abs - env.now - latency
         bler = self.uplink.expected_bler(i)
         goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
-        budget = Budget(int(goodput * time_left) if time_left > 0 else 0, goodput, float(ul.snr_db[i]), time_left)
+        # Clamped to int64: the records' budget_bits column (a link can carry more than 2^63 bits in theory).
+        bits = min(int(goodput * time_left), 2**63 - 1) if time_left > 0 else 0
+        budget = Budget(bits, goodput, float(ul.snr_db[i]), time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
         if payload is None:

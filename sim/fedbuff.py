@@ -20,8 +20,9 @@ back on.  The weight reaches the algorithm in ``Payload.meta``
 when it defines ``pull(client, version)``, called when a download arrives:
 its next ``local_update(client, version, budget)`` starts from that model.
 
-The channel is drawn once per model version (block fading per version):
-a transfer keeps the state in force when it started.  One record round is
+The channel is drawn once per model version (block fading per version;
+with fading within transfers, its blocks cover one ``deadline_s`` from the
+draw, the last block holding after it).  One record round is
 one aggregation; its client rows are the cycles that ended since the last
 one, with the staleness of each delivered or stale update.
 """
@@ -114,6 +115,11 @@ class FedBuff:
         self.draw += 1
         e.uplink.begin_round(self.ul.snr_linear, n, self.ul.extra_loss)
         e.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
+        # Fading within transfers over one longest cycle from the draw; the last block holds after it.
+        blocks = e.radio.channel.block_ratios(self.env.now, e.scn.round.deadline_s)
+        if blocks is not None:
+            e.uplink.set_blocks(*blocks)
+            e.downlink.set_blocks(*blocks)
 
     def _arrive(self, client: int, payload: Payload) -> None:
         self.buffer.append((client, payload))

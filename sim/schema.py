@@ -8,9 +8,12 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
 
@@ -23,6 +26,33 @@ MAX_ROUNDS = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads True as 1: `rounds: yes` would be one round.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_bool_for_number(value, field.annotation):
+            raise PydanticCustomError("bool_number", "must be a number, not a boolean")
+        return value
+
+
+def _numeric_kinds(ann: Any) -> tuple[bool, bool, Any]:
+    """(takes a number, takes a boolean, element annotation of a list) of a field annotation."""
+    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    number = any(a in (int, float) for a in args)
+    boolean = any(a is bool for a in args)
+    element = next((typing.get_args(a)[0] for a in args if typing.get_origin(a) is list and typing.get_args(a)), None)
+    return number, boolean, element
+
+
+def _is_bool_for_number(value: Any, ann: Any) -> bool:
+    number, boolean, element = _numeric_kinds(ann)
+    if isinstance(value, bool):
+        return number and not boolean
+    if isinstance(value, list) and element is not None:
+        return any(_is_bool_for_number(v, element) for v in value)
+    return False
 
 
 class Placement(_Strict):
@@ -153,8 +183,20 @@ class Fading(_Strict):
         None,
         ge=0,
         le=1e5,
-        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round), "
-        "set = time-correlated AR(1) with rho = J0(2 pi f_d dt)",
+        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round, "
+        "frozen within it), set = time-correlated per doppler_model (moving clients: v f_c / c when null)",
+    )
+    doppler_model: Literal["sum_of_sinusoids", "ar1"] = Field(
+        "sum_of_sinusoids",
+        description="time correlation with a Doppler: sum_of_sinusoids = 32 plane waves (Zheng-Xiao), "
+        "autocorrelation J0(2 pi f_d tau) at every lag; ar1 = AR(1) with rho = J0(2 pi f_d dt) between draws "
+        "(exact at lag one only)",
+    )
+    within_transfer: Literal["auto", "frozen", "blocks"] = Field(
+        "auto",
+        description="fading during a round: blocks = the SNR follows the fading process per coherence block "
+        "(T_c = 0.423 / f_d, at most 1024 blocks per deadline), so long transfers average over fades; frozen = the "
+        "round-start draw holds (quasi-static); auto = blocks with a Doppler, frozen without (block fading)",
     )
 
 
@@ -166,7 +208,18 @@ class Rate(_Strict):
     )
     gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
     max_se_bps_hz: float | None = Field(
-        None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
+        7.40625,
+        gt=0,
+        le=100,
+        description="shannon: spectral-efficiency cap [bit/s/Hz]; default 7.40625 = the highest NR MCS, 256-QAM at "
+        "code rate 948/1024 (TS 38.214 Table 5.1.3.1-2, MCS 27); null = uncapped",
+    )
+    snr_ceiling_db: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="shannon: implementation SNR ceiling [dB] (EVM): SNR_eff = 1 / (1/SNR + 1/ceiling), e.g. 29.1 "
+        "for the 3.5% EVM TS 38.104 allows a 256-QAM base station; null = none",
     )
     bler_target: float = Field(
         0.1, gt=0, lt=1, description="nr_mcs: highest MCS whose transport-block error rate stays at or below this"
@@ -233,7 +286,8 @@ class ChannelCfg(_Strict):
         "none",
         description="inter-cell interference (hex_grid only): none = cells on orthogonal bands; full_load = "
         "every cell reuses the band and the others transmit all the time: downlink from the other sites' base "
-        "stations, uplink from one UE at each other cell's centre; the mean SNR becomes the mean SINR",
+        "stations, uplink on every share from one UE per other cell, its power concentrated in the share, averaged over "
+        "its position in its cell; the mean SNR becomes the mean SINR",
     )
 
 
