@@ -114,3 +114,34 @@ def test_unavailable_clients_are_never_selected():
     rows = list(zip(res.client_column("round").tolist(), res.client_column("client").tolist()))
     assert rows and all(check.off_at(c, starts[r]) > starts[r] for r, c in rows)
     assert all(row["participants"] <= 5 for row in res.rounds)
+
+
+@pytest.mark.parametrize("sharing", ["ofdma", "fdma_static", "tdma"])
+def test_cancelled_transfer_frees_its_share(sharing):
+    # Two downlink transfers of 1 Mbit at SNR s on B = 1 MHz (no power concentration).
+    import simpy
+
+    from channels.rate import ShannonRate
+    from sim.medium import make_medium
+
+    env = simpy.Environment()
+    med = make_medium(env, 1e6, sharing, ShannonRate(), False)
+    s = 15.0
+    med.begin_round(np.full(2, s), 2)
+    full = 1e6 * np.log2(1 + s)
+    a, b = med.transmit(0, 1e6), med.transmit(1, 1e6)
+    env.run(until=0.1)
+    med.cancel(a)
+    env.run()
+    assert a.cut and a.end_s == 0.1 and a.airtime_s == pytest.approx(0.1)
+    if sharing == "ofdma":
+        # Half the band until 0.1 s, then all of it: 1e6 = 0.1 full/2 + (T - 0.1) full.
+        assert b.end_s == pytest.approx(0.1 + (1e6 - 0.1 * full / 2) / full, rel=1e-9)
+        assert a.sent_bits == pytest.approx(0.1 * full / 2, rel=1e-9)
+    elif sharing == "fdma_static":
+        assert b.end_s == pytest.approx(1e6 / (full / 2), rel=1e-9)  # B/2 owned for the round, busy or not
+        assert a.sent_bits == pytest.approx(0.1 * full / 2, rel=1e-9)
+    else:
+        # a was on the air first; b was queued behind it and keeps its slot.
+        assert a.sent_bits == pytest.approx(0.1 * full, rel=1e-9)
+        assert b.end_s == pytest.approx(2e6 / full, rel=1e-9)
