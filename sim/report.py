@@ -54,7 +54,7 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
                 ["uplink airtime (sum over clients)", f"{summary['airtime_s_total']:.3f} s"],
                 ["client energy", f"{summary['energy_j_total']:.3f} J"],
                 ["simulated time", f"{summary['sim_time_s']:.3f} s"],
-                ["uploads delivered", f"{summary['delivered_total']} of {scn.rounds * scn.clients.count}"],
+                ["uploads delivered", f"{summary['delivered_total']} of {len(result.client_column('delivered'))}"],
             ],
         ),
         "",
@@ -110,6 +110,10 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
         "",
     ]
     out += ["## Rounds", "", *note, _table(header, rows), ""]
+    if scn.clients.per_round is not None or scn.clients.availability != "always" or scn.round.mode == "async":
+        from sim.participation_report import participation_sections
+
+        out += participation_sections(scn, result)
     out += [
         "Files beside this report: `rounds.csv` (one row per round), `clients.csv` (one row per client per "
         "round), `summary.json`, `scenario.resolved.yaml` (rerun with `fedwave run scenario.resolved.yaml`).",

@@ -175,3 +175,15 @@ def test_more_selected_than_clients_is_refused_in_one_line(tmp_path, write_yaml)
     proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(path)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "per_round" in proc.stderr
+
+
+def test_jain_index_closed_forms_and_round_robin_is_perfectly_fair():
+    from sim.participation_report import jain_index, participation_stats
+
+    assert jain_index(np.array([2.0, 2.0, 2.0])) == 1.0
+    assert jain_index(np.array([1.0, 0.0, 0.0, 0.0])) == 0.25
+    assert jain_index(np.array([1.0, 3.0])) == pytest.approx(16 / 20)
+    # 12 rounds x 5 of 20 by round robin: every client exactly 3 times.
+    res = run(deep_merge(CELL, {"clients": {"selection": "round_robin"}}))
+    st = participation_stats(res, 20)
+    assert st["participations"].tolist() == [3.0] * 20 and st["jain_participation"] == 1.0
