@@ -53,7 +53,8 @@ def _mean_snr_db(run_dir: Path) -> float:
 
 def result_row(summary: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     """The figures of one finished run (``summary.json`` plus the mean uplink SNR)."""
-    client_rounds = summary["rounds"] * summary["clients"]
+    # The client rows the run has: rounds x clients unless clients are selected, unavailable or async.
+    client_rounds = summary["delivered_total"] + summary["dropped_total"]
     row = {k: summary[k] for k in SUMMARY_COLUMNS[:10]}
     row["delivery_ratio"] = summary["delivered_total"] / client_rounds if client_rounds else float("nan")
     row["mean_snr_db"] = _mean_snr_db(run_dir)

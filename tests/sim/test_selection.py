@@ -187,3 +187,12 @@ def test_jain_index_closed_forms_and_round_robin_is_perfectly_fair():
     res = run(deep_merge(CELL, {"clients": {"selection": "round_robin"}}))
     st = participation_stats(res, 20)
     assert st["participations"].tolist() == [3.0] * 20 and st["jain_participation"] == 1.0
+
+
+def test_report_has_participation_and_fairness(tmp_path):
+    from sim.run import run_scenario
+
+    run_scenario(scenario(**deep_merge(CELL, {"clients": {"selection": "round_robin"}})), tmp_path / "out")
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Participation" in text and "participation 1.000" in text
+    assert "uploads delivered" in text and f"of {5 * CELL['rounds']}" in text
