@@ -12,7 +12,9 @@ advanced between the client's download and the update's arrival:
 - ``hinge``: ``s = 1`` for ``tau <= b``, else ``1 / (a (tau - b) + 1)``
   (FedAsync, Xie et al. 2019).
 
-Updates staler than ``round.max_staleness`` are dropped (outcome ``stale``).
+Updates staler than ``round.max_staleness`` are dropped (outcome ``stale``),
+and so is an update still in the buffer when the same client's next one
+arrives (the buffer holds one update per client, so ``K <= N`` fills).
 One cycle may take at most ``round.deadline_s`` (outcome ``deadline``); a
 client that goes off mid-cycle fails ``offline`` and starts again when it is
 back on.  The weight reaches the algorithm in ``Payload.meta``
@@ -67,6 +69,7 @@ class FedBuff:
         self.version = 0  # the server's model version: aggregations so far
         self.draw = 0
         self.buffer: list[tuple[int, Payload]] = []
+        self._buffered: dict[int, dict[str, Any]] = {}  # client -> the record of its buffered update
         self.rows: list[dict[str, Any]] = []  # cycles ended since the last aggregation
         self.full = self.env.event()
         self.done = False
@@ -84,7 +87,7 @@ class FedBuff:
         for r in range(scn.rounds):
             yield self.full
             self.full = self.env.event()
-            taken, self.buffer = self.buffer, []
+            taken, self.buffer, self._buffered = self.buffer, [], {}
             rows, self.rows = self.rows, []
             payloads = {c: p for c, p in taken}
             failures = {row["client"]: row["outcome_name"] for row in rows if row["outcome_name"] != "delivered"}
@@ -121,8 +124,16 @@ class FedBuff:
             e.uplink.set_blocks(*blocks)
             e.downlink.set_blocks(*blocks)
 
-    def _arrive(self, client: int, payload: Payload) -> None:
+    def _arrive(self, client: int, payload: Payload, rec: dict[str, Any]) -> None:
+        # One update per client in the buffer (the aggregation maps client -> payload): a newer one
+        # replaces the client's older one, which is dropped as stale.  So K <= N always fills.
+        for k, (c, _) in enumerate(self.buffer):
+            if c == client:
+                del self.buffer[k]
+                self._buffered.pop(client)["outcome_name"] = "stale"
+                break
         self.buffer.append((client, payload))
+        self._buffered[client] = rec
         if len(self.buffer) >= self.e.scn.round.buffer_size and not self.full.triggered:
             self.full.succeed()
 
@@ -224,7 +235,7 @@ class FedBuff:
             version=float(v),
         )
         rec["outcome_name"] = "delivered"
-        self._arrive(i, payload)
+        self._arrive(i, payload, rec)
 
     def _finish(self, rec: dict[str, Any]) -> None:
         rec.setdefault("stop_s", float(self.env.now))

@@ -37,7 +37,10 @@ class FedAvgLora(FedLM):
         self.global_state: dict[str, dict[str, np.ndarray]] = {}  # shape -> adapter
         self.down = Payload(0)
         self.down_shape: dict[str, Payload] = {}  # what a client of each shape downloads
-        self._base: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # async: (client, version) -> start adapter
+        # Async: the adapter each client pulled, then (by Payload.meta base_id) the one each upload started from.
+        self._pulled: dict[int, dict[str, np.ndarray]] = {}
+        self._base: dict[int, dict[str, np.ndarray]] = {}
+        self._next_base = 0
 
     def broadcast(self, round_index: int) -> Payload:
         return self.down
@@ -50,17 +53,24 @@ class FedAvgLora(FedLM):
         """Async: client's download of model ``version`` arrived; its next update starts from it."""
         c = self.clients[client]
         # global_state entries are replaced, never changed in place: holding one is a snapshot.
-        self._base[(client, version)] = self.global_state.get(c.shape) or lora_state(c.model)
+        self._pulled[client] = self.global_state.get(c.shape) or lora_state(c.model)
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
         c = self.clients[client]
-        if (client, round_index) in self._base:
-            load_lora_state(c.model, self._base[(client, round_index)])
+        base = self._pulled.pop(client, None)
+        if base is not None:
+            load_lora_state(c.model, base)
         elif c.shape in self.global_state:
             load_lora_state(c.model, self.global_state[c.shape])
         self.train_private(c)
         data = encode_arrays(lora_state(c.model), self.cfg.value_precision)
-        return Payload(8 * len(data), content=data)
+        payload = Payload(8 * len(data), content=data)
+        if base is not None:
+            # An upload the server drops (stale, lost) leaves its base here: one adapter per such upload.
+            self._base[self._next_base] = base
+            payload.meta["base_id"] = float(self._next_base)
+            self._next_base += 1
+        return payload
 
     def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
         if any("staleness_weight" in p.meta for p in payloads.values()):
@@ -84,7 +94,7 @@ class FedAvgLora(FedLM):
         groups: dict[str, list[tuple[dict[str, np.ndarray], dict[str, np.ndarray], float, float]]] = {}
         for client, p in payloads.items():
             c = self.clients[client]
-            base = self._base.pop((client, int(p.meta["version"])))
+            base = self._base.pop(int(p.meta["base_id"]))
             groups.setdefault(c.shape, []).append(
                 (decode_arrays(p.content), base, float(c.ids.shape[0]), float(p.meta["staleness_weight"]))
             )
