@@ -318,7 +318,7 @@ class Engine:
         self.algorithm.aggregate(r, delivered, failures)
         if scn.round.aggregation_s > 0:
             yield env.timeout(scn.round.aggregation_s)
-        every = getattr(scn.workload, "eval_every", 1)
+        every = scn.workload.eval_every
         # Evaluation is the costliest step of a small run: every N rounds, and always the last.
         metrics = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
 
