@@ -112,8 +112,13 @@ def _vs_figure(rows: Sequence[Mapping[str, Any]], x: str, target: float | None) 
     return f"vs_{x.replace('.', '_')}.png", caption, to_png(fig)
 
 
+def _front_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The finished points that may be on the front: centralised is a bound no client setting can reach."""
+    return [r for r in rows if r["status"] == "ok" and r["algorithm"] != CENTRALISED]
+
+
 def _pareto_figure(rows: Sequence[Mapping[str, Any]], has_acc: bool) -> tuple[str, str, bytes, list[int]]:
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = _front_rows(rows)
     cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
     cost = [float(r[cost_col]) if r.get(cost_col) is not None else np.nan for r in ok]
     benefit = [float(r[benefit_col]) if r.get(benefit_col) is not None else np.nan for r in ok]
@@ -218,13 +223,16 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
     if ok:
         md += ["## Pareto front", ""]
         name, caption, png, front = _pareto_figure(rows, has_acc)
+        on_front = _front_rows(rows)
         add(name, caption, png)
         cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
-        md += ["Points on the front, cheapest first:", ""]
+        md += ["Points on the front, cheapest first" + (f" ({CENTRALISED}, an upper bound without a network, is left "
+               "out)" if any(r["algorithm"] == CENTRALISED for r in ok) else "") + ":", ""]
         front_alg = [] if "workload.algorithm" in params else ["algorithm"]
         md += [_table(["point", *params, *front_alg, _HEADERS.get(cost_col, cost_col), _HEADERS.get(benefit_col, benefit_col)],
-                      [[f"`{ok[i]['point_id']}`", *(_fmt(ok[i].get(p), p) for p in params), *(ok[i][c] for c in front_alg),
-                        _fmt(ok[i].get(cost_col), cost_col), _fmt(ok[i].get(benefit_col), benefit_col)] for i in front]), ""]
+                      [[f"`{on_front[i]['point_id']}`", *(_fmt(on_front[i].get(p), p) for p in params),
+                        *(on_front[i][c] for c in front_alg), _fmt(on_front[i].get(cost_col), cost_col),
+                        _fmt(on_front[i].get(benefit_col), benefit_col)] for i in front]), ""]
     alg_col = [] if "workload.algorithm" in params else ["algorithm"]
     show = ["delivery_ratio", "mean_snr_db", "uplink_bytes_total", "airtime_s_total", "energy_j_total"]
     show += sorted({k for r in ok for k in r if k.startswith("final_") and r[k] is not None})

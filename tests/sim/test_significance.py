@@ -133,3 +133,50 @@ def test_new_report_files_and_columns_are_documented():
     assert "`DIR/seed_summary.csv`" in readme and "`DIR/comparisons.csv`" in readme
     for name in (*SEED_SUMMARY_COLUMNS, *COMPARISON_COLUMNS):
         assert f"`{name}`" in readme, name
+
+
+def bounded_sweep(folder: Path) -> None:
+    """A finished three-seed sweep folder with both bounds, written as the runner writes one."""
+    from sim.records import atomic_write
+    from sim.results import write_results
+    from tests.sim.test_reports import FakePoint
+
+    curves = {"fd_full": ([0.5, 0.7, 0.8], 1000), "adaptive_topk": ([0.6, 0.75, 0.85], 400),
+              "local_only": ([0.3, 0.35, 0.4], 0), "centralised": ([0.8, 0.9, 0.95], 0)}
+    points, markers = [], {}
+    for alg, (acc, up) in curves.items():
+        for seed in range(3):
+            p = FakePoint(f"p-{alg}-{seed}", {"workload.algorithm": alg, "channel.snr_db": 10, "seed": seed})
+            points.append(p)
+            per_round = up + (10 * seed if alg == "adaptive_topk" else 0)
+            lines = ["round,cum_uplink_bytes,airtime_s,energy_j,eval_accuracy"]
+            lines += [f"{i},{per_round * (i + 1)},{per_round / 1000},{per_round / 100},{a + 0.01 * seed}"
+                      for i, a in enumerate(acc)]
+            atomic_write(folder / "runs" / p.id / "rounds.csv", "\n".join(lines) + "\n")
+            row = {"algorithm": alg, "rounds": 3, "clients": 2, "uplink_bytes_total": 3 * per_round,
+                   "airtime_s_total": 3 * per_round / 1000, "energy_j_total": 3 * per_round / 100,
+                   "delivered_total": 6 if up else 0, "delivery_ratio": 1.0 if up else 0.0,
+                   "final_eval_accuracy": acc[-1] + 0.01 * seed}
+            markers[p.id] = {"id": p.id, "params": p.params, "status": "ok", "row": row}
+    write_results(folder, points, markers, parquet=False)
+    atomic_write(folder / "sweep.yaml", "seed: 0\nrounds: 3\n")
+
+
+def test_report_claims_a_qualified_saving_and_refuses_one_private_training_reaches(tmp_path):
+    from sim.sweep_report import write_sweep_report
+
+    bounded_sweep(tmp_path)
+
+    write_sweep_report(tmp_path, target_accuracy=0.7)
+    md = (tmp_path / "report.md").read_text()
+    write_sweep_report(tmp_path, target_accuracy=0.35)
+    low = (tmp_path / "report.md").read_text()
+
+    # To 0.7 (round 2): adaptive_topk 800, 820, 840 B against fd_full's 2000 B -> 41%; local_only never gets there.
+    assert "## Savings relative to fd_full" in md and "Savings are unqualified" not in md
+    assert "- adaptive_topk at channel.snr_db=10: uses 41% of fd_full's uplink to reach accuracy 0.7" in md
+    assert "| adaptive_topk | channel.snr_db=10 | 3 | 41% (lower) |" in md
+    assert "| centralised | channel.snr_db=10 |" not in md.split("## Savings")[1].split("## Pareto")[0]
+    assert "centralised, an upper bound without a network, is left out" in md
+    # local_only reaches 0.35 in round 2 on every seed: no saving against that target.
+    assert f"no saving claimed against fd_full ({REACHED_BY_PRIVATE}: local_only reached it in 3 of 3 seeds)" in low
