@@ -16,7 +16,7 @@ import numpy as np
 
 from channels.geometry import Drop
 
-__all__ = ["hex_sites", "hex_drop"]
+__all__ = ["hex_sites", "hex_drop", "hex_cell_points"]
 
 
 def hex_sites(num_rings: int, isd_m: float) -> np.ndarray:
@@ -38,6 +38,30 @@ def _in_hexagon(dx: float, dy: float, circumradius: float) -> bool:
     """Inside a flat-topped hexagon centred at the origin."""
     half_height = np.sqrt(3.0) / 2.0 * circumradius
     return abs(dy) <= half_height and np.sqrt(3.0) * abs(dx) + abs(dy) <= np.sqrt(3.0) * circumradius
+
+
+def hex_cell_points(isd_m: float, min_distance_m: float, num_points: int = 1600) -> np.ndarray:
+    """[m, 2] offsets from a site [m] that sample its hexagon uniformly in area.
+
+    The hexagon (circumradius isd / sqrt(3)) is cut into its six equilateral
+    triangles, each into k^2 equal small triangles (6 k^2 about
+    ``num_points``); the offsets are their centroids, less those within
+    ``min_distance_m`` of the site.  The mean of a smooth function over them
+    is the midpoint rule for its mean over a uniformly dropped client (error
+    O(1/k^2)).  Deterministic, so averaging over it needs no random stream.
+    """
+    big_r = isd_m / np.sqrt(3.0)
+    k = max(1, int(round(np.sqrt(num_points / 6.0))))
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(k), np.arange(k), indexing="ij"))
+    up = i + j <= k - 1
+    down = i + j <= k - 2
+    # Barycentric weights of the small triangles' centroids on the two outer vertices.
+    w = np.concatenate(
+        [np.column_stack([i[up] + 1 / 3, j[up] + 1 / 3]), np.column_stack([i[down] + 2 / 3, j[down] + 2 / 3])]
+    ) / k
+    corners = big_r * np.column_stack([np.cos(np.arange(7) * np.pi / 3.0), np.sin(np.arange(7) * np.pi / 3.0)])
+    pts = np.concatenate([w[:, :1] * corners[t] + w[:, 1:] * corners[t + 1] for t in range(6)])
+    return pts[np.hypot(pts[:, 0], pts[:, 1]) >= min_distance_m]
 
 
 def hex_drop(

@@ -6,13 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from channels.fading import Fading
+import math
+
+from channels.fading import Fading, coherence_time_s
 from channels.gilbert_elliott import GilbertElliott
 from channels.pathloss import SPEED_OF_LIGHT_M_S
 from channels.rate import RateModel
 from channels.trace import SnrTrace
 
-__all__ = ["LinkState", "Channel", "thermal_noise_dbm", "dbm_to_w"]
+__all__ = ["LinkState", "Channel", "thermal_noise_dbm", "dbm_to_w", "MAX_BLOCKS_PER_ROUND"]
+
+# Coherence blocks a round is cut into at most: past this, blocks are stretched
+# to deadline / MAX_BLOCKS_PER_ROUND (see Channel.block_ratios).
+MAX_BLOCKS_PER_ROUND = 1024
 
 
 def thermal_noise_dbm(bandwidth_hz: float, noise_figure_db: float) -> float:
@@ -66,6 +72,13 @@ class Channel:
     burst : Gilbert-Elliott chains adding bursty loss per draw (None = off)
     trace : replayed SNRs, fading included, instead of mean SNR x fading
     record : keep every draw's SNRs in ``history`` (for trace export)
+    within_transfer : the gain follows the fading process within a round, per
+        coherence block (:meth:`block_ratios`), instead of holding the round's draw
+
+    ``inr_ul`` : [num_clients] uplink interference-to-noise ratio I / N over the
+    full band (linear; zeros without interference): the uplink SNR is then the
+    full-band SINR, and a medium whose clients concentrate their power scales
+    it per share with :func:`channels.interference.concentrated_share_sinr`.
     """
 
     def __init__(
@@ -82,6 +95,7 @@ class Channel:
         burst: GilbertElliott | None = None,
         trace: SnrTrace | None = None,
         record: bool = False,
+        within_transfer: bool = False,
     ) -> None:
         if not 0.0 <= packet_error_rate <= 1.0:
             raise ValueError(f"packet_error_rate must be in [0, 1], got {packet_error_rate}")
@@ -98,6 +112,10 @@ class Channel:
         self.trace = trace
         self.record = record
         self.history: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.inr_ul = np.zeros(self.mean_snr_ul_db.shape[0])
+        if within_transfer and fading.doppler_hz is None:
+            raise ValueError("fading within a transfer needs a Doppler (doppler_hz)")
+        self.within_transfer = within_transfer and trace is None
 
     def set_large_scale(self, mean_snr_ul_db: np.ndarray, mean_snr_dl_db: np.ndarray, distance_3d_m: np.ndarray) -> None:
         """New mean SNRs and distances (clients moved); the fading process carries on."""
@@ -108,6 +126,36 @@ class Channel:
     @property
     def num_clients(self) -> int:
         return int(self.mean_snr_ul_db.shape[0])
+
+    def block_s(self, duration_s: float) -> float:
+        """Coherence-block length for a round of ``duration_s`` [s]: T_c = 0.423 / f_d, or longer.
+
+        A round is cut into at most MAX_BLOCKS_PER_ROUND blocks: with faster
+        fading each block is deadline / MAX_BLOCKS_PER_ROUND long, so a
+        transfer spanning a fraction q of the round still averages over about
+        q * 1024 independent fades (its rate's spread about the ergodic rate
+        shrinks as 1 / sqrt of that); finer blocks would cost time for no
+        visible change in who makes the deadline.
+        """
+        f_d = self.fading.doppler_hz
+        t_c = coherence_time_s(f_d) if f_d else math.inf
+        return max(t_c, duration_s / MAX_BLOCKS_PER_ROUND)
+
+    def block_ratios(self, t0_s: float, duration_s: float) -> tuple[np.ndarray, float, float] | None:
+        """(gain ratio [num_clients, num_blocks], t0 [s], block length [s]) over a round, or None.
+
+        The ratio is each block's power gain over the gain :meth:`states` drew
+        at ``t0_s`` (call that first): the medium multiplies the round's SNRs by it.
+        None when the gain holds for the round (block fading, traces).
+        """
+        if not self.within_transfer:
+            return None
+        block_s = self.block_s(duration_s)
+        if not math.isfinite(block_s) or block_s >= duration_s:
+            return None  # one block: the round's draw holds
+        k = int(math.ceil(duration_s / block_s)) + 1
+        g = np.maximum(self.fading.block_gains(t0_s, block_s, k), 1e-30)
+        return g / g[:, :1], t0_s, block_s
 
     def states(self, t_s: float, normals: np.ndarray) -> tuple[LinkState, LinkState]:
         """(uplink, downlink) at time ``t_s``; normals : [num_clients, 2] fading innovations."""

@@ -15,6 +15,21 @@ for every grid point, and :class:`NrMcsRate` looks the grid up with the same
 nearest-point rule in numpy: the same answers, at numpy speed.  Below the grid
 the lowest MCS is used and its TBLER (about 1) makes ARQ fail, as it should.
 
+No MCS may carry more than capacity: wherever the chosen MCS's spectral
+efficiency exceeds log2(1 + SNR) at the actual SNR (only ever the lowest
+MCS, below its threshold), the rate is 0 and the TBLER 1 (no code gets
+through above capacity), and a table whose link adaptation meets its BLER
+target above capacity is refused when it is built.
+
+Uplink MCS table 2 (256-QAM) uses Sionna's PDSCH BLER data: TS 38.214
+6.1.4.1 has PUSCH without transform precoding use the same Table 5.1.3.1-2
+as the PDSCH, and an LDPC code's AWGN BLER at one MCS does not depend on the
+direction; Sionna's PUSCH table-2 data put their 10% BLER points 6-8 dB
+beyond the Shannon limit (2.73 bit/s/Hz at 0 dB, where capacity is 1), so
+they are not used.  Sionna's BLER tables start at MCS 3 (table 1) and MCS 2
+(table 2): coverage ends about 3 dB short of MCS 0's threshold, where the
+lowest available MCS's TBLER rises to 1.
+
 Modelling choices: the SNR stands for the effective SINR of a flat channel
 (one fading gain per client per draw, so the EESM is the identity); the rate
 is the PHY rate B * Qm * R, before reference-signal and control overhead; the
@@ -30,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["McsTable", "NrMcsRate", "sionna_mcs_table", "DIRECTIONS"]
+__all__ = ["McsTable", "NrMcsRate", "sionna_mcs_table", "check_capacity", "DIRECTIONS"]
 
 # Sionna's MCS categories: 0 = PUSCH (uplink), 1 = PDSCH (downlink).
 DIRECTIONS = {"uplink": 0, "downlink": 1}
@@ -92,18 +107,43 @@ def sionna_mcs_table(direction: str, mcs_table: int, bler_target: float, allocat
     sinr = (10.0 ** (snr_db / 10.0)).to(torch.float32)
     re = torch.full(sinr.shape, allocated_re, dtype=torch.int32)
     category = DIRECTIONS[direction]
+    # Same MCS table, same LDPC code, same AWGN BLER (module docstring): not Sionna's PUSCH table-2 data.
+    data_category = DIRECTIONS["downlink"] if mcs_table == 2 else category
     illa = InnerLoopLinkAdaptation(phy, bler_target=bler_target)
     with torch.no_grad():
-        mcs = illa(sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=category)
-        _, _, _, tbler, _ = phy(mcs, sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=category)
+        mcs = illa(sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=data_category)
+        _, _, _, tbler, _ = phy(
+            mcs, sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=data_category
+        )
         qm, rate = MCSDecoderNR()(mcs, torch.full_like(mcs, mcs_table), torch.full_like(mcs, category))
-    return McsTable(
+    table = McsTable(
         snr_db_min=float(lo),
         snr_db_step=float(step),
         mcs=mcs.numpy().astype(np.int64),
         se_bps_hz=(qm.to(torch.float64) * rate.to(torch.float64)).numpy(),
         tbler=np.clip(tbler.to(torch.float64).numpy(), 0.0, 1.0),
     )
+    check_capacity(table, bler_target, f"{direction} MCS table {mcs_table}")
+    return table
+
+
+def check_capacity(table: McsTable, bler_target: float, name: str) -> None:
+    """Refuse link adaptation that meets its BLER target above Shannon capacity.
+
+    Raises ValueError naming the first grid point where an MCS with TBLER at or
+    below ``bler_target`` has a spectral efficiency above log2(1 + SNR): BLER
+    data that promise that are wrong, whatever library they come from.
+    """
+    snr_db = table.snr_db_min + table.snr_db_step * np.arange(table.mcs.shape[0])
+    capacity = np.log2(1.0 + 10.0 ** (snr_db / 10.0))
+    bad = np.flatnonzero((table.se_bps_hz > capacity) & (table.tbler <= bler_target))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{name}: MCS {int(table.mcs[i])} ({table.se_bps_hz[i]:.3f} bit/s/Hz) meets the BLER target "
+            f"{bler_target} at {snr_db[i]:.1f} dB, where capacity is {capacity[i]:.3f} bit/s/Hz: "
+            "its BLER data are beyond the Shannon limit"
+        )
 
 
 class NrMcsRate:
@@ -125,12 +165,15 @@ class NrMcsRate:
         return self.table.mcs[self.table.index(snr_linear)]
 
     def spectral_efficiency(self, snr_linear: np.ndarray | float) -> np.ndarray:
-        """[bit/s/Hz] of the MCS link adaptation picks at each SNR."""
-        return self.table.se_bps_hz[self.table.index(snr_linear)]
+        """[bit/s/Hz] of the MCS link adaptation picks at each SNR; 0 where it would exceed capacity."""
+        se = self.table.se_bps_hz[self.table.index(snr_linear)]
+        return np.where(se <= np.log2(1.0 + np.asarray(snr_linear, dtype=float)), se, 0.0)
 
     def rate_bps(self, snr_linear: np.ndarray | float, bandwidth_hz: float | np.ndarray) -> np.ndarray:
         return np.asarray(bandwidth_hz) * self.spectral_efficiency(snr_linear)
 
     def block_error_rate(self, snr_linear: np.ndarray | float) -> np.ndarray:
-        """TBLER of the chosen MCS at each SNR."""
-        return self.table.tbler[self.table.index(snr_linear)]
+        """TBLER of the chosen MCS at each SNR; 1 where its rate would exceed capacity."""
+        se = self.table.se_bps_hz[self.table.index(snr_linear)]
+        tbler = self.table.tbler[self.table.index(snr_linear)]
+        return np.where(se <= np.log2(1.0 + np.asarray(snr_linear, dtype=float)), tbler, 1.0)

@@ -7,7 +7,11 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RateModel", "ShannonRate"]
+__all__ = ["RateModel", "ShannonRate", "NR_MAX_SE_BPS_HZ"]
+
+# TS 38.214 V17 Table 5.1.3.1-2 (MCS index table 2), MCS 27: 256-QAM (Qm = 8) at
+# code rate 948/1024, the highest spectral efficiency NR's PDSCH/PUSCH tables list.
+NR_MAX_SE_BPS_HZ = 8 * 948 / 1024
 
 
 class RateModel(Protocol):
@@ -22,14 +26,18 @@ class RateModel(Protocol):
 
 @dataclass(frozen=True)
 class ShannonRate:
-    """r = B log2(1 + SNR / Gamma), optionally capped at B * max_se.
+    """r = B log2(1 + SNR_eff / Gamma), optionally capped at B * max_se.
 
     gap_db : SNR gap Gamma to capacity [dB] (0 = capacity)
     max_se_bps_hz : spectral-efficiency cap [bit/s/Hz], None = uncapped
+    snr_ceiling_db : implementation SNR ceiling [dB] (transmitter EVM, phase
+        noise): SNR_eff = 1 / (1 / SNR + 1 / SNR_ceiling), the receiver's SNR
+        with a distortion floor of power SNR_ceiling below the signal; None = off
     """
 
     gap_db: float = 0.0
     max_se_bps_hz: float | None = None
+    snr_ceiling_db: float | None = None
 
     @property
     def gap_linear(self) -> float:
@@ -37,7 +45,9 @@ class ShannonRate:
 
     def spectral_efficiency(self, snr_linear: np.ndarray) -> np.ndarray:
         """[bit/s/Hz] for linear SNR values of any shape."""
-        snr = np.asarray(snr_linear)
+        snr = np.asarray(snr_linear, dtype=float)
+        if self.snr_ceiling_db is not None:
+            snr = snr / (1.0 + snr * 10.0 ** (-self.snr_ceiling_db / 10.0))
         se = np.log2(1.0 + (snr if self.gap_db == 0.0 else snr / self.gap_linear))
         return se if self.max_se_bps_hz is None else np.minimum(se, self.max_se_bps_hz)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.geometry import ring
-from channels.hexgrid import hex_drop, hex_sites
+from channels.hexgrid import hex_cell_points, hex_drop, hex_sites
 from channels.interference import downlink_interference_w, sinr_cut_db, uplink_interference_w
 from channels.link import dbm_to_w, thermal_noise_dbm
 from channels.gilbert_elliott import GilbertElliott
@@ -150,8 +150,13 @@ def _mean_gain(scn: Scenario, ue_xy_m: np.ndarray, bs_xy_m: np.ndarray) -> np.nd
     return gain * 10.0 ** ((scn.cell.antenna_gain_dbi + scn.clients.antenna_gain_dbi) / 10.0)
 
 
-def _interference_cut_db(scn: Scenario, drop: Drop) -> tuple[np.ndarray, np.ndarray]:
-    """(uplink, downlink) [num_clients] SNR lost to the other cells at full load [dB]."""
+def _interference_cut_db(scn: Scenario, drop: Drop) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uplink, downlink) [num_clients] SNR lost to the other cells at full load [dB], and the uplink I / N.
+
+    Uplink interferers sit anywhere in their cells: the gain from cell j to
+    site k is averaged over positions uniform in cell j's hexagon
+    (:func:`channels.hexgrid.hex_cell_points`), not taken from its centre.
+    """
     if drop.site is None:
         raise ValueError("full-load interference needs a multi-cell (hex_grid) drop")
     p = scn.clients.placement
@@ -159,15 +164,19 @@ def _interference_cut_db(scn: Scenario, drop: Drop) -> tuple[np.ndarray, np.ndar
     n, num_sites = drop.xy_m.shape[0], sites.shape[0]
     to_sites = _mean_gain(scn, np.repeat(drop.xy_m, num_sites, axis=0), np.tile(sites, (n, 1)))
     i_dl = downlink_interference_w(to_sites.reshape(n, num_sites), drop.site, float(dbm_to_w(scn.cell.tx_power_dbm)))
-    # [k, j]: a UE at site j's centre heard by site k's base station (diagonal unused).
+    # [k, j]: a UE in cell j (mean over its position) heard by site k's base station (diagonal unused).
     k, j = np.nonzero(~np.eye(num_sites, dtype=bool))
+    # About two million gain evaluations at most, whatever the number of cells.
+    offsets = hex_cell_points(p.isd_m, p.min_distance_m, int(min(1600, max(64, 2_000_000 // k.shape[0]))))
+    m = offsets.shape[0]
+    ue = np.repeat(sites[j], m, axis=0) + np.tile(offsets, (k.shape[0], 1))
     between = np.zeros((num_sites, num_sites))
-    between[k, j] = _mean_gain(scn, sites[j], sites[k])
+    between[k, j] = _mean_gain(scn, ue, np.repeat(sites[k], m, axis=0)).reshape(k.shape[0], m).mean(axis=1)
     i_ul = uplink_interference_w(between, drop.site, float(dbm_to_w(scn.clients.tx_power_dbm)))
     bw_ul, bw_dl = _bandwidths_hz(scn)
     nf = scn.cell.noise_figure_db
     noise_ul, noise_dl = (float(dbm_to_w(thermal_noise_dbm(bw, nf))) for bw in (bw_ul, bw_dl))
-    return sinr_cut_db(i_ul, noise_ul), sinr_cut_db(i_dl, noise_dl)
+    return sinr_cut_db(i_ul, noise_ul), sinr_cut_db(i_dl, noise_dl), i_ul / noise_ul
 
 
 def _bandwidths_hz(scn: Scenario) -> tuple[float, float]:
@@ -217,7 +226,7 @@ def build_radio(scn: Scenario) -> Radio:
     snr_ul, snr_dl = _mean_snr_db(scn, pathloss + shadow)
     if scn.channel.interference == "full_load":
         # Placement hex_grid is static (scenario checks), so advance() never has to redo this.
-        cut_ul, cut_dl = _interference_cut_db(scn, drop)
+        cut_ul, cut_dl, inr_ul = _interference_cut_db(scn, drop)
         snr_ul, snr_dl = snr_ul - cut_ul, snr_dl - cut_dl
     bw_ul, bw_dl = _bandwidths_hz(scn)
 
@@ -230,7 +239,17 @@ def build_radio(scn: Scenario) -> Radio:
     # The Rician LOS phase is drawn for every model so that all models consume
     # the fading streams identically (common random numbers across models).
     phase = 2 * np.pi * _one_per_client(scn, "los_phase", "random")
-    fading = Fading(f.model, n, k_db=f.k_db, m=f.m, doppler_hz=f_d, los_phase_rad=phase)
+    fading = Fading(
+        f.model,
+        n,
+        k_db=f.k_db,
+        m=f.m,
+        doppler_hz=f_d,
+        los_phase_rad=phase,
+        doppler_model=f.doppler_model,
+        rngs=client_generators(scn.seed, "fading_process", n) if f_d is not None else None,
+    )
+    within = f.within_transfer == "blocks" or (f.within_transfer == "auto" and f_d is not None)
     rate, rate_dl = _rates(scn)
     ge = scn.channel.gilbert_elliott
     burst = None
@@ -251,7 +270,10 @@ def build_radio(scn: Scenario) -> Radio:
         burst,
         trace,
         scn.channel.trace_export,
+        within and f_d is not None,
     )
+    if scn.channel.interference == "full_load":
+        channel.inr_ul = inr_ul
     motion_gens = None
     if z is not None and mobility is not None and scn.channel.shadowing_correlation_m is not None:
         motion_gens = client_generators(scn.seed, "shadowing_motion", n)
@@ -262,7 +284,7 @@ def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:
     """(uplink, downlink) rate models; nr_mcs loads Sionna (and torch) only when chosen."""
     cfg = scn.channel.rate
     if cfg.model == "shannon":
-        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz)
+        shannon = ShannonRate(cfg.gap_db, cfg.max_se_bps_hz, cfg.snr_ceiling_db)
         return shannon, shannon
     from channels.nr_mcs import NrMcsRate
 

@@ -20,7 +20,18 @@ number of transfers expected this round, ``n`` the number active right now:
 
 With ``power_concentration`` (uplink: a UE puts its whole power into its
 sub-band) a client holding ``B/n`` sees SNR ``n s``; the base station keeps its
-power spectral density constant, so the downlink does not.
+power spectral density constant, so the downlink does not.  Under full-load
+interference (:meth:`Medium.set_interference`, I / N per client) the
+interferers concentrate their power in their shares too, and ``s`` being the
+full-band SINR, the share's SINR is ``n s (1 + I/N) / (1 + n I/N)``
+(:func:`channels.interference.concentrated_share_sinr`).
+
+Fading within a transfer (:meth:`Medium.set_blocks`): each client's SNR is
+then the round's SNR times a gain ratio per coherence block of ``block_s``
+from the round start; a transfer drains at its rate in each block in turn
+(the last block holds past the end).  ``fdma_static`` and ``tdma`` still find
+each end when the transfer starts (a cumulative sum over blocks); ``ofdma``
+and ``proportional_fair`` re-split at every block boundary as well.
 
 ``fdma_static`` and ``tdma`` know each transfer's end when it starts and cost
 one SimPy event per transfer; ``ofdma`` costs one vector update per start or
@@ -37,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
 from channels.rate import RateModel
 
@@ -98,6 +110,10 @@ class Medium:
         self.expected = 1
         self.members: np.ndarray | None = None
         self.snr_linear = np.empty(0)
+        self.inr: np.ndarray | None = None
+        self.blocks: np.ndarray | None = None
+        self.block_t0_s = 0.0
+        self.block_s = math.inf
         self._expected_rate = np.empty(0)
         self._expected_bler = np.empty(0)
 
@@ -118,6 +134,7 @@ class Medium:
         self.expected = max(1, int(expected_transfers))
         self.members = None if members is None else np.asarray(members, dtype=np.int64)
         self.snr_linear = np.asarray(snr_linear, dtype=float)
+        self.blocks = None  # until set_blocks, the round's SNR holds
         self._new_round()
         self._expected_rate = self._expected_rates(self.snr_linear)
         # Block errors at the SNR the client sees on its expected share of the
@@ -126,28 +143,71 @@ class Medium:
         block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
         self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
 
+    def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
+        """Fading within the round (after :meth:`begin_round`).
+
+        gain_ratio : [num_clients, num_blocks] power gain of block k over the
+            gain at the round start (block 0 is 1)
+        t0_s : start of block 0 [s]; block_s : block length [s]
+        """
+        if not block_s > 0:
+            raise ValueError(f"block_s must be > 0, got {block_s}")
+        self.blocks = np.asarray(gain_ratio, dtype=float)
+        self.block_t0_s, self.block_s = float(t0_s), float(block_s)
+
+    def _block_index(self, t_s: float) -> int:
+        if self.blocks is None:
+            return 0
+        k = math.floor((t_s - self.block_t0_s) / self.block_s + 1e-9)
+        return min(max(k, 0), self.blocks.shape[1] - 1)
+
+    def _next_boundary_s(self, t_s: float) -> float:
+        """The next block boundary after ``t_s`` (inf past the last block or without blocks)."""
+        if self.blocks is None:
+            return math.inf
+        k = self._block_index(t_s)
+        return self.block_t0_s + (k + 1) * self.block_s if k + 1 < self.blocks.shape[1] else math.inf
+
+    def set_interference(self, inr_linear: np.ndarray) -> None:
+        """[num_clients] full-band interference-to-noise ratio I / N of each client's receiver (full load)."""
+        self.inr = np.asarray(inr_linear, dtype=float)
+
+    def _inr(self, clients: np.ndarray | None = None) -> np.ndarray | float:
+        if self.inr is None:
+            return 0.0
+        return self.inr if clients is None else self.inr[clients]
+
     def _new_round(self) -> None:
         """Per-round state of a policy, set before the expected rates are computed."""
 
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
-        return snr_linear * self.expected if self.power_concentration else snr_linear
+        if not self.power_concentration:
+            return snr_linear
+        return concentrated_share_sinr(snr_linear, self._inr(), self.expected)
 
     def expected_bler(self, client: int) -> float:
         """Probability that one packet try of ``client`` fails this round."""
         return float(self._expected_bler[client])
 
-    def share_rate_bps(self, snr_linear: np.ndarray | float, sharers: int) -> np.ndarray:
-        """Rate of one transfer while the band is split ``sharers`` ways [bit/s]."""
+    def share_rate_bps(
+        self, snr_linear: np.ndarray | float, sharers: int, inr: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """Rate of one transfer while the band is split ``sharers`` ways [bit/s].
+
+        inr : I / N of the transfers' receivers under full-load interference (0 = none)
+        """
         n = max(1, sharers)
         snr = np.asarray(snr_linear, dtype=float)
-        return self.rate.rate_bps(snr * n if self.power_concentration else snr, self.bandwidth_hz / n)
+        if self.power_concentration:
+            snr = concentrated_share_sinr(snr, inr, n)
+        return self.rate.rate_bps(snr, self.bandwidth_hz / n)
 
     def expected_rate_bps(self, client: int) -> float:
         """The rate client's transfer can count on this round, before it starts [bit/s]."""
         return float(self._expected_rate[client])
 
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        return self.share_rate_bps(snr_linear, self.expected)
+        return self.share_rate_bps(snr_linear, self.expected, self._inr())
 
     def transmit(self, client: int, bits: float) -> Transfer:
         """Start sending ``bits`` from/to ``client`` now; wait on ``transfer.done``."""
@@ -172,10 +232,21 @@ class Medium:
             t.end_s, t.cut = self.env.now, True
         return cut
 
+    def cancel(self, transfer: Transfer) -> None:
+        """Cut one unfinished transfer now (its client went offline); others go on."""
+        # Scheduled policies know the end in advance: finished means the end has come.
+        if transfer.cut or (transfer.end_s is not None and transfer.end_s <= self.env.now):
+            return
+        self._cancel(transfer)
+        transfer.end_s, transfer.cut = self.env.now, True
+
     def _start(self, transfer: Transfer) -> None:
         raise NotImplementedError
 
     def _abort(self) -> list[Transfer]:
+        raise NotImplementedError
+
+    def _cancel(self, transfer: Transfer) -> None:
         raise NotImplementedError
 
 
@@ -185,13 +256,18 @@ class _Scheduled(Medium):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._open: list[Transfer] = []
-        self._rate_of: dict[Transfer, float] = {}
+        self._rate_of: dict[Transfer, float | np.ndarray] = {}
 
     def _start(self, transfer: Transfer) -> None:
         start, rate = self._slot(transfer.client)
         transfer.service_s = start
-        self._rate_of[transfer] = rate
-        transfer.end_s = start + transfer.bits / rate if rate > 0 else math.inf
+        if self.blocks is not None:
+            profile = self._block_rates(transfer.client)
+            self._rate_of[transfer] = profile
+            transfer.end_s = self._finish_s(profile, start, transfer.bits)
+        else:
+            self._rate_of[transfer] = rate
+            transfer.end_s = start + transfer.bits / rate if rate > 0 else math.inf
         if math.isfinite(transfer.end_s):
             transfer.done = self.env.timeout(transfer.end_s - self.env.now, transfer.end_s - transfer.start_s)
         else:
@@ -202,13 +278,49 @@ class _Scheduled(Medium):
         now = self.env.now
         cut = [t for t in self._open if t.end_s is not None and t.end_s > now]
         for t in cut:
-            t.sent_bits = self._rate_of[t] * max(0.0, now - t.service_s)
+            rate = self._rate_of[t]
+            if isinstance(rate, np.ndarray):
+                t.sent_bits = max(0.0, self._bits_by(rate, now) - self._bits_by(rate, t.service_s))
+            else:
+                t.sent_bits = rate * max(0.0, now - t.service_s)
         self._open, self._rate_of = [], {}
         return cut
+
+    def _cancel(self, transfer: Transfer) -> None:
+        now = self.env.now
+        rate = self._rate_of.pop(transfer, 0.0)
+        if isinstance(rate, np.ndarray):
+            transfer.sent_bits = max(0.0, self._bits_by(rate, now) - self._bits_by(rate, transfer.service_s))
+        else:
+            transfer.sent_bits = rate * max(0.0, now - transfer.service_s)
+        self._open.remove(transfer)
+        transfer.service_s = min(transfer.service_s, now)  # a queued transfer never went on the air
 
     def _slot(self, client: int) -> tuple[float, float]:
         """(service start, rate) for a transfer of ``client`` starting now."""
         raise NotImplementedError
+
+    def _block_rates(self, client: int) -> np.ndarray:
+        """[num_blocks] the client's rate in each coherence block [bit/s]."""
+        raise NotImplementedError
+
+    def _bits_by(self, rates: np.ndarray, t_s: float) -> float:
+        """Bits a transfer at ``rates`` per block would carry from block 0's start to ``t_s``."""
+        dt = self.block_s
+        x = max(0.0, (t_s - self.block_t0_s) / dt)
+        k = min(int(x), rates.shape[0] - 1)
+        return float(rates[:k].sum() * dt + rates[k] * (t_s - self.block_t0_s - k * dt))
+
+    def _finish_s(self, rates: np.ndarray, start_s: float, bits: float) -> float:
+        """When ``bits`` started at ``start_s`` are through at ``rates`` per block [s]; inf if never."""
+        dt = self.block_s
+        target = self._bits_by(rates, start_s) + bits
+        edges = np.concatenate([[0.0], np.cumsum(rates[:-1]) * dt])  # bits by each block's start
+        k = int(np.searchsorted(edges, target, side="right")) - 1
+        k = min(max(k, 0), rates.shape[0] - 1)
+        if rates[k] <= 0:
+            return math.inf
+        return max(start_s, self.block_t0_s + k * dt + (target - edges[k]) / rates[k])
 
 
 class FdmaStatic(_Scheduled):
@@ -216,6 +328,12 @@ class FdmaStatic(_Scheduled):
 
     def _slot(self, client: int) -> tuple[float, float]:
         return self.env.now, self.expected_rate_bps(client)
+
+    def _block_rates(self, client: int) -> np.ndarray:
+        if self.blocks is None:
+            raise ValueError("no coherence blocks set")
+        inr = 0.0 if self.inr is None else float(self.inr[client])
+        return self.share_rate_bps(self.snr_linear[client] * self.blocks[client], self.expected, inr)
 
 
 class Tdma(_Scheduled):
@@ -239,6 +357,11 @@ class Tdma(_Scheduled):
     def _slot(self, client: int) -> tuple[float, float]:
         return max(self.env.now, self._free_at), float(self._full_rate[client])
 
+    def _block_rates(self, client: int) -> np.ndarray:
+        if self.blocks is None:
+            raise ValueError("no coherence blocks set")
+        return self.rate.rate_bps(self.snr_linear[client] * self.blocks[client], self.bandwidth_hz)
+
     def _start(self, transfer: Transfer) -> None:
         super()._start(transfer)
         self._free_at = transfer.end_s if transfer.end_s is not None else self._free_at
@@ -246,6 +369,12 @@ class Tdma(_Scheduled):
     def _abort(self) -> list[Transfer]:
         self._free_at = self.env.now
         return super()._abort()
+
+    def _cancel(self, transfer: Transfer) -> None:
+        if transfer.end_s == self._free_at:
+            # The last in the queue: the band is free once the one before it is through.
+            self._free_at = max(self.env.now, transfer.service_s)
+        super()._cancel(transfer)
 
 
 class Ofdma(Medium):
@@ -262,6 +391,8 @@ class Ofdma(Medium):
         self._tr = np.empty(0, dtype=object)
         self._rem = np.empty(0)
         self._snr = np.empty(0)
+        self._inr_active = np.empty(0)
+        self._clients = np.empty(0, dtype=np.int64)
         self._rates = np.empty(0)
         self._tol = np.empty(0)
         self._pending: list[tuple[Transfer, float]] = []
@@ -287,8 +418,27 @@ class Ofdma(Medium):
             t.sent_bits = t.bits - max(0.0, rem)
         self._tr = np.empty(0, dtype=object)
         self._rem, self._snr, self._rates, self._tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0)
+        self._inr_active, self._clients = np.empty(0), np.empty(0, dtype=np.int64)
         self._generation += 1
         return cut
+
+    def _cancel(self, transfer: Transfer) -> None:
+        for k, (t, _) in enumerate(self._pending):
+            if t is transfer:
+                del self._pending[k]
+                transfer.sent_bits = 0.0
+                return
+        self._advance()
+        at = [k for k, t in enumerate(self._tr.tolist()) if t is transfer]
+        if not at:
+            return
+        keep = np.ones(self._tr.shape[0], dtype=bool)
+        keep[at[0]] = False
+        transfer.sent_bits = transfer.bits - max(0.0, float(self._rem[at[0]]))
+        self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
+        self._rates, self._tol = self._rates[keep], self._tol[keep]
+        self._inr_active, self._clients = self._inr_active[keep], self._clients[keep]
+        self._reschedule()
 
     def _settle(self, _event: simpy.Event) -> None:
         if self._pending:
@@ -305,6 +455,9 @@ class Ofdma(Medium):
         self._tr = np.concatenate([self._tr, tr])
         self._rem = np.concatenate([self._rem, [t.bits for t, _ in new]])
         self._snr = np.concatenate([self._snr, [s for _, s in new]])
+        clients = np.array([t.client for t, _ in new], dtype=np.int64)
+        self._inr_active = np.concatenate([self._inr_active, np.broadcast_to(self._inr(clients), clients.shape)])
+        self._clients = np.concatenate([self._clients, clients])
         self._rates = np.concatenate([self._rates, np.zeros(len(new))])
         # Float error in the remainder scales with the transfer's size.
         self._tol = np.concatenate([self._tol, [_EPS_BITS + 1e-12 * t.bits for t, _ in new]])
@@ -321,18 +474,23 @@ class Ofdma(Medium):
         if not n:
             self._rates = np.empty(0)
             return
-        self._rates = self._active_rates(self._snr)
+        snr = self._snr
+        if self.blocks is not None:
+            snr = snr * self.blocks[self._clients, self._block_index(self.env.now)]
+        self._rates = self._active_rates(snr, self._inr_active)
         with np.errstate(divide="ignore"):
             dt = float((self._rem / self._rates).min())
+        # Rates change at the next coherence block too.
+        dt = min(dt, self._next_boundary_s(self.env.now) - self.env.now)
         if not math.isfinite(dt):
             return  # nobody can move: zero-rate links wait for the deadline
         gen = self._generation
         wake = self.env.timeout(max(dt, 0.0))
         wake.callbacks.append(lambda _event: self._wake(gen))
 
-    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        """Rates [bit/s] of the transfers active now, given their full-band SNRs."""
-        return self.share_rate_bps(snr_linear, snr_linear.shape[0])
+    def _active_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
+        """Rates [bit/s] of the transfers active now, given their full-band SINRs and I / N."""
+        return self.share_rate_bps(snr_linear, snr_linear.shape[0], inr)
 
     def _wake(self, generation: int) -> None:
         if generation != self._generation:
@@ -352,6 +510,7 @@ class Ofdma(Medium):
         done = self._tr[finished]
         keep = ~finished
         self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
+        self._inr_active, self._clients = self._inr_active[keep], self._clients[keep]
         self._rates, self._tol = self._rates[keep], self._tol[keep]
         now = self.env.now
         for t in done:
@@ -393,19 +552,20 @@ class ProportionalFair(Ofdma):
         # Successive solves differ by one transfer: start from the last multiplier.
         self._log_lambda: float | None = None
 
-    def _active_rates(self, snr_linear: np.ndarray) -> np.ndarray:
-        return self._pf_rates(snr_linear)
+    def _active_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
+        return self._pf_rates(snr_linear, inr)
 
     def _expected_rates(self, snr_linear: np.ndarray) -> np.ndarray:
         members = np.arange(snr_linear.shape[0]) if self.members is None else self.members
-        rates = self.share_rate_bps(snr_linear, self.expected)
-        rates[members] = self._pf_rates(snr_linear[members])
+        inr = np.broadcast_to(self._inr(), snr_linear.shape)
+        rates = self.share_rate_bps(snr_linear, self.expected, inr)
+        rates[members] = self._pf_rates(snr_linear[members], inr[members])
         return rates
 
-    def _pf_rates(self, snr_linear: np.ndarray) -> np.ndarray:
+    def _pf_rates(self, snr_linear: np.ndarray, inr: np.ndarray) -> np.ndarray:
         n = snr_linear.shape[0]
         if not self.power_concentration or n <= 1:
-            return self.share_rate_bps(snr_linear, n)
+            return self.share_rate_bps(snr_linear, n, inr)
         bw = self.bandwidth_hz
         gap = float(getattr(self.rate, "gap_linear", 1.0))
         share, log_lambda = pf_shares(snr_linear * bw / gap, bw, self._log_lambda)
@@ -413,7 +573,9 @@ class ProportionalFair(Ofdma):
             self._log_lambda = log_lambda
         rates = np.zeros(n)
         on = share > 0
-        rates[on] = self.rate.rate_bps(snr_linear[on] * bw / share[on], share[on])
+        # The split is made on the interference-free curve; each share's rate then at its SINR.
+        c = bw / share[on]
+        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], c), share[on])
         return rates
 
 
@@ -444,6 +606,14 @@ class MultiCellMedium:
         self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
         self.bandwidth_hz = cells[0].bandwidth_hz
 
+    def set_interference(self, inr_linear: np.ndarray) -> None:
+        for cell in self.cells:
+            cell.set_interference(inr_linear)
+
+    def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
+        for cell in self.cells:
+            cell.set_blocks(gain_ratio, t0_s, block_s)
+
     def begin_round(
         self,
         snr_linear: np.ndarray,
@@ -471,6 +641,9 @@ class MultiCellMedium:
 
     def abort(self) -> list[Transfer]:
         return [t for cell in self.cells for t in cell.abort()]
+
+    def cancel(self, transfer: Transfer) -> None:
+        self.cells[self.site[transfer.client]].cancel(transfer)
 
 
 @dataclass(frozen=True)

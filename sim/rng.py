@@ -26,6 +26,10 @@ PURPOSES = {
     "mobility": 10,
     "burst_loss": 11,
     "shadowing_motion": 12,
+    "fading_process": 13,
+    # Who takes part (sim.selection, sim.availability).
+    "selection": 21,
+    "availability": 22,
 }
 
 

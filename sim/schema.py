@@ -8,9 +8,12 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
 
@@ -23,6 +26,33 @@ MAX_ROUNDS = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads True as 1: `rounds: yes` would be one round.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_bool_for_number(value, field.annotation):
+            raise PydanticCustomError("bool_number", "must be a number, not a boolean")
+        return value
+
+
+def _numeric_kinds(ann: Any) -> tuple[bool, bool, Any]:
+    """(takes a number, takes a boolean, element annotation of a list) of a field annotation."""
+    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    number = any(a in (int, float) for a in args)
+    boolean = any(a is bool for a in args)
+    element = next((typing.get_args(a)[0] for a in args if typing.get_origin(a) is list and typing.get_args(a)), None)
+    return number, boolean, element
+
+
+def _is_bool_for_number(value: Any, ann: Any) -> bool:
+    number, boolean, element = _numeric_kinds(ann)
+    if isinstance(value, bool):
+        return number and not boolean
+    if isinstance(value, list) and element is not None:
+        return any(_is_bool_for_number(v, element) for v in value)
+    return False
 
 
 class Placement(_Strict):
@@ -70,6 +100,36 @@ class Clients(_Strict):
     antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
+    per_round: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CLIENTS,
+        description="clients selected per synchronous round (M of count, among the available); null = every "
+        "available client",
+    )
+    selection: Literal["uniform", "round_robin", "best_channel", "proportional_fair", "age"] = Field(
+        "uniform",
+        description="how per_round clients are chosen: uniform = without replacement from a stream of its own "
+        "(the same clients for every algorithm on a seed); round_robin = deterministic cycle; best_channel = "
+        "highest uplink SNR of the round's draw; proportional_fair = highest instant rate over its exponentially "
+        "averaged served rate; age = oldest last delivered update, ties by SNR",
+    )
+    pf_time_constant_rounds: float = Field(
+        10.0, ge=1, le=1e6, description="proportional_fair: time constant of the served-rate average [rounds]"
+    )
+    availability: Literal["always", "markov", "trace"] = Field(
+        "always",
+        description="when clients can take part: always; markov = per-client on/off chain in simulated time "
+        "(exponential on and off durations, mean_on_s and mean_off_s); trace = on intervals from "
+        "availability_trace. Unavailable clients are never selected; one that goes off mid-round fails (offline)",
+    )
+    mean_on_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean on duration [s]")
+    mean_off_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean off duration [s]")
+    availability_trace: str | None = Field(
+        None,
+        description="trace availability: CSV client,start_s,end_s of on intervals (path from the working folder); "
+        "off outside them; every client needs one interval",
+    )
 
 
 class Cell(_Strict):
@@ -123,8 +183,20 @@ class Fading(_Strict):
         None,
         ge=0,
         le=1e5,
-        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round), "
-        "set = time-correlated AR(1) with rho = J0(2 pi f_d dt)",
+        description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round, "
+        "frozen within it), set = time-correlated per doppler_model (moving clients: v f_c / c when null)",
+    )
+    doppler_model: Literal["sum_of_sinusoids", "ar1"] = Field(
+        "sum_of_sinusoids",
+        description="time correlation with a Doppler: sum_of_sinusoids = 32 plane waves (Zheng-Xiao), "
+        "autocorrelation J0(2 pi f_d tau) at every lag; ar1 = AR(1) with rho = J0(2 pi f_d dt) between draws "
+        "(exact at lag one only)",
+    )
+    within_transfer: Literal["auto", "frozen", "blocks"] = Field(
+        "auto",
+        description="fading during a round: blocks = the SNR follows the fading process per coherence block "
+        "(T_c = 0.423 / f_d, at most 1024 blocks per deadline), so long transfers average over fades; frozen = the "
+        "round-start draw holds (quasi-static); auto = blocks with a Doppler, frozen without (block fading)",
     )
 
 
@@ -136,7 +208,18 @@ class Rate(_Strict):
     )
     gap_db: float = Field(0.0, ge=0, le=30, description="SNR gap to capacity [dB]")
     max_se_bps_hz: float | None = Field(
-        None, gt=0, le=100, description="spectral-efficiency cap [bit/s/Hz]; null = none"
+        7.40625,
+        gt=0,
+        le=100,
+        description="shannon: spectral-efficiency cap [bit/s/Hz]; default 7.40625 = the highest NR MCS, 256-QAM at "
+        "code rate 948/1024 (TS 38.214 Table 5.1.3.1-2, MCS 27); null = uncapped",
+    )
+    snr_ceiling_db: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="shannon: implementation SNR ceiling [dB] (EVM): SNR_eff = 1 / (1/SNR + 1/ceiling), e.g. 29.1 "
+        "for the 3.5% EVM TS 38.104 allows a 256-QAM base station; null = none",
     )
     bler_target: float = Field(
         0.1, gt=0, lt=1, description="nr_mcs: highest MCS whose transport-block error rate stays at or below this"
@@ -203,7 +286,8 @@ class ChannelCfg(_Strict):
         "none",
         description="inter-cell interference (hex_grid only): none = cells on orthogonal bands; full_load = "
         "every cell reuses the band and the others transmit all the time: downlink from the other sites' base "
-        "stations, uplink from one UE at each other cell's centre; the mean SNR becomes the mean SINR",
+        "stations, uplink on every share from one UE per other cell, its power concentrated in the share, averaged over "
+        "its position in its cell; the mean SNR becomes the mean SINR",
     )
 
 
@@ -226,9 +310,35 @@ class MediumCfg(_Strict):
 
 
 class RoundCfg(_Strict):
-    deadline_s: float = Field(10.0, gt=0, le=1e7, description="round deadline from broadcast start [s]")
-    mode: Literal["sync"] = Field("sync", description="round protocol")
+    deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=1e7,
+        description="round deadline from broadcast start [s]; async: the longest one client cycle "
+        "(download, compute, upload) may take",
+    )
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="round protocol: sync = rounds with a deadline; async = buffered asynchronous aggregation "
+        "(FedBuff): clients download, train and upload continuously, one record round per server aggregation",
+    )
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
+    buffer_size: int = Field(
+        10, ge=1, le=MAX_CLIENTS, description="async: arrivals the server buffers before it aggregates (K)"
+    )
+    max_staleness: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_ROUNDS,
+        description="async: updates staler than this many model versions are dropped (outcome stale); null = none",
+    )
+    staleness_weighting: Literal["constant", "polynomial", "hinge"] = Field(
+        "polynomial",
+        description="async: weight s(tau) of an update tau versions stale: constant = 1; polynomial = "
+        "(1 + tau)^-staleness_a; hinge = 1 up to staleness_b, then 1 / (staleness_a (tau - staleness_b) + 1)",
+    )
+    staleness_a: float = Field(0.5, ge=0, le=100, description="async: polynomial exponent / hinge slope a")
+    staleness_b: int = Field(4, ge=0, le=MAX_ROUNDS, description="async: hinge knee b [model versions]")
 
 
 class ClientModel(_Strict):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from channels.fading import Fading
+from channels.fading import SOS_WAVES, Fading
 
 N = 200_000
 
@@ -92,3 +92,47 @@ def test_bad_parameters_fail_loudly():
         Fading("raleigh", 1)
     with pytest.raises(ValueError, match="0.5"):
         Fading("nakagami", 1, m=0.3)
+
+
+def sos(model="rayleigh", n=4000, doppler_hz=50.0, seed=11, **kw):
+    rngs = [np.random.default_rng([seed, i]) for i in range(n)]
+    return Fading(model, n, doppler_hz=doppler_hz, doppler_model="sum_of_sinusoids", rngs=rngs, **kw)
+
+
+@pytest.mark.parametrize("lag", [1, 2, 3, 4, 5])
+def test_sum_of_sinusoids_matches_jakes_at_lags_1_to_5(lag):
+    # Prepare: f_d T = 0.1, so J0(2 pi f_d k T) runs from 0.904 (k = 1) to -0.30 (k = 5).
+    f_d, t_s = 50.0, 0.002
+    f = sos(doppler_hz=f_d)
+    times = 1.7 + t_s * np.arange(0, 400)
+    # Execute: the field at 400 instants for 4000 clients (ensemble and time average).
+    g = f.scattered(times)
+    field = np.mean(g[:, :-lag] * np.conj(g[:, lag:])).real
+    p = np.abs(g) ** 2
+    power = np.corrcoef(p[:, :-lag].ravel(), p[:, lag:].ravel())[0, 1]
+    # Assert: Jakes/Clarke, J0 for the field and J0^2 for the power (not AR(1)'s J0(2 pi f_d T)^(2k)).
+    # M waves leave a 1/M term in the power's fourth moment: its correlation is (J0^2 - 1/M) / (1 - 1/M).
+    rho = special.j0(2 * np.pi * f_d * lag * t_s)
+    assert field == pytest.approx(rho, abs=0.02)
+    assert power == pytest.approx((rho**2 - 1 / SOS_WAVES) / (1 - 1 / SOS_WAVES), abs=0.02)
+    if lag >= 3:
+        assert abs(power - special.j0(2 * np.pi * f_d * t_s) ** (2 * lag)) > 0.1  # what AR(1) would give
+
+
+def test_sum_of_sinusoids_marginal_is_rayleigh():
+    g = sos(n=20_000).gain(3.0, np.zeros((20_000, 2)))
+    assert g.mean() == pytest.approx(1.0, abs=0.03)
+    assert stats.kstest(g, stats.expon.cdf).pvalue > 1e-3
+
+
+def test_block_gains_start_at_the_round_gain_for_both_generators():
+    f = sos("nakagami", n=50, m=2.0)
+    g0 = f.gain(1.0, np.zeros((50, 2)))
+    blocks = f.block_gains(1.0, 0.001, 8)
+    np.testing.assert_allclose(blocks[:, 0], g0)
+    rngs = [np.random.default_rng(i) for i in range(50)]
+    a = Fading("rayleigh", 50, doppler_hz=50.0, doppler_model="ar1", rngs=rngs)
+    g0 = a.gain(1.0, np.random.default_rng(0).standard_normal((50, 2)))
+    blocks = a.block_gains(1.0, 0.001, 8)
+    np.testing.assert_allclose(blocks[:, 0], g0)
+    assert blocks.shape == (50, 8)

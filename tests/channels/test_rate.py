@@ -22,3 +22,25 @@ def test_thermal_noise():
     # 10 log10(20e6) = 73.0103: -174 + 73.0103 + 7 = -93.9897 dBm.
     assert thermal_noise_dbm(20e6, 7.0) == pytest.approx(-93.9897, abs=1e-4)
     assert thermal_noise_dbm(1.0, 0.0) == pytest.approx(-174.0)
+
+
+def test_default_cap_is_the_highest_nr_mcs_of_ts38214_table_2():
+    from channels.rate import NR_MAX_SE_BPS_HZ
+    from sim.schema import Rate
+
+    # TS 38.214 Table 5.1.3.1-2, MCS 27: Qm = 8, R x 1024 = 948 -> 7.4063 bit/s/Hz.
+    assert NR_MAX_SE_BPS_HZ == pytest.approx(7.4063, abs=1e-4)
+    assert Rate().max_se_bps_hz == pytest.approx(NR_MAX_SE_BPS_HZ)
+    capped = ShannonRate(max_se_bps_hz=Rate().max_se_bps_hz)
+    # 57 dB (InH with the defaults) would give log2(1 + 10^5.7) = 18.9 bit/s/Hz uncapped.
+    assert capped.spectral_efficiency(10**5.7) == pytest.approx(7.40625)
+
+
+def test_snr_ceiling_is_the_harmonic_combination_of_snr_and_evm():
+    # EVM 3.5% (TS 38.104 for 256-QAM): ceiling 1 / 0.035^2 = 816.3 (29.12 dB). At an SNR equal to
+    # the ceiling the effective SNR halves: log2(1 + 816.3 / 2).
+    ceiling_db = 10 * np.log10(1 / 0.035**2)
+    rate = ShannonRate(snr_ceiling_db=ceiling_db)
+    assert rate.spectral_efficiency(1 / 0.035**2) == pytest.approx(np.log2(1 + 1 / 0.035**2 / 2))
+    # Far above the ceiling the rate saturates at log2(1 + ceiling).
+    assert rate.spectral_efficiency(1e12) == pytest.approx(np.log2(1 + 1 / 0.035**2), rel=1e-6)

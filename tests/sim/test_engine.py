@@ -36,10 +36,13 @@ EXACT = {
 
 
 def hand_uplink(d_m):
-    """(rate on B/2 with power concentration [bit/s], propagation delay [s])."""
+    """(rate on B/2 with power concentration [bit/s], propagation delay [s]).
+
+    Shannon's default cap: the highest NR MCS, 8 x 948/1024 bit/s/Hz (TS 38.214 Table 5.1.3.1-2).
+    """
     noise_dbm = -174 + 10 * math.log10(1e6) + 5.0
     snr = 10 ** ((20.0 - free_space_db(d_m, 2e9) - noise_dbm) / 10)
-    return 0.5e6 * math.log2(1 + 2 * snr), d_m / SPEED_OF_LIGHT_M_S
+    return 0.5e6 * min(math.log2(1 + 2 * snr), 8 * 948 / 1024), d_m / SPEED_OF_LIGHT_M_S
 
 
 def run(cfg):
