@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,26 +57,74 @@ def _ffill(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+# Beyond this an SNR is no measurement, and 10^(snr/10) overflows a float.
+TRACE_SNR_LIMIT_DB = 300.0
+MAX_TRACE_BYTES = 256 << 20
+
+
+def _open_trace(path: str | Path) -> io.TextIOWrapper:
+    import stat
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path}: not a regular file")
+    if info.st_size > MAX_TRACE_BYTES:
+        raise ValueError(f"{path}: {info.st_size} bytes; a trace may have at most {MAX_TRACE_BYTES}")
+    try:
+        return open(path, newline="", encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+
+
 def read_trace(path: str | Path, num_clients: int) -> SnrTrace:
     """Read a trace CSV for clients 0 .. num_clients - 1; ValueError names the problem."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames or []
-        missing = {"time_s", "client", "snr_db"} - set(fields)
-        if missing:
-            raise ValueError(f"{path}: trace needs columns time_s, client, snr_db (missing {', '.join(sorted(missing))})")
-        has_dl = "snr_dl_db" in fields
-        samples = []
-        for line, row in enumerate(reader, start=2):
-            try:
-                t, c = float(row["time_s"]), int(row["client"])
-                ul = float(row["snr_db"])
-                dl = float(row["snr_dl_db"]) if has_dl else ul
-            except (TypeError, ValueError):
-                raise ValueError(f"{path}:{line}: not a number in {dict(row)}") from None
-            if not (np.isfinite(t) and np.isfinite(ul) and np.isfinite(dl)) or not 0 <= c < num_clients:
-                raise ValueError(f"{path}:{line}: time and SNRs must be finite and client in 0..{num_clients - 1}")
-            samples.append((t, c, ul, dl))
+    try:
+        with _open_trace(path) as f:
+            samples = _samples(path, f, num_clients)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (invalid UTF-8)") from None
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a CSV file ({err})") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read ({err.strerror})") from None
+    return _dense(path, samples, num_clients)
+
+
+def _samples(path: str | Path, f: io.TextIOWrapper, num_clients: int) -> list[tuple[float, int, float, float]]:
+    reader = csv.DictReader(f)
+    fields = reader.fieldnames or []
+    missing = {"time_s", "client", "snr_db"} - set(fields)
+    if missing:
+        raise ValueError(f"{path}: trace needs columns time_s, client, snr_db (missing {', '.join(sorted(missing))})")
+    has_dl = "snr_dl_db" in fields
+    samples = []
+    first_line: dict[tuple[float, int], int] = {}
+    for line, row in enumerate(reader, start=2):
+        try:
+            t, c = float(row["time_s"]), int(row["client"])
+            ul = float(row["snr_db"])
+            dl = float(row["snr_dl_db"]) if has_dl else ul
+        except (TypeError, ValueError):
+            shown = ",".join(str(v) for v in row.values())
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ValueError(f"{path}:{line}: not a number in {shown!r}") from None
+        if not (np.isfinite(t) and np.isfinite(ul) and np.isfinite(dl)) or not 0 <= c < num_clients:
+            raise ValueError(f"{path}:{line}: time and SNRs must be finite and client in 0..{num_clients - 1}")
+        if max(abs(ul), abs(dl)) > TRACE_SNR_LIMIT_DB:
+            raise ValueError(f"{path}:{line}: SNR must be within +-{TRACE_SNR_LIMIT_DB:g} dB (got {max(ul, dl, key=abs):g})")
+        if (t, c) in first_line:
+            raise ValueError(f"{path}:{line}: duplicate sample of client {c} at time {t:g} (first at line {first_line[t, c]})")
+        first_line[t, c] = line
+        samples.append((t, c, ul, dl))
+    return samples
+
+
+def _dense(path: str | Path, samples: list[tuple[float, int, float, float]], num_clients: int) -> SnrTrace:
     if not samples:
         raise ValueError(f"{path}: trace has no samples")
     arr = np.array(samples)

@@ -1,6 +1,6 @@
 """The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``).
 
-Exit codes: 0 success, 2 bad input (scenario, options, output folder).
+Exit codes: 0 success, 2 bad input (scenario, options, output folder), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sim.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +60,15 @@ def _schema_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # The records of a run are committed whole or not at all; a sweep keeps its finished points.
+        print("fedwave: interrupted; nothing unfinished was kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
         print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs") / args.scenario.stem
     quiet = args.quiet or not sys.stderr.isatty()
     try:
-        summary = run_scenario(scn, out, force=args.force, quiet=quiet, report=False)
+        summary = run_scenario(scn, out, force=args.force, quiet=quiet, report="full")
     except OutputDirError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -92,7 +102,5 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['uplink_bytes_total']} uplink bytes, {summary['delivered_total']} uploads delivered, "
         f"{summary['sim_time_s']:.3f} s simulated"
     )
-    from sim.run_report import write_run_report
-
-    print(f"report: {out / 'report.md'} and {write_run_report(out)}")
+    print(f"report: {out / 'report.md'} and {out / 'report.html'}")
     return 0

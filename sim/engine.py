@@ -28,16 +28,20 @@ import simpy
 
 from channels.link import dbm_to_w
 from channels.rate import RateModel
+from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
+from sim.fedbuff import FedBuff
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.rng import RoundNormals, client_generators
 from sim.scenario import Scenario
+from sim.selection import Selector
 from workloads.base import Algorithm, Budget, Payload
 
-__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS"]
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS"]
 
-OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped")
-DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED = range(len(OUTCOMES))
+# Append only: the codes are stored in the per-client arrays.
+OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped", "offline", "stale")
+DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = range(len(OUTCOMES))
 
 CLIENT_COLUMNS = (
     "round",
@@ -58,6 +62,8 @@ CLIENT_COLUMNS = (
     "energy_j",
     "outcome",
 )
+# round.mode async adds the staleness of each update (sync records keep their columns and bytes).
+ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
 
 
 @dataclass
@@ -65,8 +71,13 @@ class RunResult:
     """What a run produced: one dict per round and per-client columns over all rounds."""
 
     rounds: list[dict[str, Any]] = field(default_factory=list)
-    clients: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in CLIENT_COLUMNS})
+    columns: tuple[str, ...] = CLIENT_COLUMNS
+    clients: dict[str, list[np.ndarray]] = field(default_factory=dict)
     sim_time_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for c in self.columns:
+            self.clients.setdefault(c, [])
 
     def client_column(self, name: str) -> np.ndarray:
         """One column over all rounds; ``outcome`` as names."""
@@ -92,12 +103,26 @@ class _Round:
         self.payloads: dict[int, Payload] = {}
         self.arq: dict[int, ArqOutcome] = {}
         self.uploads: dict[int, Transfer] = {}
+        self.downloads: dict[int, Transfer] = {}
+        self.members: np.ndarray | None = None  # who takes part (None = every client)
+        self.selected: np.ndarray | None = None  # [n] bool mask of members
+        self.stop_s = np.full(n, np.inf)  # when a client went offline
         # Filled by the server before the round starts.
         self.ul: Any = None
         self.down = Payload(0)
         self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
-        self.dl_arq: list[ArqOutcome] = []
+        self.dl_arq: dict[int, ArqOutcome] = {}
         self.compute_s = np.empty(0)
+
+    def restrict(self, members: np.ndarray) -> None:
+        """Only ``members`` (client indices) take part this round."""
+        self.members = members
+        self.selected = np.zeros(self.busy.shape[0], dtype=bool)
+        self.selected[members] = True
+        self.busy &= self.selected
+        self.pending = int(members.shape[0])
+        if self.pending == 0:
+            self.all_done.succeed()
 
     def finish(self, client: int) -> None:
         self.busy[client] = False
@@ -125,12 +150,21 @@ class Engine:
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
-        self.result = RunResult()
+        self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
+        cl = scn.clients
+        self.availability: Availability = availability_for(cl, scn.seed)
+        self.selector = (
+            None if cl.per_round is None else Selector(cl.selection, n, cl.per_round, scn.seed, cl.pf_time_constant_rounds)
+        )
         # What each client holds, as the algorithm declares it; -1 (written empty) where it declares nothing.
         storage = getattr(algorithm, "client_storage_bytes", None)
         self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
         self._first_round = self.env.event()
-        self._clients = [self.env.process(self._client(i)) for i in range(n)]
+        self._fedbuff: FedBuff | None = None
+        if scn.round.mode == "async":
+            self._fedbuff = FedBuff(self)  # its clients start with the server
+        else:
+            self._clients = [self.env.process(self._client(i)) for i in range(n)]
 
     def _medium(self, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool) -> Any:
         site = self.radio.drop.site
@@ -142,7 +176,8 @@ class Engine:
         return MultiCellMedium(cells, site)
 
     def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
-        server = self.env.process(self._server(on_round))
+        driver = self._server(on_round) if self._fedbuff is None else self._fedbuff.server(on_round)
+        server = self.env.process(driver)
         # A round allocates many short-lived events; the default GC threshold
         # triggers full collections that cost up to a third of the run time.
         threshold = gc.get_threshold()
@@ -176,26 +211,65 @@ class Engine:
         self.radio.advance(t0)
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = ch.states(t0, self._fading.draw(r))
+        # Everybody, as before selection existed, unless a policy or availability says otherwise.
+        members = None
+        if self.selector is not None or not self.availability.always:
+            members = self._members(t0, rnd.ul)
+            rnd.restrict(members)
+        who = range(n) if members is None else members.tolist()
         rnd.down = self.algorithm.broadcast(r)
         per_client = getattr(self.algorithm, "downlink", None)
-        if per_client is None:
-            rnd.down_bits[:] = rnd.down.bits
+        if members is None:
+            rnd.down_bits[:] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in range(n)]
         else:
-            rnd.down_bits[:] = [per_client(i, r).bits for i in range(n)]
-        self.uplink.begin_round(rnd.ul.snr_linear, n, rnd.ul.extra_loss)
-        self.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
+            # Only the members download; the others' zeros keep the round's sums right.
+            rnd.down_bits[members] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in who]
+        m = n if members is None else int(members.shape[0])
+        self.uplink.begin_round(rnd.ul.snr_linear, m, rnd.ul.extra_loss, members)
+        self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
         blocks = ch.block_ratios(t0, scn.round.deadline_s)
         if blocks is not None:  # fading within the round, per coherence block
             self.uplink.set_blocks(*blocks)
             self.downlink.set_blocks(*blocks)
-        rnd.dl_arq = [
-            arq_attempts(
+        rnd.dl_arq = {
+            i: arq_attempts(
                 int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
             )
-            for i in range(n)
-        ]
-        rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
+            for i in who
+        }
+        if members is None:
+            rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
+        else:
+            rnd.compute_s = np.zeros(n)
+            rnd.compute_s[members] = np.array([self.algorithm.work_flop(i, r) for i in who]) / self.speed_flops[members]
+            if not self.availability.always:
+                for i in who:
+                    off_s = self.availability.off_at(i, t0)
+                    if off_s < rnd.deadline_abs:
+                        env.process(self._offline(rnd, i, off_s))
         return rnd
+
+    def _members(self, t0: float, ul: Any) -> np.ndarray:
+        """Clients taking part in the round starting at ``t0``: available, then selected."""
+        available = self.availability.is_on(t0)
+        if self.selector is None:
+            return np.flatnonzero(available)
+        return self.selector.select(available, ul.snr_db, ul.rate_bps)
+
+    def _offline(self, rnd: _Round, i: int, at_s: float) -> Any:
+        """Client i goes off at ``at_s``: whatever it is doing stops, what it spent is counted."""
+        yield self.env.timeout(at_s - self.env.now)
+        if rnd.closed or not rnd.busy[i]:
+            return
+        rnd.outcome[i] = OFFLINE
+        rnd.stop_s[i] = self.env.now
+        for medium, transfer in ((self.downlink, rnd.downloads.get(i)), (self.uplink, rnd.uploads.get(i))):
+            if transfer is not None:
+                medium.cancel(transfer)
+        if rnd.downloads[i].cut:
+            rnd.compute_start[i] = np.nan  # the model never arrived
+        self._clients[i].interrupt("offline")
+        rnd.finish(i)
 
     def _close_round(self, rnd: _Round) -> Any:
         env, scn = self.env, self.scn
@@ -233,7 +307,7 @@ class Engine:
         for i in sorted(rnd.uploads, key=lambda c: (rnd.arrival[c], c)):
             if rnd.outcome[i] == DELIVERED:
                 delivered[i] = rnd.payloads[i]
-        for i in range(n):
+        for i in range(n) if rnd.members is None else rnd.members.tolist():
             if rnd.outcome[i] != DELIVERED:
                 failures[i] = OUTCOMES[rnd.outcome[i]]
         received = getattr(self.algorithm, "downloaded", None)
@@ -246,29 +320,41 @@ class Engine:
             yield env.timeout(scn.round.aggregation_s)
         metrics = self.algorithm.evaluate(r)
 
-        computed = np.clip(close_s - rnd.compute_start, 0.0, rnd.compute_s)
+        stop_s = close_s if rnd.members is None else np.minimum(close_s, rnd.stop_s)
+        computed = np.clip(stop_s - rnd.compute_start, 0.0, rnd.compute_s)
         computed = np.where(np.isnan(computed), 0.0, computed)
         energy = scn.clients.device.compute_power_w * computed + self.tx_power_w * airtime
         is_delivered = rnd.outcome == DELIVERED
+        if self.selector is not None and rnd.members is not None:
+            self.selector.update(r, rnd.members, is_delivered[rnd.members], ul.rate_bps)
+        columns = {
+            "round": np.full(n, r, dtype=np.int64),
+            "client": np.arange(n, dtype=np.int64),
+            "distance_m": self.radio.drop.distance_2d_m,
+            "pathloss_db": self.radio.pathloss_db,
+            "snr_db": ul.snr_db,
+            "rate_bps": ul.rate_bps,
+            "budget_bits": rnd.budget_bits,
+            "k": rnd.k,
+            "payload_bits": payload_bits,
+            "downlink_bits": rnd.down_bits,
+            "client_storage_bytes": self._storage,
+            "airtime_s": airtime,
+            "attempts": attempts,
+            "delivered": is_delivered.astype(np.int64),
+            "compute_s": rnd.compute_s,
+            "energy_j": energy,
+            "outcome": rnd.outcome,
+        }
         cols = self.result.clients
-        cols["round"].append(np.full(n, r, dtype=np.int64))
-        cols["client"].append(np.arange(n, dtype=np.int64))
-        cols["distance_m"].append(self.radio.drop.distance_2d_m)
-        cols["pathloss_db"].append(self.radio.pathloss_db)
-        cols["snr_db"].append(ul.snr_db)
-        cols["rate_bps"].append(ul.rate_bps)
-        cols["budget_bits"].append(rnd.budget_bits)
-        cols["k"].append(rnd.k)
-        cols["payload_bits"].append(payload_bits)
-        cols["downlink_bits"].append(rnd.down_bits)
-        cols["client_storage_bytes"].append(self._storage)
-        cols["airtime_s"].append(airtime)
-        cols["attempts"].append(attempts)
-        cols["delivered"].append(is_delivered.astype(np.int64))
-        cols["compute_s"].append(rnd.compute_s)
-        cols["energy_j"].append(energy)
-        cols["outcome"].append(rnd.outcome)
+        for name, values in columns.items():
+            # One row per participant: the round's arrays cover every client.
+            cols[name].append(values if rnd.members is None else values[rnd.members])
 
+        taking_part = n if rnd.members is None else int(rnd.members.shape[0])
+        if rnd.members is not None:
+            payload_bits, is_delivered = payload_bits[rnd.members], is_delivered[rnd.members]
+            airtime, energy = airtime[rnd.members], energy[rnd.members]
         ks = rnd.k[rnd.k >= 0]
         up_bytes = int(payload_bits.sum()) // 8
         prev = self.result.rounds[-1]["cum_uplink_bytes"] if self.result.rounds else 0
@@ -276,9 +362,9 @@ class Engine:
             "round": r,
             "sim_time_s": float(env.now),
             "duration_s": float(env.now - rnd.t0),
-            "participants": n,
+            "participants": taking_part,
             "delivered": int(is_delivered.sum()),
-            "dropped": int(n - is_delivered.sum()),
+            "dropped": int(taking_part - is_delivered.sum()),
             "uplink_bytes": up_bytes,
             "downlink_bytes": int(rnd.down_bits.sum()) // 8,
             "cum_uplink_bytes": prev + up_bytes,
@@ -299,10 +385,11 @@ class Engine:
         """Client i for the whole run: one pass per round, cut short by the deadline."""
         rnd = yield self._first_round
         while True:
-            try:
-                yield from self._client_round(rnd, i)
-            except simpy.Interrupt:
-                pass  # the server closed the round; its records say why
+            if rnd.selected is None or rnd.selected[i]:
+                try:
+                    yield from self._client_round(rnd, i)
+                except simpy.Interrupt:
+                    pass  # the server closed the round, or the client went offline; its records say why
             rnd = yield rnd.next_round
 
     def _client_round(self, rnd: _Round, i: int) -> Any:
@@ -310,6 +397,7 @@ class Engine:
         latency = float(ul.latency_s[i])
         dl_arq = rnd.dl_arq[i]
         down = self.downlink.transmit(i, dl_arq.air_bits)
+        rnd.downloads[i] = down
         if dl_arq.ok and down.end_s is not None and math.isfinite(down.end_s):
             # The end is known already (scheduled sharing): wait once for
             # download, propagation and compute together; one event fewer.
@@ -326,7 +414,9 @@ class Engine:
         time_left = rnd.deadline_abs - env.now - latency
         bler = self.uplink.expected_bler(i)
         goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
-        budget = Budget(int(goodput * time_left) if time_left > 0 else 0, goodput, float(ul.snr_db[i]), time_left)
+        # Clamped to int64: the records' budget_bits column (a link can carry more than 2^63 bits in theory).
+        bits = min(int(goodput * time_left), 2**63 - 1) if time_left > 0 else 0
+        budget = Budget(bits, goodput, float(ul.snr_db[i]), time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
         if payload is None:

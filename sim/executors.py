@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,17 +36,43 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _die_with_parent() -> None:
-    # A SIGKILLed sweep must not leave workers behind that keep writing into
-    # its folder while a rerun starts; Linux can tie their lives together.
+def _watch_parent(parent_pid: int, period_s: float) -> None:
+    while True:
+        time.sleep(period_s)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _die_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
+    """Worker initializer: end this worker when the sweep that started it dies.
+
+    A SIGKILLed sweep must not leave workers behind that keep writing into
+    its folder while a rerun starts.  Linux ties the lives together
+    (PR_SET_PDEATHSIG); a parent that died before that call, or a system
+    without it, is caught by comparing the parent's pid (a dead parent's
+    children are re-parented), at once and then every ``period_s``.
+    """
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid, period_s), daemon=True, name="parent-watch").start()
     # Ctrl-C goes to the parent, which shuts the pool down in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now: a point cut short leaves no marker and is redone by the next run."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
 
 
 def run_pool(
@@ -57,21 +85,25 @@ def run_pool(
         return
     # spawn, not fork: the parent holds a progress-bar thread and a lock file.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_die_with_parent) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+    )
+    try:
         futures: dict[Future[Any], int] = {pool.submit(fn, *args): i for i, args in enumerate(tasks)}
         pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=futures.__getitem__):
-                    err = fut.exception()
-                    if err is None:
-                        yield futures[fut], fut.result()
-                    else:
-                        yield futures[fut], TaskFailure(futures[fut], f"{type(err).__name__}: {err}")
-        finally:
-            for fut in pending:
-                fut.cancel()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=futures.__getitem__):
+                err = fut.exception()
+                if err is None:
+                    yield futures[fut], fut.result()
+                else:
+                    yield futures[fut], TaskFailure(futures[fut], f"{type(err).__name__}: {err}")
+    except BaseException:
+        # Ctrl-C or the consumer gone: waiting for running points could take hours.
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["expand", "point_id", "parse_values"]
+__all__ = ["expand", "count_points", "point_id", "parse_values", "MAX_SWEEP_POINTS"]
+
+# Each point is a run folder and a row; past this a sweep is a mistake (aliased grids reach 10^9 in 300 bytes).
+MAX_SWEEP_POINTS = 10_000
+
+
+def count_points(grid: Mapping[str, Sequence[Any]], zipped: Mapping[str, Sequence[Any]], seeds: int) -> int:
+    """How many points :func:`expand` gives, without building them."""
+    n = math.prod(len(v) for v in grid.values())
+    n *= max((len(v) for v in zipped.values()), default=1)
+    return n if "seed" in grid or "seed" in zipped else n * seeds
 
 
 def expand(

@@ -232,10 +232,21 @@ class Medium:
             t.end_s, t.cut = self.env.now, True
         return cut
 
+    def cancel(self, transfer: Transfer) -> None:
+        """Cut one unfinished transfer now (its client went offline); others go on."""
+        # Scheduled policies know the end in advance: finished means the end has come.
+        if transfer.cut or (transfer.end_s is not None and transfer.end_s <= self.env.now):
+            return
+        self._cancel(transfer)
+        transfer.end_s, transfer.cut = self.env.now, True
+
     def _start(self, transfer: Transfer) -> None:
         raise NotImplementedError
 
     def _abort(self) -> list[Transfer]:
+        raise NotImplementedError
+
+    def _cancel(self, transfer: Transfer) -> None:
         raise NotImplementedError
 
 
@@ -274,6 +285,16 @@ class _Scheduled(Medium):
                 t.sent_bits = rate * max(0.0, now - t.service_s)
         self._open, self._rate_of = [], {}
         return cut
+
+    def _cancel(self, transfer: Transfer) -> None:
+        now = self.env.now
+        rate = self._rate_of.pop(transfer, 0.0)
+        if isinstance(rate, np.ndarray):
+            transfer.sent_bits = max(0.0, self._bits_by(rate, now) - self._bits_by(rate, transfer.service_s))
+        else:
+            transfer.sent_bits = rate * max(0.0, now - transfer.service_s)
+        self._open.remove(transfer)
+        transfer.service_s = min(transfer.service_s, now)  # a queued transfer never went on the air
 
     def _slot(self, client: int) -> tuple[float, float]:
         """(service start, rate) for a transfer of ``client`` starting now."""
@@ -349,6 +370,12 @@ class Tdma(_Scheduled):
         self._free_at = self.env.now
         return super()._abort()
 
+    def _cancel(self, transfer: Transfer) -> None:
+        if transfer.end_s == self._free_at:
+            # The last in the queue: the band is free once the one before it is through.
+            self._free_at = max(self.env.now, transfer.service_s)
+        super()._cancel(transfer)
+
 
 class Ofdma(Medium):
     """Processor sharing: the band is split equally among active transfers.
@@ -394,6 +421,24 @@ class Ofdma(Medium):
         self._inr_active, self._clients = np.empty(0), np.empty(0, dtype=np.int64)
         self._generation += 1
         return cut
+
+    def _cancel(self, transfer: Transfer) -> None:
+        for k, (t, _) in enumerate(self._pending):
+            if t is transfer:
+                del self._pending[k]
+                transfer.sent_bits = 0.0
+                return
+        self._advance()
+        at = [k for k, t in enumerate(self._tr.tolist()) if t is transfer]
+        if not at:
+            return
+        keep = np.ones(self._tr.shape[0], dtype=bool)
+        keep[at[0]] = False
+        transfer.sent_bits = transfer.bits - max(0.0, float(self._rem[at[0]]))
+        self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
+        self._rates, self._tol = self._rates[keep], self._tol[keep]
+        self._inr_active, self._clients = self._inr_active[keep], self._clients[keep]
+        self._reschedule()
 
     def _settle(self, _event: simpy.Event) -> None:
         if self._pending:
@@ -596,6 +641,9 @@ class MultiCellMedium:
 
     def abort(self) -> list[Transfer]:
         return [t for cell in self.cells for t in cell.abort()]
+
+    def cancel(self, transfer: Transfer) -> None:
+        self.cells[self.site[transfer.client]].cancel(transfer)
 
 
 @dataclass(frozen=True)

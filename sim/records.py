@@ -11,7 +11,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.engine import CLIENT_COLUMNS, RunResult
 
-__all__ = ["atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "ROUND_COLUMNS"]
+__all__ = ["RecordError", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
 
 ROUND_COLUMNS = (
     "round",
@@ -37,18 +37,33 @@ ROUND_COLUMNS = (
 )
 
 
-def atomic_write(path: Path, text: str) -> None:
+class RecordError(Exception):
+    """A record that cannot be read back; ``str(err)`` names the file, row or column, and the problem."""
+
+
+def _create_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file beside ``name``, created with the umask (mkstemp's 0600 would hide records from the group)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name for {name}")
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(path.parent, path.name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -71,15 +86,15 @@ def write_rounds_csv(path: Path, result: RunResult) -> None:
 
 def write_clients_csv(path: Path, result: RunResult) -> None:
     cols = []
-    for name in CLIENT_COLUMNS:
+    for name in result.columns:
         col = result.client_column(name)
         values = col.tolist()
-        if name in ("k", "client_storage_bytes"):
+        if name in ("k", "client_storage_bytes", "staleness"):
             values = ["" if v < 0 else v for v in values]
         cols.append(values)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CLIENT_COLUMNS)
+    w.writerow(result.columns)
     w.writerows(zip(*cols))
     atomic_write(path, buf.getvalue())
 
@@ -94,6 +109,11 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def json_value(v: Any) -> Any:
+    """``v`` as it reads back from a record's JSON (numpy scalars unwrapped, non-finite floats as null)."""
+    return json.loads(json.dumps(_jsonable(v)))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

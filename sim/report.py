@@ -9,7 +9,16 @@ import numpy as np
 from sim.engine import OUTCOMES, RunResult
 from sim.scenario import Scenario
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "MAX_TABLE_ROUNDS"]
+
+# A report is read, not searched: past this many rounds the table shows an even sample.
+MAX_TABLE_ROUNDS = 200
+
+
+def _thin(n: int, limit: int) -> list[int]:
+    if n <= limit:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
 
 
 def _fmt_bytes(n: float) -> str:
@@ -45,7 +54,7 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
                 ["uplink airtime (sum over clients)", f"{summary['airtime_s_total']:.3f} s"],
                 ["client energy", f"{summary['energy_j_total']:.3f} J"],
                 ["simulated time", f"{summary['sim_time_s']:.3f} s"],
-                ["uploads delivered", f"{summary['delivered_total']} of {scn.rounds * scn.clients.count}"],
+                ["uploads delivered", f"{summary['delivered_total']} of {len(result.client_column('delivered'))}"],
             ],
         ),
         "",
@@ -81,7 +90,8 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
     metric_cols = [k for k in (result.rounds[0] if result.rounds else {}) if k.startswith("eval_")]
     header = ["round", "sim time [s]", "delivered", "dropped", "uplink", "airtime [s]", "mean k", *metric_cols]
     rows = []
-    for r in result.rounds:
+    shown = _thin(len(result.rounds), MAX_TABLE_ROUNDS)
+    for r in (result.rounds[i] for i in shown):
         mean_k = "" if np.isnan(r["mean_k"]) else f"{r['mean_k']:.1f}"
         rows.append(
             [
@@ -95,7 +105,15 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
                 *(f"{r[m]:.4f}" for m in metric_cols),
             ]
         )
-    out += ["## Rounds", "", _table(header, rows), ""]
+    note = [] if len(shown) == len(result.rounds) else [
+        f"{len(shown)} of {len(result.rounds)} rounds shown, evenly spaced (first and last included); every round is in `rounds.csv`.",
+        "",
+    ]
+    out += ["## Rounds", "", *note, _table(header, rows), ""]
+    if scn.clients.per_round is not None or scn.clients.availability != "always" or scn.round.mode == "async":
+        from sim.participation_report import participation_sections
+
+        out += participation_sections(scn, result)
     out += [
         "Files beside this report: `rounds.csv` (one row per round), `clients.csv` (one row per client per "
         "round), `summary.json`, `scenario.resolved.yaml` (rerun with `fedwave run scenario.resolved.yaml`).",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,9 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.engine import OUTCOMES
-from sim.records import atomic_write
+from sim.records import RecordError, atomic_write
 
-__all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results"]
+__all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results", "check_results"]
 
 SUMMARY_COLUMNS = (
     "algorithm",
@@ -55,7 +53,8 @@ def _mean_snr_db(run_dir: Path) -> float:
 
 def result_row(summary: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     """The figures of one finished run (``summary.json`` plus the mean uplink SNR)."""
-    client_rounds = summary["rounds"] * summary["clients"]
+    # The client rows the run has: rounds x clients unless clients are selected, unavailable or async.
+    client_rounds = summary["delivered_total"] + summary["dropped_total"]
     row = {k: summary[k] for k in SUMMARY_COLUMNS[:10]}
     row["delivery_ratio"] = summary["delivered_total"] / client_rounds if client_rounds else float("nan")
     row["mean_snr_db"] = _mean_snr_db(run_dir)
@@ -121,14 +120,9 @@ def _write_parquet(path: Path, cols: list[str], rows: list[dict[str, Any]]) -> N
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             # A swept key with values of several types (1, "auto"): keep them as text.
             arrays[c] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(pa.table(arrays), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(arrays), sink)
+    atomic_write(path, sink.getvalue().to_pybytes())
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -148,3 +142,47 @@ def read_results(path: Path) -> list[dict[str, Any]]:
 
     with open(path, newline="") as f:
         return [{k: typed(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def check_results(folder: Path) -> list[dict[str, Any]]:
+    """The rows of ``folder/results.csv`` after checking what a report reads; RecordError names the first problem."""
+    import yaml
+
+    sweep_path, path = folder / "sweep.yaml", folder / "results.csv"
+    try:
+        base = yaml.safe_load(_read_text(sweep_path))
+    except yaml.YAMLError as err:
+        raise RecordError(f"{sweep_path}: not valid YAML ({type(err).__name__})") from None
+    if not isinstance(base, dict):
+        raise RecordError(f"{sweep_path}: expected a mapping (the base scenario)")
+    try:
+        table = list(csv.reader(io.StringIO(_read_text(path), newline="")))
+    except csv.Error as err:
+        raise RecordError(f"{path}: not a CSV file ({err})") from None
+    header = table[0] if table else []
+    for column in ("point_id", "status", *SUMMARY_COLUMNS, "error"):
+        if column not in header:
+            raise RecordError(f"{path}: column {column!r} is missing (renamed, or written by another fedwave version)")
+    for line, cells in enumerate(table[1:], start=2):
+        if len(cells) != len(header):
+            raise RecordError(f"{path}:{line}: {len(cells)} cells but the header has {len(header)}")
+    rows = read_results(path)
+    numeric = [c for c in SUMMARY_COLUMNS if c != "algorithm" and c in header]
+    for line, row in enumerate(rows, start=2):
+        if row["status"] not in ("ok", "error"):
+            raise RecordError(f"{path}:{line}: status {str(row['status'])[:40]!r} is not ok or error")
+        if row["status"] == "ok":
+            for c in numeric:
+                v = row.get(c)
+                if not isinstance(v, (int, float)) and not (v is None and c in ("mean_snr_db", "delivery_ratio")):
+                    raise RecordError(f"{path}:{line}: column {c}: not a number ({str(v)[:40]!r})")
+    return rows

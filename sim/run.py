@@ -10,23 +10,12 @@ from typing import Any
 from channels.trace import trace_csv
 from sim import __version__
 from sim.engine import Engine, RunResult
+from sim.outdir import OutputDirError, own_run_dir
 from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
 from sim.report import render_report
 from sim.scenario import Scenario, scenario_to_yaml
 
-__all__ = ["OutputDirError", "prepare_out_dir", "run_scenario", "summarize"]
-
-
-class OutputDirError(Exception):
-    """The output folder cannot be used."""
-
-
-def prepare_out_dir(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"{out}: exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise OutputDirError(f"{out}: folder is not empty (use --force to overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
+__all__ = ["OutputDirError", "run_scenario", "summarize"]
 
 
 def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str, Any]:
@@ -52,35 +41,42 @@ def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str,
 
 
 def run_scenario(
-    scn: Scenario, out: Path, *, force: bool = False, quiet: bool = True, report: bool = True
+    scn: Scenario, out: Path, *, force: bool = False, quiet: bool = True, report: bool | str = True
 ) -> dict[str, Any]:
     """Run ``scn`` and write every record under ``out``; returns the summary.
 
-    ``report=False`` leaves ``report.md`` to the caller: ``fedwave run``
-    writes the full report (plots, HTML) from the records instead.
+    ``out`` is owned for the whole run (a second run into it is refused with
+    :class:`OutputDirError`) and its previous run, if any (``force``), is
+    replaced at the end in one commit: see :mod:`sim.outdir`.
+    ``report=True`` writes ``report.md``; ``"full"`` the report with plots
+    and HTML (``fedwave run``), both part of the commit; ``False`` none.
     """
     import workloads  # registers the built-in algorithms
 
-    prepare_out_dir(out, force)
-    t_wall = time.perf_counter()
-    algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, scn.seed)
-    engine = Engine(scn, algorithm)
-    if quiet:
-        result = engine.run()
-    else:
-        from rich.progress import Progress
+    with own_run_dir(out, force) as staging:
+        t_wall = time.perf_counter()
+        algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, scn.seed)
+        engine = Engine(scn, algorithm)
+        if quiet:
+            result = engine.run()
+        else:
+            from rich.progress import Progress
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task("rounds", total=scn.rounds)
-            result = engine.run(on_round=lambda _row: bar.advance(task))
-    wall = time.perf_counter() - t_wall
-    summary = summarize(scn, result, wall)
-    atomic_write(out / "scenario.resolved.yaml", scenario_to_yaml(scn))
-    write_rounds_csv(out / "rounds.csv", result)
-    write_clients_csv(out / "clients.csv", result)
-    write_json(out / "summary.json", summary)
-    if report:
-        atomic_write(out / "report.md", render_report(scn, result, summary))
-    if scn.channel.trace_export:
-        atomic_write(out / "channel_trace.csv", trace_csv(engine.radio.channel.history))
+            with Progress(transient=True) as bar:
+                task = bar.add_task("rounds", total=scn.rounds)
+                result = engine.run(on_round=lambda _row: bar.advance(task))
+        wall = time.perf_counter() - t_wall
+        summary = summarize(scn, result, wall)
+        atomic_write(staging / "scenario.resolved.yaml", scenario_to_yaml(scn))
+        write_rounds_csv(staging / "rounds.csv", result)
+        write_clients_csv(staging / "clients.csv", result)
+        write_json(staging / "summary.json", summary)
+        if scn.channel.trace_export:
+            atomic_write(staging / "channel_trace.csv", trace_csv(engine.radio.channel.history))
+        if report == "full":
+            from sim.run_report import write_run_report
+
+            write_run_report(staging)
+        elif report:
+            atomic_write(staging / "report.md", render_report(scn, result, summary))
     return summary

@@ -17,16 +17,35 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.engine import CLIENT_COLUMNS, OUTCOMES, RunResult
+from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
-from sim.records import atomic_write
+from sim.outdir import COMPLETE, DATA_RECORDS
+from sim.records import ROUND_COLUMNS, RecordError, atomic_write
 from sim.report import render_report
 from sim.scenario import Scenario
 
 __all__ = ["RunData", "load_run", "run_figures", "write_run_report", "is_run_folder"]
 
 Figure = tuple[str, str, bytes]  # file name, caption, PNG
+
+# Matplotlib draws every bar and marker: past these counts rounds are binned and points thinned,
+# so a 100000-round run reports in seconds.
+MAX_BARS = 300
+MAX_POINTS = 20_000
+
+
+def thin(n: int, limit: int) -> np.ndarray:
+    """At most ``limit`` evenly spaced indices of ``0 .. n-1``, first and last included."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def _bins(rounds: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bin index [len(rounds)] and bin width [rounds] so that at most MAX_BARS bars are drawn."""
+    width = max(1, -(-rounds.size // MAX_BARS))
+    return np.arange(rounds.size) // width, width
 
 
 @dataclass
@@ -37,16 +56,18 @@ class RunData:
     summary: dict[str, Any]
 
     def result(self) -> RunResult:
-        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]))
+        columns = ASYNC_CLIENT_COLUMNS if self.scn.round.mode == "async" else CLIENT_COLUMNS
+        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]), columns=columns)
         codes = {o: i for i, o in enumerate(OUTCOMES)}
-        for c in CLIENT_COLUMNS:
+        for c in columns:
             col = self.clients[c]
             out.clients[c] = [np.array([codes[o] for o in col], dtype=np.int8) if c == "outcome" else col]
         return out
 
 
 def is_run_folder(folder: Path) -> bool:
-    return all((folder / f).is_file() for f in ("summary.json", "rounds.csv", "clients.csv", "scenario.resolved.yaml"))
+    """``folder`` holds a run, finished or not (:func:`sim.outdir.check_complete` tells which)."""
+    return any((folder / f).is_file() for f in (COMPLETE, *DATA_RECORDS))
 
 
 def _num(v: str) -> Any:
@@ -58,22 +79,95 @@ def _num(v: str) -> Any:
         return float(v)
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    import io
+
+    try:
+        reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+        rows = list(reader)
+    except csv.Error as err:
+        raise RecordError(f"{path}: not a CSV file ({err})") from None
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RecordError(f"{path}: column {missing[0]!r} is missing ({len(missing)} of the record's columns)")
+    for line, row in enumerate(rows, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise RecordError(f"{path}:{line}: the row has {'more' if None in row else 'fewer'} cells than the header")
+    return rows
+
+
+def _numbers(path: Path, rows: list[dict[str, str]], columns: Any) -> list[dict[str, Any]]:
+    out = []
+    for line, row in enumerate(rows, start=2):
+        typed: dict[str, Any] = {}
+        for k, v in row.items():
+            if k not in columns:
+                typed[k] = v
+                continue
+            try:
+                typed[k] = _num(v)
+            except ValueError:
+                raise RecordError(f"{path}:{line}: column {k}: not a number ({v[:40]!r})") from None
+        out.append(typed)
+    return out
+
+
 def load_run(folder: Path) -> RunData:
-    scn = Scenario.model_validate(yaml.safe_load((folder / "scenario.resolved.yaml").read_text()))
-    with open(folder / "rounds.csv", newline="") as f:
-        rounds = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
-    with open(folder / "clients.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    """The records of ``folder``; RecordError names the first damaged file, row or column."""
+    from pydantic import ValidationError
+
+    path = folder / "scenario.resolved.yaml"
+    try:
+        data = yaml.safe_load(_text(path))
+        scn = Scenario.model_validate(data)
+    except yaml.YAMLError as err:
+        raise RecordError(f"{path}: not valid YAML ({type(err).__name__})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(document)"
+        raise RecordError(f"{path}: {where}: {first['msg'][:80]}") from None
+    rounds_path = folder / "rounds.csv"
+    raw_rounds = _csv_rows(rounds_path, ROUND_COLUMNS)
+    rounds = _numbers(rounds_path, raw_rounds, set(raw_rounds[0]) if raw_rounds else set())
+    clients_path = folder / "clients.csv"
+    wanted = ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS
+    rows = _csv_rows(clients_path, wanted)
+    numeric = [c for c in wanted if c != "outcome"]
+    typed = _numbers(clients_path, rows, set(numeric))
+    for line, row in enumerate(rows, start=2):
+        if row["outcome"] not in OUTCOMES:
+            raise RecordError(f"{clients_path}:{line}: outcome {row['outcome'][:40]!r} is not one of {', '.join(OUTCOMES)}")
     clients: dict[str, np.ndarray] = {}
-    for c in CLIENT_COLUMNS:
-        raw = [r.get(c, "") for r in rows]  # runs older than a column read it as empty
+    for c in wanted:
         if c == "outcome":
-            clients[c] = np.array(raw, dtype=object)
-        elif c in ("k", "client_storage_bytes"):
-            clients[c] = np.array([int(v) if v else -1 for v in raw], dtype=np.int64)
+            clients[c] = np.array([r[c] for r in rows], dtype=object)
+        elif c in ("k", "client_storage_bytes", "staleness"):
+            clients[c] = np.array([-1 if r[c] != r[c] else int(r[c]) for r in typed], dtype=np.int64)
         else:
-            clients[c] = np.array([_num(v) for v in raw])
-    summary = json.loads((folder / "summary.json").read_text())
+            clients[c] = np.array([r[c] for r in typed], dtype=float)
+    summary_path = folder / "summary.json"
+    try:
+        summary = json.loads(_text(summary_path))
+    except ValueError as err:
+        raise RecordError(f"{summary_path}: not valid JSON ({str(err)[:60]})") from None
+    if not isinstance(summary, dict):
+        raise RecordError(f"{summary_path}: expected a JSON object, got {type(summary).__name__}")
+    for key in ("sim_time_s", "uplink_bytes_total", "downlink_bytes_total", "airtime_s_total", "energy_j_total",
+                "delivered_total", "outcomes"):
+        if key not in summary:
+            raise RecordError(f"{summary_path}: key {key!r} is missing")
+        ok = isinstance(summary[key], dict) if key == "outcomes" else isinstance(summary[key], (int, float)) and not isinstance(summary[key], bool)
+        if not ok:
+            raise RecordError(f"{summary_path}: {key}: not a {'mapping' if key == 'outcomes' else 'number'} ({str(summary[key])[:40]!r})")
     return RunData(scn, rounds, clients, summary)
 
 
@@ -83,12 +177,13 @@ def _per_client(data: RunData, name: str) -> np.ndarray:
 
 
 def _uplink_figure(data: RunData) -> Figure:
-    r = data.rounds
+    r = [data.rounds[i] for i in thin(len(data.rounds), MAX_POINTS // 10)]
+    style = "o-" if len(r) == len(data.rounds) else "-"
     cum = [row["cum_uplink_bytes"] for row in r]
     alg = data.scn.workload.algorithm
     fig, ax = new_figure()
     if r and "eval_accuracy" in r[0]:
-        ax.plot(cum, [row["eval_accuracy"] for row in r], "o-", color=COLORS[0], label=alg)
+        ax.plot(cum, [row["eval_accuracy"] for row in r], style, color=COLORS[0], label=alg)
         ax.set_xlabel("cumulative uplink payload")
         ax.set_ylabel("accuracy")
         log_if_wide(ax, cum, "x")
@@ -96,7 +191,7 @@ def _uplink_figure(data: RunData) -> Figure:
         caption = "Accuracy against cumulative uplink bytes"
         name = "uplink_vs_accuracy.png"
     else:
-        ax.plot([row["round"] for row in r], cum, "o-", color=COLORS[0], label=alg)
+        ax.plot([row["round"] for row in r], cum, style, color=COLORS[0], label=alg)
         ax.set_xlabel("round")
         integer_axis(ax)
         ax.set_ylabel("cumulative uplink payload")
@@ -110,9 +205,16 @@ def _uplink_figure(data: RunData) -> Figure:
 
 
 def _latency_figure(data: RunData) -> Figure:
-    dur = np.array([row["duration_s"] for row in data.rounds])
+    dur = np.array([row["duration_s"] for row in data.rounds], dtype=float)
+    rounds = np.array([row["round"] for row in data.rounds], dtype=float)
     fig, (a, b) = new_figure(2, width_in=4.6)
-    a.bar([row["round"] for row in data.rounds], dur, color=COLORS[0])
+    index, width = _bins(rounds)
+    if width == 1:
+        a.bar(rounds, dur, color=COLORS[0])
+    else:
+        n_bins = int(index.max(initial=-1)) + 1
+        mean = np.bincount(index, weights=dur, minlength=n_bins) / np.maximum(np.bincount(index, minlength=n_bins), 1)
+        a.bar(rounds[::width], mean, width=width, align="edge", color=COLORS[0], label=f"mean of {width} rounds")
     a.axhline(data.scn.round.deadline_s, color=COLORS[1], ls="--", label=f"deadline {data.scn.round.deadline_s:g} s")
     a.set_xlabel("round")
     integer_axis(a)
@@ -121,7 +223,9 @@ def _latency_figure(data: RunData) -> Figure:
     a.set_title("Latency per round")
     a.legend(loc="upper right")
     xs = np.sort(dur)
-    b.step(np.concatenate([[0.0], xs]), np.arange(xs.size + 1) / max(xs.size, 1), where="post", color=COLORS[0])
+    keep = thin(xs.size + 1, MAX_POINTS)
+    steps = np.concatenate([[0.0], xs])[keep]
+    b.step(steps, keep / max(xs.size, 1), where="post", color=COLORS[0])
     b.set_xlabel("round latency [s]")
     b.set_ylabel("fraction of rounds")
     b.set_ylim(0, 1.02)
@@ -133,7 +237,8 @@ def _k_figure(data: RunData) -> Figure | None:
     k = data.clients["k"]
     if not (k >= 0).any():
         return None
-    sel = k >= 0
+    sel = np.flatnonzero(k >= 0)
+    sel = sel[thin(sel.size, MAX_POINTS)]  # evenly over the run: a sample, not the first rounds
     fig, ax = new_figure()
     clients = data.clients["client"][sel].astype(int)
     snr = data.clients["snr_db"][sel]
@@ -172,18 +277,27 @@ def _airtime_energy_figure(data: RunData) -> Figure:
 def _outcome_figure(data: RunData) -> Figure:
     rounds = np.array([row["round"] for row in data.rounds], dtype=int)
     fig, ax = new_figure()
-    bottom = np.zeros(rounds.size)
+    index, width = _bins(rounds)
+    n_bins = int(index.max(initial=-1)) + 1
+    # Client rows to their round's position: one pass over the rows, not one per round.
+    client_rounds = data.clients["round"].astype(int)
+    pos = np.searchsorted(rounds, client_rounds)
+    valid = pos < rounds.size
+    valid[valid] &= rounds[pos[valid]] == client_rounds[valid]
+    bottom = np.zeros(n_bins)
     for j, o in enumerate(OUTCOMES):
         if o == "delivered":
             continue
-        counts = np.array([np.sum((data.clients["round"] == r) & (data.clients["outcome"] == o)) for r in rounds])
+        hit = valid & (data.clients["outcome"] == o)
+        counts = np.bincount(index[pos[hit]], minlength=n_bins).astype(float)
         if counts.any():
-            ax.bar(rounds, counts, bottom=bottom, color=COLORS[j], label=o)
+            ax.bar(rounds[::width], counts, width=width, align="edge" if width > 1 else "center", bottom=bottom,
+                   color=COLORS[j], label=o)
             bottom += counts
     ax.set_xlabel("round")
     integer_axis(ax)
     integer_axis(ax, "y")
-    ax.set_ylabel("dropped clients")
+    ax.set_ylabel("dropped clients" if width == 1 else f"dropped clients per {width} rounds")
     ax.set_ylim(0, max(1.0, float(bottom.max(initial=0))) * 1.35)  # headroom for the legend
     ax.set_title("Dropped clients per round, by reason")
     if bottom.any():
@@ -202,7 +316,9 @@ def _map_figure(data: RunData) -> Figure | None:
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     # distance_m is to the serving site, which is not the origin in a multi-cell drop.
-    if not np.allclose(drop.distance_2d_m, data.clients["distance_m"][first]):
+    # Only the round's participants have rows when clients are selected (or async).
+    seen = data.clients["client"][first].astype(int)
+    if not np.allclose(drop.distance_2d_m[seen], data.clients["distance_m"][first]):
         return None  # the records come from another version of the geometry; no map rather than a wrong one
     ids = data.clients["client"].astype(int)
     snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
@@ -244,8 +360,7 @@ def write_run_report(folder: Path) -> Path:
     images = {}
     for name, caption, png in figs:
         images[f"plots/{name}"] = png
-        (folder / "plots").mkdir(exist_ok=True)
-        (folder / "plots" / name).write_bytes(png)
+        atomic_write(folder / "plots" / name, png)
         md += [f"![{caption}](plots/{name})", ""]
     text = "\n".join(md)
     atomic_write(folder / "report.md", text)

@@ -16,9 +16,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.grid import MAX_SWEEP_POINTS, count_points
 from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from sim.selection import check_participation
+from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
-SMOLLM2_LAYERS = 30  # SmolLM2-135M-Instruct, what fedsoda prunes when model_source is smollm2
+# A scenario is a page of keys; a larger file is a mistake (a log, a data set) and would take minutes to parse.
+MAX_SCENARIO_BYTES = 1 << 20
+# The schema is 4 levels deep; sweep values and lists add a few more.
+MAX_YAML_DEPTH = 32
 
 __all__ = [
     "Scenario",
@@ -30,6 +36,8 @@ __all__ = [
     "leaf_fields",
     "SweepCfg",
     "sweep_points",
+    "MAX_SCENARIO_BYTES",
+    "MAX_SWEEP_POINTS",
 ]
 
 
@@ -86,7 +94,7 @@ def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"{value!r} is not one of {expected}"
+        return f"{_short(repr(value))} is not one of {expected}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -99,13 +107,14 @@ def _describe(error: dict[str, Any]) -> str:
         return f"must be a finite number (got {value})"
     if isinstance(value, (dict, list)):
         return msg
-    return f"{msg} (got {value!r})"
+    return f"{msg} (got {_short(repr(value))})"
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        part = part if isinstance(part, int) else _short(str(part), 40)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(document)"
 
 
@@ -118,7 +127,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as err:
-        raise ScenarioError(f"--set {key}: value is not valid YAML ({err.__class__.__name__})") from None
+        raise ScenarioError(f"--set {_short(key)}: value is not valid YAML ({err.__class__.__name__})") from None
+    except RecursionError:
+        raise ScenarioError(f"--set {_short(key)}: value nested too deeply") from None
+    except ValueError as err:  # an integer of thousands of digits
+        raise ScenarioError(f"--set {_short(key)}: value cannot be read ({_short(str(err))})") from None
     return key, value
 
 
@@ -139,6 +152,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
 
 
 def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
+    participation = check_participation(scn)
+    if participation:
+        return participation
     placement = scn.clients.placement
     if placement.kind == "fixed":
         loc: tuple[Any, ...] = ("clients", "placement", "distances_m")
@@ -174,6 +190,9 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             )
         if wl.sgp_skip_positions > wl.text_tokens:
             return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
+    problem = workload_problem(scn) or _radio_problem(scn)
+    if problem:
+        return problem
     sources = {cm.source or wl.model_source for cm in wl.client_models or []}
     if "tiny" in sources and len(sources) > 1:
         return ("workload", "client_models"), (
@@ -213,20 +232,82 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         if scn.channel.trace is not None:
             return loc, "full_load needs the SNR from geometry; channel.trace replays it"
     if scn.channel.trace is not None:
-        if not Path(scn.channel.trace).is_file():
-            return ("channel", "trace"), f"no such file {scn.channel.trace!r}"
-        from channels.trace import read_trace
-
-        try:
-            read_trace(scn.channel.trace, scn.clients.count)
-        except ValueError as err:
-            return ("channel", "trace"), str(err)
+        trace_problem = _trace_problem(scn.channel.trace, scn.clients.count)
+        if trace_problem:
+            return ("channel", "trace"), trace_problem
     pl = scn.channel.pathloss
     if pl.model in ("umi", "uma") and not pl.env_height_m < min(scn.clients.height_m, scn.cell.bs_height_m):
         return ("channel", "pathloss", "env_height_m"), (
             f"must be below clients.height_m and cell.bs_height_m for {pl.model} (got {pl.env_height_m})"
         )
     return None
+
+
+# TR 38.901 Table 7.4.1-1 applicability of the path-loss models [GHz].
+_CARRIER_RANGE_GHZ = {"umi": (0.5, 100.0), "uma": (0.5, 100.0), "inh": (0.5, 100.0), "rma": (0.5, 30.0)}
+MIN_BANDWIDTH_MHZ = 1e-3  # 1 kHz; a sub-normal bandwidth divides to infinity
+
+
+def _closest_m(scn: Scenario) -> float:
+    """The smallest 3D client-to-antenna distance the placement allows [m]."""
+    p = scn.clients.placement
+    ground = {"fixed": min(p.distances_m or [0.0]), "ring": p.radius_m}.get(p.kind, p.min_distance_m)
+    return math.hypot(ground, scn.cell.bs_height_m - scn.clients.height_m)
+
+
+def _radio_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
+    """Radio values inside their ranges that the formulas cannot take together."""
+    for key in ("bandwidth_mhz", "downlink_bandwidth_mhz"):
+        value = getattr(scn.cell, key)
+        if value is not None and value < MIN_BANDWIDTH_MHZ:
+            return ("cell", key), f"must be at least {MIN_BANDWIDTH_MHZ:g} MHz (got {value:g})"
+    pl = scn.channel.pathloss
+    fc = scn.cell.carrier_ghz
+    if scn.channel.snr_db is None and scn.channel.trace is None:
+        if pl.model in _CARRIER_RANGE_GHZ:
+            lo, hi = _CARRIER_RANGE_GHZ[pl.model]
+            if not lo <= fc <= hi:
+                return ("cell", "carrier_ghz"), f"{pl.model} path loss is valid for {lo:g} .. {hi:g} GHz (got {fc:g})"
+        closest = _closest_m(scn)
+        if closest <= 0:
+            return ("clients", "placement"), (
+                "a client can stand on the antenna (3D distance 0: ground distance 0 and clients.height_m = "
+                "cell.bs_height_m); the path loss is infinite there"
+            )
+        # Friis holds in the far field: below lambda / (4 pi) it predicts a gain, not a loss.
+        d_ref = pl.reference_m if pl.model == "log_distance" else closest
+        far_m = 299_792_458.0 / (fc * 1e9) / (4 * math.pi)
+        if pl.model in ("free_space", "log_distance") and (pl.model == "free_space" or pl.reference_loss_db is None) and d_ref < far_m:
+            what = "channel.pathloss.reference_m" if pl.model == "log_distance" else "the closest client"
+            return ("cell", "carrier_ghz"), (
+                f"{fc:g} GHz has its far field beyond {far_m:.3g} m, but {what} is at {d_ref:.3g} m "
+                f"({pl.model} would predict a gain)"
+            )
+    return None
+
+
+_TRACE_CHECKED: dict[tuple[str, int, int, int], str | None] = {}
+
+
+def _trace_problem(path: str, clients: int) -> str | None:
+    """What is wrong with trace ``path`` for ``clients``, read once per file version (a sweep checks every point)."""
+    from channels.trace import read_trace
+
+    try:
+        info = Path(path).stat()
+        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size, clients)
+    except OSError:
+        key = None
+    if key is not None and key in _TRACE_CHECKED:
+        return _TRACE_CHECKED[key]
+    try:
+        read_trace(path, clients)
+        problem = None
+    except ValueError as err:
+        problem = str(err)
+    if key is not None:
+        _TRACE_CHECKED[key] = problem
+    return problem
 
 
 def _sweep_key_problem(key: str) -> str | None:
@@ -258,6 +339,9 @@ def _check_sweep(
             problem = _sweep_key_problem(key)
             if problem is None and not values:
                 problem = "needs at least one value"
+            for i, v in enumerate(values):
+                if problem is None and isinstance(v, float) and not math.isfinite(v):
+                    return fail(("sweep", block, key, i), f"must be a finite number (got {v})")
             if problem is None and block == "grid" and key in sw.zip:
                 problem = "is in both sweep.grid and sweep.zip"
             if problem:
@@ -266,6 +350,9 @@ def _check_sweep(
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         return fail(("sweep", "zip"), f"zipped lists differ in length ({shown})")
+    n_points = count_points(sw.grid, sw.zip, sw.seeds)
+    if n_points > MAX_SWEEP_POINTS:
+        return fail(("sweep",), f"{n_points} points; a sweep may have at most {MAX_SWEEP_POINTS} (split it)")
     base = {k: v for k, v in data.items() if k != "sweep"}
     for params in sweep_points(scn):
         try:
@@ -285,12 +372,73 @@ def _check_sweep(
         for block, entries in (("grid", sw.grid), ("zip", sw.zip)):
             for key, values in entries.items():
                 if dotted == key or dotted.startswith(key + ".") or dotted.startswith(key + "["):
-                    i = next(j for j, v in enumerate(values) if v == params[key])
+                    i = next((j for j, v in enumerate(values) if v == params[key]), 0)
                     detail = why if dotted == key else f"{dotted}: {why}"
                     return fail(("sweep", block, key, i), detail)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         return fail(("sweep",), f"point {shown}: {dotted}: {why}")
     return None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """An echoed value, cut to ``limit`` characters: a message stays one readable line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_limited(path: Path, name: str) -> bytes:
+    """The bytes of a regular scenario file of at most MAX_SCENARIO_BYTES (a FIFO or /dev/zero would never end)."""
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ScenarioError(f"{name}: no such file") from None
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ScenarioError(f"{name}: is a directory, not a scenario file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(f"{name}: not a regular file (a pipe or device is not a scenario)")
+    if info.st_size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{name}: {info.st_size} bytes; a scenario file may have at most {MAX_SCENARIO_BYTES}")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as err:
+        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{name}: grew past {MAX_SCENARIO_BYTES} bytes while being read")
+    return raw
+
+
+def _check_tree(root: yaml.Node | None, name: str) -> None:
+    """Refuse duplicate keys (at the second occurrence's line) and nesting deeper than MAX_YAML_DEPTH.
+
+    Walks each node once, so an alias bomb costs no more than its text.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_YAML_DEPTH:
+            raise ScenarioError(f"{name}:{node.start_mark.line + 1}: nested too deeply (more than {MAX_YAML_DEPTH} levels)")
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in first:
+                        raise ScenarioError(
+                            f"{name}:{line}: duplicate key {_short(key.value)!r} (first at line {first[key.value]})"
+                        )
+                    first[key.value] = line
+                stack += [(key, depth + 1), (value, depth + 1)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
 
 
 def load_scenario(
@@ -303,26 +451,24 @@ def load_scenario(
     """
     path = Path(path)
     name = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{name}: is a directory, not a scenario file") from None
-    except OSError as err:
-        raise ScenarioError(f"{name}: cannot read ({err.strerror})") from None
+    raw = _read_limited(path, name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(f"{name}: not a text file (invalid UTF-8)") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_tree(node, name)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         line = _yaml_error_line(err)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         where = f"{name}:{line}" if line else name
         raise ScenarioError(f"{where}: YAML syntax error: {problem}") from None
+    except RecursionError:
+        raise ScenarioError(f"{name}: nested too deeply (more than {MAX_YAML_DEPTH} levels)") from None
+    except ValueError as err:  # an integer of thousands of digits (Python's int_max_str_digits)
+        raise ScenarioError(f"{name}: a value cannot be read ({_short(str(err))})") from None
     if data is None:
         raise ScenarioError(f"{name}: empty scenario; expected a mapping of keys such as rounds, clients, channel")
     if not isinstance(data, dict):

@@ -8,9 +8,12 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
 
@@ -23,6 +26,33 @@ MAX_ROUNDS = 100_000
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads True as 1: `rounds: yes` would be one round.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_bool_for_number(value, field.annotation):
+            raise PydanticCustomError("bool_number", "must be a number, not a boolean")
+        return value
+
+
+def _numeric_kinds(ann: Any) -> tuple[bool, bool, Any]:
+    """(takes a number, takes a boolean, element annotation of a list) of a field annotation."""
+    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
+    number = any(a in (int, float) for a in args)
+    boolean = any(a is bool for a in args)
+    element = next((typing.get_args(a)[0] for a in args if typing.get_origin(a) is list and typing.get_args(a)), None)
+    return number, boolean, element
+
+
+def _is_bool_for_number(value: Any, ann: Any) -> bool:
+    number, boolean, element = _numeric_kinds(ann)
+    if isinstance(value, bool):
+        return number and not boolean
+    if isinstance(value, list) and element is not None:
+        return any(_is_bool_for_number(v, element) for v in value)
+    return False
 
 
 class Placement(_Strict):
@@ -70,6 +100,36 @@ class Clients(_Strict):
     antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
+    per_round: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CLIENTS,
+        description="clients selected per synchronous round (M of count, among the available); null = every "
+        "available client",
+    )
+    selection: Literal["uniform", "round_robin", "best_channel", "proportional_fair", "age"] = Field(
+        "uniform",
+        description="how per_round clients are chosen: uniform = without replacement from a stream of its own "
+        "(the same clients for every algorithm on a seed); round_robin = deterministic cycle; best_channel = "
+        "highest uplink SNR of the round's draw; proportional_fair = highest instant rate over its exponentially "
+        "averaged served rate; age = oldest last delivered update, ties by SNR",
+    )
+    pf_time_constant_rounds: float = Field(
+        10.0, ge=1, le=1e6, description="proportional_fair: time constant of the served-rate average [rounds]"
+    )
+    availability: Literal["always", "markov", "trace"] = Field(
+        "always",
+        description="when clients can take part: always; markov = per-client on/off chain in simulated time "
+        "(exponential on and off durations, mean_on_s and mean_off_s); trace = on intervals from "
+        "availability_trace. Unavailable clients are never selected; one that goes off mid-round fails (offline)",
+    )
+    mean_on_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean on duration [s]")
+    mean_off_s: float = Field(600.0, gt=0, le=1e9, description="markov availability: mean off duration [s]")
+    availability_trace: str | None = Field(
+        None,
+        description="trace availability: CSV client,start_s,end_s of on intervals (path from the working folder); "
+        "off outside them; every client needs one interval",
+    )
 
 
 class Cell(_Strict):
@@ -262,9 +322,35 @@ class MediumCfg(_Strict):
 
 
 class RoundCfg(_Strict):
-    deadline_s: float = Field(10.0, gt=0, le=1e7, description="round deadline from broadcast start [s]")
-    mode: Literal["sync"] = Field("sync", description="round protocol")
+    deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=1e7,
+        description="round deadline from broadcast start [s]; async: the longest one client cycle "
+        "(download, compute, upload) may take",
+    )
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="round protocol: sync = rounds with a deadline; async = buffered asynchronous aggregation "
+        "(FedBuff): clients download, train and upload continuously, one record round per server aggregation",
+    )
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
+    buffer_size: int = Field(
+        10, ge=1, le=MAX_CLIENTS, description="async: arrivals the server buffers before it aggregates (K)"
+    )
+    max_staleness: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_ROUNDS,
+        description="async: updates staler than this many model versions are dropped (outcome stale); null = none",
+    )
+    staleness_weighting: Literal["constant", "polynomial", "hinge"] = Field(
+        "polynomial",
+        description="async: weight s(tau) of an update tau versions stale: constant = 1; polynomial = "
+        "(1 + tau)^-staleness_a; hinge = 1 up to staleness_b, then 1 / (staleness_a (tau - staleness_b) + 1)",
+    )
+    staleness_a: float = Field(0.5, ge=0, le=100, description="async: polynomial exponent / hinge slope a")
+    staleness_b: int = Field(4, ge=0, le=MAX_ROUNDS, description="async: hinge knee b [model versions]")
 
 
 class ClientModel(_Strict):

@@ -5,7 +5,11 @@ when its marker ``point.json`` exists; the marker is written last and
 atomically, after every record of the run, so a kill at any moment leaves
 either a done point or a torn folder that the next run redoes.  A point that
 raised gets ``error.json`` instead; it is reported and retried on the next
-run.  ``results.csv`` is rebuilt from the markers after every point, in the
+run.  On a resume a marker is believed only when it names its folder's
+point, its run is complete (``run.done.json``) with every record unchanged,
+and its row is what the records give; anything else is redone.  A point's id
+digests its resolved scenario and the content of every input file it reads
+(``channel.trace``), so editing a trace reruns the points that use it.  ``results.csv`` is rebuilt from the markers after every point, in the
 sweep's own order, so a point appears once however often the sweep restarts.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import time
 import traceback
@@ -26,11 +31,12 @@ import yaml
 
 from sim.executors import ExecutorError, TaskFailure, check_ray_address, run_pool, run_ray
 from sim.grid import point_id
-from sim.records import atomic_write, write_json
+from sim.outdir import OutputDirError, check_complete
+from sim.records import atomic_write, json_value, write_json
 from sim.results import result_row, write_results
-from sim.scenario import Scenario, SweepCfg, apply_overrides, scenario_to_yaml, sweep_points
+from sim.scenario import Scenario, ScenarioError, SweepCfg, apply_overrides, scenario_to_yaml, sweep_points
 
-__all__ = ["Point", "SweepBusyError", "SweepOutcome", "plan", "run_point", "run_sweep", "DONE", "FAILED"]
+__all__ = ["Point", "SweepBusyError", "SweepMismatchError", "SweepOutcome", "plan", "run_point", "run_sweep", "DONE", "FAILED"]
 
 DONE = "point.json"
 FAILED = "error.json"
@@ -38,6 +44,10 @@ FAILED = "error.json"
 
 class SweepBusyError(Exception):
     """Another sweep is writing into the same folder."""
+
+
+class SweepMismatchError(Exception):
+    """The folder holds a different sweep (and ``force`` was not given)."""
 
 
 @dataclass(frozen=True)
@@ -56,16 +66,40 @@ class SweepOutcome:
     results_csv: Path
 
 
+def _file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _inputs(scn: Scenario, cache: dict[str, str]) -> str:
+    """The content digests of the files a point reads, as text appended to its id's input."""
+    if scn.channel.trace is None:
+        return ""  # ids of points without input files stay what they always were
+    path = scn.channel.trace
+    if path not in cache:
+        try:
+            cache[path] = _file_sha256(path)
+        except OSError as err:
+            raise ScenarioError(f"{path}: channel.trace: cannot read ({err.strerror or type(err).__name__})") from None
+    return f"\n# input channel.trace sha256={cache[path]}\n"
+
+
 def plan(scn: Scenario) -> list[Point]:
     """The points of ``scn``'s sweep block, each a complete single-run scenario."""
     base = scn.model_dump(mode="json")
     base["sweep"] = SweepCfg.model_validate({}).model_dump(mode="json")
     points: dict[str, Point] = {}
+    digests: dict[str, str] = {}
     for params in sweep_points(scn):
         data = apply_overrides(json.loads(json.dumps(base)), list(params.items()))
-        text = scenario_to_yaml(Scenario.model_validate(data))
+        point = Scenario.model_validate(data)
+        text = scenario_to_yaml(point)
+        pid = point_id(text + _inputs(point, digests))
         # A value listed twice is one point, run and reported once.
-        points.setdefault(point_id(text), Point(point_id(text), params, text))
+        points.setdefault(pid, Point(pid, params, text))
     return list(points.values())
 
 
@@ -89,13 +123,31 @@ def run_point(pid: str, params: dict[str, Any], scenario_yaml: str, run_dir: str
     return marker
 
 
-def _read_marker(folder: Path) -> dict[str, Any] | None:
-    for name in (DONE, FAILED):
-        try:
-            return dict(json.loads((folder / name).read_text()))
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-    return None
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, torn, not UTF-8
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _finished(folder: Path, p: Point) -> dict[str, Any] | None:
+    """The ``ok`` marker of point ``p`` in ``folder`` if every check holds, else None (redo the point)."""
+    marker = _read_json(folder / DONE)
+    if marker is None or marker.get("status") != "ok" or marker.get("id") != p.id or folder.name != p.id:
+        return None
+    if marker.get("params") != json_value(p.params):
+        return None
+    try:
+        check_complete(folder, verify=True)
+        if (folder / "scenario.resolved.yaml").read_text(encoding="utf-8") != p.scenario_yaml:
+            return None
+        summary = _read_json(folder / "summary.json")
+        if summary is None or json_value(result_row(summary, folder)) != marker.get("row"):
+            return None
+    except (OutputDirError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return marker
 
 
 @contextmanager
@@ -115,6 +167,15 @@ def _lock(out: Path, wait_s: float = 10.0) -> Iterator[None]:
         yield
 
 
+def _collect_finished(out: Path, todo: list[Point], markers: dict[str, dict[str, Any]]) -> None:
+    """Add the points that workers finished after the last result was read."""
+    for p in todo:
+        if p.id not in markers:
+            marker = _finished(out / "runs" / p.id, p)
+            if marker is not None:
+                markers[p.id] = marker
+
+
 def run_sweep(
     scn: Scenario,
     out: Path,
@@ -123,20 +184,39 @@ def run_sweep(
     workers: int = 1,
     address: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> SweepOutcome:
-    """Run the points of ``scn`` not yet done under ``out``; ``on_progress(done, total)`` after each."""
+    """Run the points of ``scn`` not yet done under ``out``; ``on_progress(done, total)`` after each.
+
+    A folder that holds another sweep (its ``sweep.yaml`` differs) is refused
+    with :class:`SweepMismatchError` unless ``force``: its ``results.csv``
+    would lose the other sweep's rows.  On any exit, Ctrl-C included,
+    ``results.csv`` holds every point finished so far.
+    """
     if executor not in ("pool", "ray"):
         raise ExecutorError(f"--executor must be pool or ray (got {executor!r})")
     if executor == "ray":
         check_ray_address(address)
     points = plan(scn)
     with _lock(out):
-        atomic_write(out / "sweep.yaml", scenario_to_yaml(scn))
+        text = scenario_to_yaml(scn)
+        try:
+            before = (out / "sweep.yaml").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            before = None
+        except (OSError, ValueError):
+            before = ""  # unreadable: not provably this sweep
+        if before is not None and before != text and not force:
+            raise SweepMismatchError(
+                f"{out}: holds a different sweep (its sweep.yaml differs); use another --out, or --force to "
+                "replace its results (points the two sweeps share are kept)"
+            )
+        atomic_write(out / "sweep.yaml", text)
         markers: dict[str, dict[str, Any]] = {}
         todo = []
         for p in points:
-            marker = _read_marker(out / "runs" / p.id)
-            if marker is not None and marker.get("status") == "ok":
+            marker = _finished(out / "runs" / p.id, p)
+            if marker is not None:
                 markers[p.id] = marker
             else:
                 todo.append(p)
@@ -153,15 +233,21 @@ def run_sweep(
             stream = run_ray(run_point, tasks, address, scn.sweep.gpus_per_point, num_cpus=workers)
         failed = 0
         write_results(out, points, markers, parquet=False)
-        for index, marker in stream:
-            if isinstance(marker, TaskFailure):
-                p = todo[index]
-                marker = {"id": p.id, "params": p.params, "status": "error", "error": marker.error}
-                write_json(out / "runs" / p.id / FAILED, marker)
-            failed += marker["status"] != "ok"
-            markers[marker["id"]] = marker
+        try:
+            for index, marker in stream:
+                if isinstance(marker, TaskFailure):
+                    p = todo[index]
+                    marker = {"id": p.id, "params": p.params, "status": "error", "error": marker.error}
+                    write_json(out / "runs" / p.id / FAILED, marker)
+                failed += marker["status"] != "ok"
+                markers[marker["id"]] = marker
+                write_results(out, points, markers, parquet=False)
+                if on_progress:
+                    on_progress(len(markers), len(points))
+        except BaseException:
+            # Ctrl-C, or a fault of the executor: the results hold what finished.
+            _collect_finished(out, todo, markers)
             write_results(out, points, markers, parquet=False)
-            if on_progress:
-                on_progress(len(markers), len(points))
+            raise
         write_results(out, points, markers, parquet=True)
     return SweepOutcome(len(points), skipped, len(todo), failed, out / "results.csv")

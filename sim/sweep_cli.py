@@ -34,6 +34,8 @@ def add_parsers(sub: Any) -> None:
     sw.add_argument("--workers", type=int, help="processes (pool) or CPUs for a local Ray (default: the cores)")
     sw.add_argument("--executor", choices=("pool", "ray"), default="pool", help="where points run (default pool)")
     sw.add_argument("--address", help="Ray cluster address (--executor ray); default: start a local instance")
+    sw.add_argument("--force", action="store_true",
+                    help="replace the results of a different sweep in --out (its shared points are kept)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     _report_options(sw)
 
@@ -58,26 +60,64 @@ def _sweep_options(args: argparse.Namespace) -> dict[str, Any]:
             if not sep or not key.strip() or not raw.strip():
                 raise ScenarioError(f"--{part} {text}: expected dotted.key=v1,v2,...")
             try:
-                block[part][key.strip()] = parse_values(raw)
+                values = parse_values(raw)
             except Exception as err:  # YAML errors of every kind
                 raise ScenarioError(f"--{part} {key.strip()}: values are not valid ({type(err).__name__})") from None
+            if not raw.strip().startswith("["):
+                empty = [i for i, item in enumerate(raw.split(",")) if not item.strip()]
+                if empty:
+                    raise ScenarioError(f"--{part} {key.strip()}: value {empty[0] + 1} is empty (write null for none)")
+            block[part][key.strip()] = values
     return block
+
+
+def _check_report_options(args: argparse.Namespace) -> None:
+    target = args.target_accuracy
+    if target is not None and not 0 <= target <= 1:
+        raise ScenarioError(f"--target-accuracy: must be a share in 0 .. 1 (got {target:g})")
+    if args.baseline is not None:
+        from sim.schema import Workload
+
+        known = Workload.model_fields["algorithm"].annotation.__args__  # type: ignore[union-attr]
+        if args.baseline not in known:
+            raise ScenarioError(f"--baseline: {args.baseline[:40]!r} is not one of {', '.join(known)}")
 
 
 def _report(folder: Path, target: float | None, baseline: str | None) -> Path:
     from sim.run_report import is_run_folder, write_run_report
     from sim.sweep_report import is_sweep_folder, write_sweep_report
 
-    if is_sweep_folder(folder):
-        return write_sweep_report(folder, target, baseline)
-    if is_run_folder(folder):
-        return write_run_report(folder)
+    from sim.records import RecordError
+
+    try:
+        if is_sweep_folder(folder):
+            from sim.results import check_results
+
+            rows = check_results(folder)
+            algs = sorted({str(r["algorithm"]) for r in rows if r["status"] == "ok"})
+            if baseline is not None and algs and baseline not in algs:
+                raise ScenarioError(f"--baseline: {baseline} is not in this sweep (its algorithms: {', '.join(algs)})")
+            return write_sweep_report(folder, target, baseline)
+        if is_run_folder(folder):
+            from sim.outdir import check_complete, locked
+
+            with locked(folder):
+                check_complete(folder, verify=False)
+                return write_run_report(folder)
+    except RecordError as err:
+        raise ScenarioError(str(err)) from None
+    except OSError as err:
+        raise ScenarioError(f"{err.filename or folder}: cannot read or write ({err.strerror or type(err).__name__})") from None
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        # A record damaged in a way no check above names: still one line, never a traceback.
+        where = getattr(err, "filename", None) or folder
+        raise ScenarioError(f"{where}: damaged or unreadable records ({type(err).__name__}: {str(err)[:80]})") from None
     raise ScenarioError(f"{folder}: neither a run folder (summary.json, rounds.csv, ...) nor a sweep folder (results.csv)")
 
 
 def _sweep(args: argparse.Namespace) -> int:
     from sim.executors import ExecutorError, default_workers
-    from sim.sweep import SweepBusyError, run_sweep
+    from sim.sweep import SweepBusyError, SweepMismatchError, run_sweep
 
     scn = load_scenario(args.scenario, args.overrides, _sweep_options(args))
     out: Path = args.out or Path("runs") / args.scenario.stem
@@ -90,7 +130,8 @@ def _sweep(args: argparse.Namespace) -> int:
     quiet = args.quiet or not sys.stderr.isatty()
     try:
         if quiet:
-            outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address)
+            outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address,
+                                force=args.force)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -99,8 +140,9 @@ def _sweep(args: argparse.Namespace) -> int:
             with Progress(*columns, transient=True) as bar:
                 task = bar.add_task("sweep", total=None)
                 outcome = run_sweep(scn, out, executor=args.executor, workers=workers, address=args.address,
-                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except (ExecutorError, SweepBusyError) as err:
+                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                    force=args.force)
+    except (ExecutorError, SweepBusyError, SweepMismatchError) as err:
         raise ScenarioError(str(err)) from None
     except KeyboardInterrupt:
         print(f"interrupted; finished points are kept: rerun the same command to resume ({out})", file=sys.stderr)
@@ -113,11 +155,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.outdir import OutputDirError
+
     try:
+        _check_report_options(args)
         if args.command == "sweep":
             return _sweep(args)
         print(f"report: {_report(args.folder, args.target_accuracy, args.baseline)}")
         return 0
-    except ScenarioError as err:
+    except (ScenarioError, OutputDirError) as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT

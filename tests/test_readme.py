@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from sim.engine import CLIENT_COLUMNS
+from sim.engine import ASYNC_CLIENT_COLUMNS
 from sim.records import ROUND_COLUMNS
 from sim.scenario import leaf_fields
 
@@ -22,7 +22,7 @@ def test_every_scenario_key_is_in_the_reference_table():
 
 
 def test_every_record_column_is_documented():
-    for col in (*ROUND_COLUMNS, *CLIENT_COLUMNS):
+    for col in (*ROUND_COLUMNS, *ASYNC_CLIENT_COLUMNS):
         assert f"`{col}`" in README, col
 
 

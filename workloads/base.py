@@ -56,6 +56,12 @@ class Algorithm(Protocol):
 
     Optional: ``client_storage_bytes(client) -> int``, the bytes of the model
     a client holds as stored; clients.csv records it (empty without it).
+
+    Optional: ``pull(client, version)``, for asynchronous rounds
+    (``round.mode: async``): the client's download of server model
+    ``version`` has arrived and its next ``local_update(client, version,
+    budget)`` starts from it; ``aggregate`` then gets payloads whose ``meta``
+    carries ``staleness``, ``staleness_weight`` and ``version``.
     """
 
     def broadcast(self, round_index: int) -> Payload:

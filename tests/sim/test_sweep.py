@@ -103,7 +103,7 @@ def test_a_failing_point_is_recorded_and_the_others_finish(tmp_path):
     rows = read_results(tmp_path / "results.csv")
     assert outcome.failed == 1
     assert [r["status"] for r in rows] == ["ok", "error", "ok"]
-    assert rows[1]["error"].startswith("IsADirectoryError")
+    assert rows[1]["error"].startswith("OutputDirError") and "rounds.csv: Is a directory" in rows[1]["error"]
     assert rows[1]["uplink_bytes_total"] is None
     assert json.loads((tmp_path / "runs" / bad.id / FAILED).read_text())["status"] == "error"
     assert not (tmp_path / "runs" / bad.id / DONE).exists()
