@@ -1,4 +1,4 @@
-"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``).
+"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``; cache: ``sim.cache_cli``).
 
 Exit codes: 0 success, 2 bad input (scenario, options, output folder), 130 interrupted (Ctrl-C).
 """
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     from sim.sweep_cli import add_parsers
 
     add_parsers(sub)
+    from sim.cache_cli import add_parser as add_cache_parser
+
+    add_cache_parser(sub)
     return p
 
 
@@ -73,6 +76,10 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "schema":
         print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
         return 0
+    if args.command == "cache":
+        from sim import cache_cli
+
+        return cache_cli.main(args)
     if args.command in ("sweep", "report"):
         from sim import sweep_cli
 

@@ -318,7 +318,9 @@ class Engine:
         self.algorithm.aggregate(r, delivered, failures)
         if scn.round.aggregation_s > 0:
             yield env.timeout(scn.round.aggregation_s)
-        metrics = self.algorithm.evaluate(r)
+        every = scn.workload.eval_every
+        # Evaluation is the costliest step of a small run: every N rounds, and always the last.
+        metrics = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
 
         stop_s = close_s if rnd.members is None else np.minimum(close_s, rnd.stop_s)
         computed = np.clip(stop_s - rnd.compute_start, 0.0, rnd.compute_s)

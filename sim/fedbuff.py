@@ -100,7 +100,8 @@ class FedBuff:
             self.version += 1
             e.algorithm.broadcast(self.version)
             self._new_draw()
-            metrics = e.algorithm.evaluate(r)
+            every = scn.workload.eval_every  # as in sync rounds: every N record rounds and always the last
+            metrics = e.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
             row = self._record(r, rows, t_last, metrics)
             t_last = float(self.env.now)
             e.result.rounds.append(row)

@@ -21,6 +21,9 @@ MAX_CLIENTS = 100_000
 # Cholesky of the clients' correlation matrix is O(n^3); channels.shadowing has the same bound.
 MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
+# Defaults of the tiny base, chosen by measurement (docs/results.md).
+BASE_STEPS = 1200
+BASE_ARTICLES = 600
 
 
 
@@ -371,11 +374,15 @@ class ClientModel(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal["none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda"] = Field(
+    algorithm: Literal[
+        "none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda", "local_only", "centralised"
+    ] = Field(
         "none",
         description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
         "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
-        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment",
+        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; local_only = private "
+        "training alone, nothing sent (lower bound); centralised = one model trained on the union of the clients' "
+        "private data with the same total steps, no network cost (upper bound)",
     )
     payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
     downlink_bits: int = Field(
@@ -405,8 +412,23 @@ class Workload(_Strict):
     heads: int = Field(4, ge=1, le=128, description="attention heads (must divide hidden_size)")
     vocab_size: int = Field(2048, ge=64, le=262_144, description="BPE tokenizer vocabulary trained on the corpus")
     text_tokens: int = Field(48, ge=4, le=4096, description="article tokens per example (then separator, label)")
+    base_steps: int = Field(
+        BASE_STEPS, ge=0, le=1_000_000,
+        description="causal-LM pretraining steps of each tiny base on the base articles (no labels), cached under "
+        "the fedwave cache folder; 0 = random initialisation",
+    )
+    base_batch: int = Field(32, ge=1, le=65_536, description="tiny base pretraining batch [windows of the sequence length]")
+    base_lr: float = Field(3e-3, gt=0, le=1, description="tiny base pretraining peak learning rate (AdamW, warm-up + cosine)")
+    base_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the tiny base's init and pretraining (not the scenario seed: one base per machine)")
+    base_articles: int = Field(
+        BASE_ARTICLES, ge=0, le=100_000,
+        description="articles set aside, the same for every seed, as the tiny bases' pretraining text and BPE "
+        "training text; never in the test, public or private splits",
+    )
     warmup_steps: int = Field(
-        60, ge=0, le=100_000, description="full-training steps (LM + label loss) of each family's base on the pretraining split"
+        0, ge=0, le=100_000,
+        description="labelled warm-up: full-training steps (LM + label loss) of each base on the pretrain_size split "
+        "(gives the base label knowledge; 0 = off)",
     )
     warmup_lr: float = Field(3e-3, gt=0, le=1, description="learning rate of the base warm-up")
     lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
@@ -428,6 +450,11 @@ class Workload(_Strict):
     hidden_weight: float = Field(
         0.1, ge=0, le=1e3, description="lambda of the LoRA hidden-projection loss (adaptive_topk; 0 = not shared)"
     )
+    adaptive_aggregation: Literal["support", "zeropad"] = Field(
+        "support",
+        description="adaptive_topk: support = mean of each entry over the clients that sent it (AdaLD); zeropad = "
+        "mean over all senders with unsent entries as 0 (the ablation of support-aware aggregation)",
+    )
     hidden_layer: int = Field(-1, ge=-64, le=63, description="layer whose LoRA down-projection is shared (-1 = last)")
     eta: float = Field(0.9, gt=0, le=1, description="share of the upload budget for logits (adaptive_topk)")
     k_min: int = Field(1, ge=1, le=262_144, description="smallest k worth sending; below it the client skips")
@@ -439,8 +466,9 @@ class Workload(_Strict):
     public_size: int = Field(32, ge=1, le=100_000, description="public (unlabelled) sequences for distillation")
     test_size: int = Field(200, ge=1, le=100_000, description="held-out test sequences")
     pretrain_size: int = Field(
-        300, ge=1, le=100_000, description="held-out labelled sequences that warm the base models (stand-in for pretraining)"
+        300, ge=1, le=100_000, description="held-out labelled sequences of the labelled warm-up (only held out when warmup_steps > 0)"
     )
+    eval_every: int = Field(1, ge=1, le=100_000, description="evaluate every N rounds, and always after the last one")
     private_max: int = Field(200, ge=1, le=1_000_000, description="most private sequences per client")
     dirichlet_alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet alpha of the non-IID label split")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")

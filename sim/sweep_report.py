@@ -20,7 +20,14 @@ from sim.plots import COLORS, bytes_axis, log_if_wide, new_figure, to_png
 from sim.records import atomic_write
 from sim.report import _fmt_bytes, _table
 from sim.results import read_results
-from sim.sweep_analysis import cost_to_target, pareto_front, savings, series, swept_params
+from sim.sweep_analysis import CENTRALISED, REFERENCES, Saving, cost_to_target, pareto_front, series, swept_params
+from sim.sweep_significance import (
+    accuracy_section,
+    comparisons_csv,
+    over_seeds_section,
+    savings_section,
+    seed_summary_csv,
+)
 
 __all__ = ["is_sweep_folder", "write_sweep_report", "DEFAULT_TARGET_SHARE"]
 
@@ -62,8 +69,8 @@ def _panel(ax: Any, rows: Sequence[Mapping[str, Any]], x: str, y: str, ylabel: s
     for j, s in enumerate(lines):
         color = COLORS[algs.index(s.algorithm) % len(COLORS)] if len(algs) > 1 else COLORS[j % len(COLORS)]
         ax.plot(s.x, s.y, "o-", color=color, label=s.label)
-        if np.any(s.y_max > s.y_min):
-            ax.fill_between(s.x, s.y_min, s.y_max, color=color, alpha=0.15, lw=0)
+        if np.any(s.y_high > s.y_low):
+            ax.fill_between(s.x, s.y_low, s.y_high, color=color, alpha=0.15, lw=0)
     ax.set_xlabel(_axis_name(x))
     ax.set_ylabel(ylabel)
     if is_bytes:
@@ -89,14 +96,14 @@ def _vs_figure(rows: Sequence[Mapping[str, Any]], x: str, target: float | None) 
                   ("target_airtime_s", "uplink airtime to target [s]", False),
                   ("target_energy_j", "client energy to target [J]", False)]
         fig, axes = new_figure(3, width_in=4.2, height_in=3.4)
-        caption = f"Cost to reach accuracy {target:g} against {_axis_name(x)}"
+        caption = f"Cost to reach accuracy {target:g} against {_axis_name(x)} (95% interval over seeds shaded)"
     else:
         panels = [("delivery_ratio", "delivery ratio (uploads arrived)", False),
                   ("uplink_bytes_total", "uplink payload sent", True),
                   ("airtime_s_total", "uplink airtime, all clients [s]", False),
                   ("energy_j_total", "client energy, all clients [J]", False)]
         fig, axes = new_figure(2, width_in=4.8, height_in=3.3, nrows=2)
-        caption = f"Delivery ratio, uplink bytes, airtime and energy against {_axis_name(x)} (seed range shaded)"
+        caption = f"Delivery ratio, uplink bytes, airtime and energy against {_axis_name(x)} (95% interval over seeds shaded)"
     for ax, (col, label, is_bytes) in zip(np.ravel(axes), panels):
         _panel(ax, rows, x, col, label, is_bytes)
         if col == "delivery_ratio":
@@ -105,8 +112,13 @@ def _vs_figure(rows: Sequence[Mapping[str, Any]], x: str, target: float | None) 
     return f"vs_{x.replace('.', '_')}.png", caption, to_png(fig)
 
 
+def _front_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The finished points that may be on the front: centralised is a bound no client setting can reach."""
+    return [r for r in rows if r["status"] == "ok" and r["algorithm"] != CENTRALISED]
+
+
 def _pareto_figure(rows: Sequence[Mapping[str, Any]], has_acc: bool) -> tuple[str, str, bytes, list[int]]:
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = _front_rows(rows)
     cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
     cost = [float(r[cost_col]) if r.get(cost_col) is not None else np.nan for r in ok]
     benefit = [float(r[benefit_col]) if r.get(benefit_col) is not None else np.nan for r in ok]
@@ -165,11 +177,16 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
     has_acc = any(r.get(_ACC) is not None for r in ok)
     target = None
     if has_acc:
-        best = max(float(r[_ACC]) for r in ok if r.get(_ACC) is not None)
+        # centralised is an upper bound, not a competitor: the default target is set by the others.
+        finals = [float(r[_ACC]) for r in ok if r.get(_ACC) is not None and r["algorithm"] != CENTRALISED]
+        best = max(finals or [float(r[_ACC]) for r in ok if r.get(_ACC) is not None])
         target = target_accuracy if target_accuracy is not None else round(DEFAULT_TARGET_SHARE * best, 4)
         _add_costs_to_target(folder, rows, target)
     algs = sorted({str(r["algorithm"]) for r in ok})
-    baseline = baseline if baseline is not None else (str(ok[0]["algorithm"]) if ok else None)
+    if baseline is None:
+        # The first algorithm of the sweep that is not a reference bound.
+        competitors = [str(r["algorithm"]) for r in ok if r["algorithm"] not in REFERENCES]
+        baseline = competitors[0] if competitors else (str(ok[0]["algorithm"]) if ok else None)
 
     md = [f"# fedwave sweep: {len(rows)} points, {len(ok)} finished", ""]
     swept = "; ".join(f"`{p}` in {{{', '.join(sorted({str(r.get(p)) for r in rows}, key=_natural))}}}" for p in params)
@@ -179,7 +196,8 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
         md += [f"{len(failed)} point(s) failed; their errors are in the table below and in `runs/<id>/error.json`.", ""]
     if has_acc:
         md += [f"Target accuracy: {target:g}" + ("" if target_accuracy is not None else
-               f" ({DEFAULT_TARGET_SHARE:.0%} of the best final accuracy; set it with `--target-accuracy`)") + ".", ""]
+               f" ({DEFAULT_TARGET_SHARE:.0%} of the best final accuracy outside {CENTRALISED}; set it with "
+               "`--target-accuracy`)") + ".", ""]
     else:
         md += ["Network-only sweep (no accuracy): costs are whole-run totals, with the share of uploads that "
                "arrived before the deadline (delivery ratio).", ""]
@@ -192,34 +210,29 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
     for x in _numeric_params(rows):
         md += [f"## Against {_axis_name(x)}", ""]
         add(*_vs_figure(rows, x, target))
+    if ok:
+        md += over_seeds_section(rows, has_acc)
+    if has_acc and len(algs) > 1:
+        md += accuracy_section(rows, baseline)
+    table: list[Saving] = []
     if len(algs) > 1 and baseline is not None:
-        cols = (["target_uplink_bytes", "target_airtime_s", "target_energy_j"] if has_acc
-                else ["uplink_bytes_total", "airtime_s_total", "energy_j_total"])
-        table = savings(rows, baseline, cols)
-        what = "to reach the target" if has_acc else "over the whole run"
-        md += [f"## Savings relative to {baseline}", "",
-               f"Each algorithm's cost {what} as a share of {baseline}'s at the same setting (seeds averaged; "
-               "choose the baseline with `--baseline`).", ""]
-        md += [_table(["algorithm", "setting", "uplink", "airtime", "energy"],
-                      [[e["algorithm"], e["setting"] or "(all)",
-                        *("n/a" if e[c] is None else f"{100 * e[c]:.0f}%" for c in cols)] for e in table]), ""]
-        for e in table:
-            if e[cols[0]] is not None:
-                md += [f"- {e['algorithm']} uses {100 * e[cols[0]]:.0f}% of {baseline}'s uplink"
-                       + (f" at {e['setting']}" if e["setting"] else "") + "."]
-        md += [""]
+        section, table = savings_section(rows, baseline, has_acc, target)
+        md += section
     elif algs:
         md += [f"One algorithm in this sweep ({algs[0]}): no savings to compare.", ""]
     if ok:
         md += ["## Pareto front", ""]
         name, caption, png, front = _pareto_figure(rows, has_acc)
+        on_front = _front_rows(rows)
         add(name, caption, png)
         cost_col, benefit_col = ("uplink_bytes_total", _ACC) if has_acc else ("energy_j_total", "delivery_ratio")
-        md += ["Points on the front, cheapest first:", ""]
+        md += ["Points on the front, cheapest first" + (f" ({CENTRALISED}, an upper bound without a network, is left "
+               "out)" if any(r["algorithm"] == CENTRALISED for r in ok) else "") + ":", ""]
         front_alg = [] if "workload.algorithm" in params else ["algorithm"]
         md += [_table(["point", *params, *front_alg, _HEADERS.get(cost_col, cost_col), _HEADERS.get(benefit_col, benefit_col)],
-                      [[f"`{ok[i]['point_id']}`", *(_fmt(ok[i].get(p), p) for p in params), *(ok[i][c] for c in front_alg),
-                        _fmt(ok[i].get(cost_col), cost_col), _fmt(ok[i].get(benefit_col), benefit_col)] for i in front]), ""]
+                      [[f"`{on_front[i]['point_id']}`", *(_fmt(on_front[i].get(p), p) for p in params),
+                        *(on_front[i][c] for c in front_alg), _fmt(on_front[i].get(cost_col), cost_col),
+                        _fmt(on_front[i].get(benefit_col), benefit_col)] for i in front]), ""]
     alg_col = [] if "workload.algorithm" in params else ["algorithm"]
     show = ["delivery_ratio", "mean_snr_db", "uplink_bytes_total", "airtime_s_total", "energy_j_total"]
     show += sorted({k for r in ok for k in r if k.startswith("final_") and r[k] is not None})
@@ -234,6 +247,8 @@ def write_sweep_report(folder: Path, target_accuracy: float | None = None, basel
     for path, png in images.items():
         (folder / "plots").mkdir(exist_ok=True)
         (folder / path).write_bytes(png)
+    atomic_write(folder / "seed_summary.csv", seed_summary_csv(rows, has_acc))
+    atomic_write(folder / "comparisons.csv", comparisons_csv(rows, baseline, table))
     text = "\n".join(md)
     atomic_write(folder / "report.md", text)
     atomic_write(folder / "report.html", markdown_to_html(text, images, f"fedwave sweep: {folder.name}"))

@@ -25,6 +25,7 @@ class AdaptiveTopk(Distillation):
 
     def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
         self.share_hidden = cfg.hidden_weight > 0
+        self.aggregation = cfg.adaptive_aggregation
         self.index_coding = cfg.index_coding
         super().__init__(cfg, num_clients, seed)
 

@@ -14,17 +14,18 @@ ever needed.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from typing import Any
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "Corpus", "CORPORA", "load_corpus", "TextTask", "build_task", "dirichlet_split",
-    "CorpusSplit", "TokenView", "split_corpus", "bpe_view", "hf_view", "encode_task",
+    "CorpusSplit", "TokenView", "split_corpus", "bpe_view", "hf_view", "encode_task", "base_article_indices",
 ]
 
 SEP = "<topic>"
@@ -150,6 +151,7 @@ class CorpusSplit:
     pretrain: np.ndarray
     rest: np.ndarray  # everything not held out (the tokenizer's training text, with public and pretrain)
     clients: list[np.ndarray]
+    base: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))  # base articles, outside every split
 
 
 @dataclass
@@ -171,30 +173,50 @@ class TokenView:
     pieces: list[str | None]
     scheme: str
     encode: Callable[[str], tuple[list[int], list[int]]]
+    serialised: str = ""  # the tokenizer as JSON (keys the pretrained tiny base); empty for pretrained models
+
+
+# Fixed, so the base articles are the same for every scenario seed.
+BASE_SPLIT_SEED = 0x7B45E
+
+
+def base_article_indices(num_articles: int, count: int) -> np.ndarray:
+    """[count] sorted indices of the base articles (pretraining text) of a corpus; seed-independent."""
+    if not 0 <= count < num_articles:
+        raise ValueError(f"base_articles must be in [0, {num_articles}), got {count}")
+    return np.sort(np.random.default_rng(BASE_SPLIT_SEED).permutation(num_articles)[:count])
 
 
 def split_corpus(
     data: Corpus, num_clients: int, *, public_size: int, test_size: int, pretrain_size: int, alpha: float,
-    max_private: int, rng: np.random.Generator,
+    max_private: int, rng: np.random.Generator, base_size: int = 0,
 ) -> CorpusSplit:
-    """Shuffle; hold out test, public and pretraining splits; split the rest over clients by Dirichlet(alpha)."""
+    """Set the base articles aside (seed-independent); shuffle the others; hold out test, public and
+    pretraining splits; split the rest over clients by Dirichlet(alpha)."""
     n = len(data.texts)
-    if public_size + test_size + pretrain_size + num_clients > n:
-        raise ValueError(f"public_size + test_size + pretrain_size + one example per client exceeds the corpus size {n}")
-    order = rng.permutation(n)
+    base = base_article_indices(n, base_size)
+    if base_size + public_size + test_size + pretrain_size + num_clients > n:
+        raise ValueError(
+            f"base_articles + public_size + test_size + pretrain_size + one example per client exceeds the corpus size {n}"
+        )
+    pool = np.setdiff1d(np.arange(n), base)
+    order = pool[rng.permutation(pool.size)]
     test, public = order[:test_size], order[test_size : test_size + public_size]
     pretrain = order[test_size + public_size : test_size + public_size + pretrain_size]
     rest = order[test_size + public_size + pretrain_size :]
     splits = dirichlet_split(data.labels[rest], num_clients, alpha, rng)
-    return CorpusSplit(test, public, pretrain, rest, [rest[s][:max_private] for s in splits])
+    return CorpusSplit(test, public, pretrain, rest, [rest[s][:max_private] for s in splits], base)
 
 
 def bpe_view(data: Corpus, split: CorpusSplit, vocab_size: int) -> TokenView:
-    """A BPE tokenizer trained on the training text (public + pretraining + private, never test)."""
+    """A BPE tokenizer trained on the base articles when the split has them (then it is the same for
+    every seed), else on the training text (public + pretraining + private); never on test."""
     # Label words are special tokens: one id each, whatever BPE learns.
     specials = [UNK, SEP, *data.label_names]
-    tok = _train_tokenizer([data.texts[i] for i in np.concatenate([split.public, split.pretrain, split.rest])], vocab_size, specials)
+    source = split.base if split.base.size else np.concatenate([split.public, split.pretrain, split.rest])
+    tok = _train_tokenizer([data.texts[i] for i in source], vocab_size, specials)
 
+    @functools.lru_cache(maxsize=8192)  # runs in one process (a comparison) encode the same articles
     def encode(text: str) -> tuple[list[int], list[int]]:
         enc = tok.encode(text)
         return list(enc.ids), [e for _, e in enc.offsets]
@@ -204,7 +226,7 @@ def bpe_view(data: Corpus, split: CorpusSplit, vocab_size: int) -> TokenView:
         vocab_size=size,
         label_ids=np.asarray([tok.token_to_id(w) for w in data.label_names], dtype=np.int64),
         lead=[], suffix=[tok.token_to_id(SEP)], suffix_text=SEP, suffix_ends=[len(SEP)],
-        pieces=[tok.id_to_token(i) for i in range(size)], scheme="plain", encode=encode,
+        pieces=[tok.id_to_token(i) for i in range(size)], scheme="plain", encode=encode, serialised=tok.to_str(),
     )
 
 
@@ -232,6 +254,18 @@ def hf_view(tokenizer: Any, label_names: list[str]) -> TokenView:
     )
 
 
+def _head(text: str, tokens: int) -> str:
+    """The start of ``text`` cut at a space, long enough for ``tokens`` tokens of a plain BPE as a rule.
+
+    The plain BPE pre-tokenises on whitespace, so the tokens of the words before
+    a space do not depend on what follows it: the first tokens of the head are
+    those of the whole text (the caller falls back to the whole text when the
+    head has too few).
+    """
+    cut = text.find(" ", 8 * tokens + 64)
+    return text if cut < 0 else text[:cut]
+
+
 def encode_task(data: Corpus, split: CorpusSplit, view: TokenView, text_tokens: int, anchor: TokenView | None = None) -> TextTask:
     """Every split as fixed-length sequences of ``view``'s ids.
 
@@ -254,7 +288,9 @@ def encode_task(data: Corpus, split: CorpusSplit, view: TokenView, text_tokens: 
             ids, ends = view.encode(text)
             ids, ends = ids[-text_tokens:], ends[-text_tokens:]
         else:
-            ids, ends = view.encode(text)
+            ids, ends = view.encode(_head(text, text_tokens) if view.scheme == "plain" else text)
+            if len(ids) < text_tokens:
+                ids, ends = view.encode(text)
             ids, ends = ids[:text_tokens], ends[:text_tokens]
             text = text[: ends[-1]] if ends else ""
         tail = len(view.suffix_text)
@@ -312,3 +348,4 @@ def build_task(
                          alpha=alpha, max_private=max_private, rng=rng)
     view = bpe_view(data, split, vocab_size) if tokenizer is None else hf_view(tokenizer, data.label_names)
     return encode_task(data, split, view, text_tokens)
+

@@ -19,8 +19,10 @@ import torch
 
 from workloads.align import VocabMap, align_positions, normalise_piece, vocab_map
 from workloads.base import Payload
-from workloads.data import TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus
-from workloads.models import ModelSpec, add_lora, warm_base
+from workloads.data import (
+    Corpus, CorpusSplit, TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus,
+)
+from workloads.models import ModelSpec, add_lora, build_base, init_lora, warm_up
 
 __all__ = ["FedLM", "LMClient", "TaskView", "classification_metrics", "pick_device", "pick_precision", "tiny_spec_args"]
 
@@ -153,9 +155,11 @@ class FedLM:
     def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
         data_ss, model_ss, client_ss = self._setup(cfg, seed).spawn(3)
         data = load_corpus(cfg.corpus)
+        tiny = _source(cfg, 0) == "tiny"  # the scenario refuses tiny and pretrained sources in one run
         split = split_corpus(
-            data, num_clients, public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size,
-            alpha=cfg.dirichlet_alpha, max_private=cfg.private_max, rng=np.random.default_rng(data_ss),
+            data, num_clients, public_size=cfg.public_size, test_size=cfg.test_size,
+            pretrain_size=cfg.pretrain_size if cfg.warmup_steps > 0 else 0, alpha=cfg.dirichlet_alpha,
+            max_private=cfg.private_max, rng=np.random.default_rng(data_ss), base_size=cfg.base_articles if tiny else 0,
         )
         keys = [_tokenizer_key(cfg, i) for i in range(num_clients)]
         tokens: dict[str, TokenView] = {}
@@ -179,6 +183,8 @@ class FedLM:
         self.test = self.views[anchor].test
         self.label_ids = self.views[anchor].label_ids
         self.clients: list[LMClient] = []
+        bases: dict[ModelSpec, torch.nn.Module] = {}
+        wrapped: dict[tuple[ModelSpec, str], Any] = {}  # wrapping is slow (PEFT); clients of one spec copy one
         for i, css in enumerate(client_ss.spawn(num_clients)):
             key = keys[i]
             task = tasks[key]
@@ -193,14 +199,39 @@ class FedLM:
                 shape = f"{family}-h{hidden}-l{layers}-a{heads}" + (f"-v{task.vocab_size}" if len(tokens) > 1 else "")
                 seq = int(task.public_ids.shape[1])
                 spec = ModelSpec(family, task.vocab_size, hidden, layers, heads, seq)
-                # Same spec, same warmed base: such clients differ only in data and LoRA init.
-                base = warm_base(spec, task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
+                # Same spec, same base: such clients differ only in data and LoRA init.
+                if spec not in bases:
+                    bases[spec] = self._tiny_base(spec, data, split, tokens[key], task, model_seed)
+                base = bases[spec]
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
-            model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
+            if key in pretrained:
+                model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
+            else:
+                if (spec, family) not in wrapped:
+                    wrapped[(spec, family)] = add_lora(copy.deepcopy(base), family, cfg.lora_rank, cfg.lora_alpha,
+                                                       cfg.lora_targets, torch.Generator().manual_seed(0))
+                model = copy.deepcopy(wrapped[(spec, family)])
+                init_lora(model, gen)
+                model = model.to(self.device)
             trainable = [p for p in model.parameters() if p.requires_grad]
             opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
             ids = torch.as_tensor(task.client_ids[i], device=self.device)
             self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters()), shape, key))
+
+    def _tiny_base(self, spec: ModelSpec, data: Corpus, split: CorpusSplit, view: TokenView, task: TextTask,
+                   model_seed: int) -> torch.nn.Module:
+        """The pretrained base of ``spec`` (random with ``base_steps: 0``), then the optional labelled warm-up."""
+        cfg = self.cfg
+        if cfg.base_steps > 0:
+            from workloads.tinybase import pretrained_base
+
+            texts = [data.texts[i] for i in split.base]
+            model = pretrained_base(spec, view.serialised, texts, lambda t: view.encode(t)[0], steps=cfg.base_steps,
+                                    batch=cfg.base_batch, lr=cfg.base_lr, seed=cfg.base_seed)
+        else:
+            model = build_base(spec, model_seed)
+        warm_up(model, task.pretrain_ids, cfg.warmup_steps, cfg.batch_size, cfg.warmup_lr, model_seed)
+        return model
 
     def _views(self, tasks: dict[str, TextTask], tokens: dict[str, TokenView], anchor: str) -> dict[str, TaskView]:
         dp = self.cfg.distill_positions
@@ -244,11 +275,11 @@ class FedLM:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def train_private(self, c: LMClient) -> float:
-        """``local_steps`` steps of cross-entropy on the label token; returns the last loss."""
+    def train_private(self, c: LMClient, steps: int | None = None) -> float:
+        """``steps`` (default ``local_steps``) steps of cross-entropy on the label token; returns the last loss."""
         c.model.train()
         loss_value = math.nan
-        for _ in range(self.cfg.local_steps):
+        for _ in range(self.cfg.local_steps if steps is None else steps):
             n = c.ids.shape[0]
             pick = torch.randint(0, n, (min(self.cfg.batch_size, n),), generator=c.gen).to(self.device)
             x = c.ids[pick]

@@ -1,4 +1,4 @@
-"""Tiny causal LMs built from config, warmed up offline, wrapped with PEFT LoRA.
+"""Tiny causal LMs built from config (pretrained by :mod:`workloads.tinybase`), wrapped with PEFT LoRA.
 
 Families share one tokenizer, so their logits live on the same vocabulary and
 can be exchanged without any token alignment (clients given different
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "add_lora", "lora_state", "load_lora_state", "HiddenTap"]
+__all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "warm_up", "add_lora", "init_lora", "lora_state", "load_lora_state", "HiddenTap"]
 
 FAMILIES = ("llama", "qwen2", "gpt2")
 # LoRA targets are given with Llama names; GPT-2 fuses q, k, v into one Conv1D.
@@ -66,33 +66,39 @@ _WARM: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
 
 
 def warm_base(spec: ModelSpec, ids: np.ndarray, steps: int, batch: int, lr: float, seed: int) -> torch.nn.Module:
-    """Build and fully train a base model for ``steps`` steps on ``ids`` (a held-out pretraining split).
-
-    LoRA on a random-init model barely moves, so every client starts from a
-    base that has seen some language and the task's label words: the loss is
-    the LM loss plus the cross-entropy of the label token (the last one), the
-    way an instruction-tuned base knows the task before fine-tuning.  Cached
-    per process by its arguments.
-    """
+    """Build a random base and :func:`warm_up` it; cached per process by its arguments."""
     key = (spec, steps, batch, lr, seed, ids.shape, hash(ids.tobytes()))
     model = build_base(spec, seed)
     if key in _WARM:
         model.load_state_dict(_WARM[key])
         return model
-    if steps > 0:
-        gen = torch.Generator().manual_seed(seed)
-        data = torch.as_tensor(ids)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-        model.train()
-        for _ in range(steps):
-            x = data[torch.randint(0, data.shape[0], (min(batch, data.shape[0]),), generator=gen)]
-            out = model(input_ids=x, labels=x)
-            loss = out.loss + torch.nn.functional.cross_entropy(out.logits[:, -2, :].float(), x[:, -1])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    warm_up(model, ids, steps, batch, lr, seed)
     _WARM[key] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return model
+
+
+def warm_up(model: torch.nn.Module, ids: np.ndarray, steps: int, batch: int, lr: float, seed: int) -> None:
+    """Fully train ``model`` in place for ``steps`` steps on ``ids`` [N, L] (a held-out labelled split).
+
+    The optional labelled warm-up (``workload.warmup_steps``, off by default):
+    the loss is the LM loss plus the cross-entropy of the label token (the
+    last one), the way an instruction-tuned base knows the task before
+    fine-tuning.  It gives the base label knowledge, so a comparison of
+    algorithms on a warmed base measures less of what federation adds.
+    """
+    if steps <= 0 or ids.shape[0] == 0:
+        return
+    gen = torch.Generator().manual_seed(seed)
+    data = torch.as_tensor(ids)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    for _ in range(steps):
+        x = data[torch.randint(0, data.shape[0], (min(batch, data.shape[0]),), generator=gen)]
+        out = model(input_ids=x, labels=x)
+        loss = out.loss + torch.nn.functional.cross_entropy(out.logits[:, -2, :].float(), x[:, -1])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
 
 
 def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targets: Sequence[str], gen: torch.Generator) -> Any:
@@ -108,13 +114,20 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
     cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=names, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
     with torch.random.fork_rng(devices=[]):  # PEFT's own init draws from the global RNG; A is redrawn below
         peft_model = get_peft_model(model, cfg)
+    init_lora(peft_model, gen)
+    return peft_model
+
+
+def init_lora(peft_model: Any, gen: torch.Generator) -> None:
+    """Draw every LoRA A from ``gen`` and set every B to 0 (a copy of a wrapped model gets its own init)."""
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
             if "lora_A" in name:
                 # PEFT's default (kaiming_uniform, a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
                 bound = 1.0 / np.sqrt(p.shape[1])
                 p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
-    return peft_model
+            elif "lora_B" in name:
+                p.zero_()
 
 
 def lora_state(model: Any) -> dict[str, np.ndarray]:

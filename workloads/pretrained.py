@@ -20,11 +20,12 @@ folder (``~/.cache/fedwave`` or ``$FEDWAVE_CACHE``); later loads read that.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from workloads.cache import cache_root
 
 __all__ = ["smollm2_dir", "load_smollm2_tokenizer", "load_smollm2", "gemma3_gguf", "load_gemma3_tokenizer", "load_gemma3", "SOURCES"]
 
@@ -40,8 +41,7 @@ def smollm2_dir() -> Path:
 
 
 def _cache_dir(name: str = "smollm2-135m-instruct-q4_1") -> Path:
-    root = Path(os.environ.get("FEDWAVE_CACHE", Path.home() / ".cache" / "fedwave"))
-    return root / name
+    return cache_root() / name
 
 
 def load_smollm2_tokenizer() -> Any:

@@ -57,8 +57,9 @@ def test_savings_are_ratios_of_seed_means_at_the_same_setting():
 
     out = savings(rows, "fd_full", ["up"])
 
-    # 0 dB has no fd_full point to compare with.
-    assert out == [{"algorithm": "adaptive_topk", "setting": "channel.snr_db=10", "up": 1200.0 / 3000.0}]
+    # 0 dB has no fd_full point to compare with; differences -1100 and -2500 are paired by seed.
+    assert [(s.algorithm, s.setting, s.ratio["up"]) for s in out] == [("adaptive_topk", (10,), 1200.0 / 3000.0)]
+    assert out[0].diff["up"].mean == pytest.approx(-1800.0) and out[0].claim == "unqualified"
 
 
 def test_html_inlines_images_and_renders_tables():
@@ -149,9 +150,11 @@ def test_sweep_report_states_savings_against_the_baseline_at_the_target(tmp_path
     md = (tmp_path / "report.md").read_text()
     assert "Target accuracy: 0.7." in md
     # To 0.7: fd_full 2000 B, 2 s, 4 J; adaptive_topk 800 B, 1 s, 2 J.
-    assert "| adaptive_topk | channel.snr_db=10 | 40% | 50% | 50% |" in md
-    assert "| adaptive_topk | channel.snr_db=20 | 40% | 50% | 50% |" in md
-    assert "- adaptive_topk uses 40% of fd_full's uplink at channel.snr_db=10." in md
+    # One seed: the shares are shown, but no interval, so nothing is claimed.
+    assert "| adaptive_topk | channel.snr_db=10 | 1 | 40% (one seed: no interval) | 50% (one seed: no interval) |" in md
+    assert "- adaptive_topk at channel.snr_db=10: no saving claimed against fd_full (one seed: no interval" in md
+    assert "Savings are unqualified: `local_only` is not in this sweep" in md
+    assert (tmp_path / "seed_summary.csv").is_file() and (tmp_path / "comparisons.csv").is_file()
     assert "## Against mean SNR [dB]" in md
     assert "## Pareto front" in md and "## Every point" in md
     assert len(embedded_pngs((tmp_path / "report.html").read_text())) == 2
