@@ -7,7 +7,11 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RateModel", "ShannonRate", "NR_MAX_SE_BPS_HZ"]
+__all__ = ["RateModel", "ShannonRate", "TimeShare", "tdd_shares", "NR_MAX_SE_BPS_HZ", "TDD_SPECIAL_SYMBOLS"]
+
+# The special slot of a TDD pattern, (downlink, guard, uplink) OFDM symbols of 14:
+# 10:2:2, the format commonly configured with DDDSU in n78 (3.5 GHz).
+TDD_SPECIAL_SYMBOLS = (10, 2, 2)
 
 # TS 38.214 V17 Table 5.1.3.1-2 (MCS index table 2), MCS 27: 256-QAM (Qm = 8) at
 # code rate 948/1024, the highest spectral efficiency NR's PDSCH/PUSCH tables list.
@@ -58,3 +62,42 @@ class ShannonRate:
     def block_error_rate(self, snr_linear: np.ndarray) -> np.ndarray:
         """Zero: a rate at (or a gap below) capacity is taken as error-free."""
         return np.zeros(np.shape(snr_linear))
+
+
+def tdd_shares(pattern: str, special: tuple[int, int, int] = TDD_SPECIAL_SYMBOLS) -> tuple[float, float]:
+    """(uplink, downlink) share of time of a TDD slot pattern such as ``"DDDSU"``.
+
+    D slots are downlink, U uplink, S special: ``special`` (downlink, guard,
+    uplink) symbols of 14.  DDDSU with 10:2:2 gives (1 + 2/14) / 5 = 0.229 up
+    and (3 + 10/14) / 5 = 0.743 down.
+    """
+    if not pattern or set(pattern) - set("DSU"):
+        raise ValueError(f"TDD pattern must be a string of D, S and U, got {pattern!r}")
+    s_dl, _, s_ul = special
+    n = len(pattern)
+    up = (pattern.count("U") + pattern.count("S") * s_ul / 14.0) / n
+    down = (pattern.count("D") + pattern.count("S") * s_dl / 14.0) / n
+    return up, down
+
+
+class TimeShare:
+    """A rate model on a direction that holds the band only a share of the time (TDD).
+
+    The SNR (and the block error rate) is that of the slots it has, at full
+    power; the rate, averaged over the frame, is ``share`` times the inner model's.
+    """
+
+    def __init__(self, inner: RateModel, share: float) -> None:
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"time share must be in (0, 1], got {share}")
+        self.inner, self.share = inner, share
+        self.gap_linear = float(getattr(inner, "gap_linear", 1.0))
+
+    def spectral_efficiency(self, snr_linear: np.ndarray) -> np.ndarray:
+        return self.share * self.inner.spectral_efficiency(snr_linear)
+
+    def rate_bps(self, snr_linear: np.ndarray, bandwidth_hz: float | np.ndarray) -> np.ndarray:
+        return self.share * self.inner.rate_bps(snr_linear, bandwidth_hz)
+
+    def block_error_rate(self, snr_linear: np.ndarray) -> np.ndarray:
+        return self.inner.block_error_rate(snr_linear)

@@ -15,7 +15,7 @@ from channels.gilbert_elliott import GilbertElliott
 from channels.mobility import Mobility, doppler_hz
 from channels.shadowing import correlated_normals, evolve_normals
 from channels.trace import read_trace
-from channels.rate import RateModel
+from channels.rate import RateModel, TimeShare, tdd_shares
 from channels.tr38901 import (
     TR38901_MODELS,
     tr38901_los_probability,
@@ -181,6 +181,8 @@ def _interference_cut_db(scn: Scenario, drop: Drop) -> tuple[np.ndarray, np.ndar
 
 def _bandwidths_hz(scn: Scenario) -> tuple[float, float]:
     bw_ul = scn.cell.bandwidth_mhz * 1e6
+    if scn.cell.duplex == "tdd":
+        return bw_ul, bw_ul  # one band, shared in time
     return bw_ul, (scn.cell.downlink_bandwidth_mhz or scn.cell.bandwidth_mhz) * 1e6
 
 
@@ -281,6 +283,15 @@ def build_radio(scn: Scenario) -> Radio:
 
 
 def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:
+    """(uplink, downlink) rate models, times each direction's share of TDD slots."""
+    ul, dl = _link_rates(scn)
+    if scn.cell.duplex == "tdd":
+        share_ul, share_dl = tdd_shares(scn.cell.tdd_pattern)
+        return TimeShare(ul, share_ul), TimeShare(dl, share_dl)
+    return ul, dl
+
+
+def _link_rates(scn: Scenario) -> tuple[RateModel, RateModel]:
     """(uplink, downlink) rate models; nr_mcs loads Sionna (and torch) only when chosen."""
     cfg = scn.channel.rate
     if cfg.model == "shannon":

@@ -147,6 +147,18 @@ class Cell(_Strict):
     antenna_gain_dbi: float = Field(
         0.0, ge=-30, le=40, description="base-station antenna gain [dBi] toward every client, both directions"
     )
+    duplex: Literal["fdd", "tdd"] = Field(
+        "fdd",
+        description="fdd: uplink and downlink are two bands, each all the time (bandwidth_mhz, "
+        "downlink_bandwidth_mhz); tdd: one band (bandwidth_mhz) shared in time by tdd_pattern, each direction's rate "
+        "times its share of slots",
+    )
+    tdd_pattern: str = Field(
+        "DDDSU",
+        pattern="^[DSU]{1,80}$",
+        description="tdd: slot pattern of D (downlink), U (uplink) and S (special: 10 downlink, 2 guard, 2 uplink "
+        "symbols); DDDSU = 22.9% uplink, 74.3% downlink",
+    )
 
 
 class PathLoss(_Strict):

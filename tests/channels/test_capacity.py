@@ -10,7 +10,7 @@ import pytest
 import simpy
 
 from channels.nr_mcs import McsTable, NrMcsRate, check_capacity
-from channels.rate import ShannonRate
+from channels.rate import ShannonRate, TimeShare, tdd_shares
 from sim.medium import make_medium
 
 SNR_DB = np.arange(-30.0, 45.0, 0.01)
@@ -22,6 +22,8 @@ def _models():
         "shannon": ShannonRate(),
         "shannon gap 3 dB": ShannonRate(gap_db=3.0),
         "shannon capped 5.55": ShannonRate(max_se_bps_hz=5.5547),
+        "shannon EVM ceiling 29 dB": ShannonRate(snr_ceiling_db=29.1),
+        "shannon TDD uplink DDDSU": TimeShare(ShannonRate(), tdd_shares("DDDSU")[0]),
     }
     for direction in ("uplink", "downlink"):
         for table in (1, 2):

@@ -44,3 +44,29 @@ def test_snr_ceiling_is_the_harmonic_combination_of_snr_and_evm():
     assert rate.spectral_efficiency(1 / 0.035**2) == pytest.approx(np.log2(1 + 1 / 0.035**2 / 2))
     # Far above the ceiling the rate saturates at log2(1 + ceiling).
     assert rate.spectral_efficiency(1e12) == pytest.approx(np.log2(1 + 1 / 0.035**2), rel=1e-6)
+
+
+def test_tdd_shares_of_dddsu_by_hand():
+    from channels.rate import tdd_shares
+
+    # DDDSU with the special slot 10:2:2 of 14 symbols: (1 + 2/14) / 5 up, (3 + 10/14) / 5 down.
+    up, down = tdd_shares("DDDSU")
+    assert up == pytest.approx(0.228571, abs=1e-6)
+    assert down == pytest.approx(0.742857, abs=1e-6)
+    assert tdd_shares("DU") == (0.5, 0.5)
+    with pytest.raises(ValueError, match="D, S and U"):
+        tdd_shares("DXU")
+
+
+def test_tdd_scales_each_directions_rate_by_its_slots():
+    from sim.build import build_radio
+    from tests.conftest import scenario
+
+    data = {"clients": {"count": 3}, "channel": {"snr_db": 10.0, "fading": {"model": "none"}}}
+    fdd = build_radio(scenario(**data)).channel
+    tdd = build_radio(scenario(**data, cell={"duplex": "tdd", "downlink_bandwidth_mhz": 50.0})).channel
+    up, down = tdd.states(0.0, np.zeros((3, 2)))
+    # 20 MHz at 10 dB: 20e6 log2(11) = 69.19 Mbit/s all the time; TDD: 22.9% of it up, 74.3% down.
+    np.testing.assert_allclose(up.rate_bps, 0.2285714 * 20e6 * np.log2(11), rtol=1e-6)
+    np.testing.assert_allclose(down.rate_bps, 0.7428571 * 20e6 * np.log2(11), rtol=1e-6)
+    assert tdd.bandwidth_dl_hz == 20e6 and fdd.bandwidth_dl_hz == 20e6
