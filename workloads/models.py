@@ -9,6 +9,7 @@ global generator); everything after that draws from generators passed in.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,9 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
         # PEFT passes silently when only some names match; fedwave refuses.
         raise ValueError(f"LoRA targets {missing} not found in a {family} model")
     cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=names, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
-    with torch.random.fork_rng(devices=[]):  # PEFT's own init draws from the global RNG; A is redrawn below
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():  # PEFT's own init draws from the global RNG
+        # PEFT 0.21 asks transformers 5 through a deprecated name; the user should not see that on every run.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         peft_model = get_peft_model(model, cfg)
     init_lora(peft_model, gen)
     return peft_model
