@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.engine import CLIENT_COLUMNS, RunResult
 
-__all__ = ["RecordError", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
+__all__ = ["RecordError", "read_record_text", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
 
 ROUND_COLUMNS = (
     "round",
@@ -39,6 +39,16 @@ ROUND_COLUMNS = (
 
 class RecordError(Exception):
     """A record that cannot be read back; ``str(err)`` names the file, row or column, and the problem."""
+
+
+def read_record_text(path: Path) -> str:
+    """A record file's text; RecordError (one line) where it is not UTF-8 or cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
 
 
 def _create_temp(folder: Path, name: str) -> tuple[int, Path]:

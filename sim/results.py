@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.engine import OUTCOMES
-from sim.records import RecordError, atomic_write
+from sim.records import RecordError, atomic_write, read_record_text
 
 __all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results", "check_results"]
 
@@ -144,28 +144,19 @@ def read_results(path: Path) -> list[dict[str, Any]]:
         return [{k: typed(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
-    except OSError as err:
-        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
-
-
 def check_results(folder: Path) -> list[dict[str, Any]]:
     """The rows of ``folder/results.csv`` after checking what a report reads; RecordError names the first problem."""
     import yaml
 
     sweep_path, path = folder / "sweep.yaml", folder / "results.csv"
     try:
-        base = yaml.safe_load(_read_text(sweep_path))
+        base = yaml.safe_load(read_record_text(sweep_path))
     except yaml.YAMLError as err:
         raise RecordError(f"{sweep_path}: not valid YAML ({type(err).__name__})") from None
     if not isinstance(base, dict):
         raise RecordError(f"{sweep_path}: expected a mapping (the base scenario)")
     try:
-        table = list(csv.reader(io.StringIO(_read_text(path), newline="")))
+        table = list(csv.reader(io.StringIO(read_record_text(path), newline="")))
     except csv.Error as err:
         raise RecordError(f"{path}: not a CSV file ({err})") from None
     header = table[0] if table else []

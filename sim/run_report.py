@@ -21,7 +21,7 @@ from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.outdir import COMPLETE, DATA_RECORDS
-from sim.records import ROUND_COLUMNS, RecordError, atomic_write
+from sim.records import ROUND_COLUMNS, RecordError, atomic_write, read_record_text
 from sim.report import render_report
 from sim.scenario import Scenario
 
@@ -79,20 +79,11 @@ def _num(v: str) -> Any:
         return float(v)
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise RecordError(f"{path}: not a text file (invalid UTF-8)") from None
-    except OSError as err:
-        raise RecordError(f"{path}: cannot read ({err.strerror})") from None
-
-
 def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     import io
 
     try:
-        reader = csv.DictReader(io.StringIO(_text(path), newline=""))
+        reader = csv.DictReader(io.StringIO(read_record_text(path), newline=""))
         rows = list(reader)
     except csv.Error as err:
         raise RecordError(f"{path}: not a CSV file ({err})") from None
@@ -127,7 +118,7 @@ def load_run(folder: Path) -> RunData:
 
     path = folder / "scenario.resolved.yaml"
     try:
-        data = yaml.safe_load(_text(path))
+        data = yaml.safe_load(read_record_text(path))
         scn = Scenario.model_validate(data)
     except yaml.YAMLError as err:
         raise RecordError(f"{path}: not valid YAML ({type(err).__name__})") from None
@@ -156,7 +147,7 @@ def load_run(folder: Path) -> RunData:
             clients[c] = np.array([r[c] for r in typed], dtype=float)
     summary_path = folder / "summary.json"
     try:
-        summary = json.loads(_text(summary_path))
+        summary = json.loads(read_record_text(summary_path))
     except ValueError as err:
         raise RecordError(f"{summary_path}: not valid JSON ({str(err)[:60]})") from None
     if not isinstance(summary, dict):
