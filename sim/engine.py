@@ -37,7 +37,7 @@ from sim.scenario import Scenario
 from sim.selection import Selector
 from workloads.base import Algorithm, Budget, Payload
 
-__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS"]
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
 
 # Append only: the codes are stored in the per-client arrays.
 OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped", "offline", "stale")
@@ -357,29 +357,8 @@ class Engine:
         if rnd.members is not None:
             payload_bits, is_delivered = payload_bits[rnd.members], is_delivered[rnd.members]
             airtime, energy = airtime[rnd.members], energy[rnd.members]
-        ks = rnd.k[rnd.k >= 0]
-        up_bytes = int(payload_bits.sum()) // 8
-        prev = self.result.rounds[-1]["cum_uplink_bytes"] if self.result.rounds else 0
-        row: dict[str, Any] = {
-            "round": r,
-            "sim_time_s": float(env.now),
-            "duration_s": float(env.now - rnd.t0),
-            "participants": taking_part,
-            "delivered": int(is_delivered.sum()),
-            "dropped": int(taking_part - is_delivered.sum()),
-            "uplink_bytes": up_bytes,
-            "downlink_bytes": int(rnd.down_bits.sum()) // 8,
-            "cum_uplink_bytes": prev + up_bytes,
-            "airtime_s": float(airtime.sum()),
-            "energy_j": float(energy.sum()),
-            "mean_k": float(ks.mean()) if ks.size else float("nan"),
-        }
-        bad = [k for k in metrics if not k.startswith("eval_")]
-        if bad:
-            # An unprefixed name could overwrite an engine column such as delivered.
-            raise ValueError(f"evaluate() metric names must start with 'eval_', got {bad}")
-        row.update({k: float(v) for k, v in metrics.items()})
-        return row
+        return round_row(r, float(env.now), float(env.now - rnd.t0), taking_part, is_delivered, payload_bits,
+                         rnd.down_bits, airtime, energy, rnd.k, self.result.rounds, metrics)
 
     # ------------------------------------------------------------------ client
 
@@ -434,3 +413,32 @@ class Engine:
         yield transfer.done
         rnd.arrival[i] = env.now + latency
         rnd.finish(i)
+
+
+def round_row(r: int, now_s: float, duration_s: float, participants: int, delivered: np.ndarray,
+              payload_bits: np.ndarray, down_bits: np.ndarray, airtime_s: np.ndarray, energy_j: np.ndarray,
+              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float]) -> dict[str, Any]:
+    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics."""
+    ks = k[k >= 0]
+    up_bytes = int(payload_bits.sum()) // 8
+    prev = earlier[-1]["cum_uplink_bytes"] if earlier else 0
+    row: dict[str, Any] = {
+        "round": r,
+        "sim_time_s": now_s,
+        "duration_s": duration_s,
+        "participants": participants,
+        "delivered": int(delivered.sum()),
+        "dropped": int(participants - delivered.sum()),
+        "uplink_bytes": up_bytes,
+        "downlink_bytes": int(down_bits.sum()) // 8,
+        "cum_uplink_bytes": prev + up_bytes,
+        "airtime_s": float(airtime_s.sum()),
+        "energy_j": float(energy_j.sum()),
+        "mean_k": float(ks.mean()) if ks.size else float("nan"),
+    }
+    bad = [name for name in metrics if not name.startswith("eval_")]
+    if bad:
+        # An unprefixed name could overwrite an engine column such as delivered.
+        raise ValueError(f"evaluate() metric names must start with 'eval_', got {bad}")
+    row.update({name: float(v) for name, v in metrics.items()})
+    return row

@@ -294,25 +294,7 @@ class FedBuff:
         }
         for name, values in columns.items():
             e.result.clients[name].append(values)
-        ks = k[k >= 0]
-        up_bytes = int(payload_bits.sum()) // 8
-        prev = e.result.rounds[-1]["cum_uplink_bytes"] if e.result.rounds else 0
-        row: dict[str, Any] = {
-            "round": r,
-            "sim_time_s": float(self.env.now),
-            "duration_s": float(self.env.now - t_last),
-            "participants": m,
-            "delivered": int(delivered.sum()),
-            "dropped": int(m - delivered.sum()),
-            "uplink_bytes": up_bytes,
-            "downlink_bytes": int(down_bits.sum()) // 8,
-            "cum_uplink_bytes": prev + up_bytes,
-            "airtime_s": float(airtime.sum()),
-            "energy_j": float(energy.sum()),
-            "mean_k": float(ks.mean()) if ks.size else float("nan"),
-        }
-        bad = [name for name in metrics if not name.startswith("eval_")]
-        if bad:
-            raise ValueError(f"evaluate() metric names must start with 'eval_', got {bad}")
-        row.update({name: float(v) for name, v in metrics.items()})
-        return row
+        from sim.engine import round_row  # the engine imports this module: one row builder, imported late
+
+        return round_row(r, float(self.env.now), float(self.env.now - t_last), m, delivered, payload_bits, down_bits,
+                         airtime, energy, k, e.result.rounds, metrics)

@@ -34,6 +34,7 @@ __all__ = [
     "PLOT_FILES",
     "REPORT_FILES",
     "check_complete",
+    "file_sha256",
     "locked",
     "own_run_dir",
 ]
@@ -99,7 +100,8 @@ def _check_reusable(out: Path, force: bool) -> None:
         raise OutputDirError(f"{out}: folder is not empty (use --force to replace the run in it)")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -138,7 +140,7 @@ def _commit(out: Path, staging: Path) -> None:
         dst.parent.mkdir(exist_ok=True)
         os.replace(src, dst)
     _fsync_dir(out)
-    digests = {n: _sha256(out / n) for n in DATA_RECORDS if (out / n).is_file()}
+    digests = {n: file_sha256(out / n) for n in DATA_RECORDS if (out / n).is_file()}
     from sim import __version__
 
     atomic_write(out / COMPLETE, json.dumps({"fedwave_version": __version__, "records": digests}, indent=2) + "\n")
@@ -204,7 +206,7 @@ def check_complete(folder: Path, *, verify: bool = True) -> dict[str, Any]:
                 raise OutputDirError(f"{folder / name}: missing (the run's records were removed)")
             continue
         try:
-            actual = _sha256(folder / name)
+            actual = file_sha256(folder / name)
         except FileNotFoundError:
             raise OutputDirError(f"{folder / name}: missing (the run's records were removed)") from None
         except OSError as err:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import time
 import traceback
@@ -31,7 +30,7 @@ import yaml
 
 from sim.executors import ExecutorError, TaskFailure, check_ray_address, run_pool, run_ray
 from sim.grid import point_id
-from sim.outdir import OutputDirError, check_complete
+from sim.outdir import OutputDirError, check_complete, file_sha256
 from sim.records import atomic_write, json_value, write_json
 from sim.results import result_row, write_results
 from sim.scenario import Scenario, ScenarioError, SweepCfg, apply_overrides, scenario_to_yaml, sweep_points
@@ -66,14 +65,6 @@ class SweepOutcome:
     results_csv: Path
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _inputs(scn: Scenario, cache: dict[str, str]) -> str:
     """The content digests of the files a point reads, as text appended to its id's input."""
     if scn.channel.trace is None:
@@ -81,7 +72,7 @@ def _inputs(scn: Scenario, cache: dict[str, str]) -> str:
     path = scn.channel.trace
     if path not in cache:
         try:
-            cache[path] = _file_sha256(path)
+            cache[path] = file_sha256(path)
         except OSError as err:
             raise ScenarioError(f"{path}: channel.trace: cannot read ({err.strerror or type(err).__name__})") from None
     return f"\n# input channel.trace sha256={cache[path]}\n"
