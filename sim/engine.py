@@ -35,6 +35,7 @@ from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make
 from sim.rng import RoundNormals, client_generators
 from sim.scenario import Scenario
 from sim.selection import Selector
+from sim.fastround import FastRounds, events_needed
 from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
@@ -93,7 +94,10 @@ class _Round:
         self.closed = False
         self.pending = n
         self.all_done = env.event()
-        self.next_round = env.event()
+        # One start event per client, triggered in client order: every round's
+        # transfers then start in client order, not in the order the clients
+        # finished the round before (which decided tdma's queue).
+        self.next_round = [env.event() for _ in range(n)]
         self.busy = np.ones(n, dtype=bool)
         self.outcome = np.full(n, DEADLINE, dtype=np.int8)  # codes into OUTCOMES
         self.budget_bits = np.zeros(n, dtype=np.int64)
@@ -159,11 +163,13 @@ class Engine:
         # What each client holds, as the algorithm declares it; -1 (written empty) where it declares nothing.
         storage = getattr(algorithm, "client_storage_bytes", None)
         self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
-        self._first_round = self.env.event()
+        self._first_round = [self.env.event() for _ in range(n)]
         self._fedbuff: FedBuff | None = None
+        # Why this run's rounds need one process per client; None: the closed form gives the same records.
+        self.events_reason = events_needed(scn, self.radio, self.availability.always)
         if scn.round.mode == "async":
             self._fedbuff = FedBuff(self)  # its clients start with the server
-        else:
+        elif self.events_reason is not None:
             self._clients = [self.env.process(self._client(i)) for i in range(n)]
 
     def _medium(self, bandwidth_hz: float, sharing: str, rate: RateModel, power_concentration: bool) -> Any:
@@ -176,6 +182,9 @@ class Engine:
         return MultiCellMedium(cells, site)
 
     def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+        if self.events_reason is None:
+            self.result.sim_time_s = FastRounds(self).run(on_round)
+            return self.result
         driver = self._server(on_round) if self._fedbuff is None else self._fedbuff.server(on_round)
         server = self.env.process(driver)
         # A round allocates many short-lived events; the default GC threshold
@@ -197,7 +206,8 @@ class Engine:
         start = self._first_round
         for r in range(self.scn.rounds):
             rnd = self._open_round(r)
-            start.succeed(rnd)
+            for ev in start:
+                ev.succeed(rnd)
             start = rnd.next_round
             row = yield from self._close_round(rnd)
             self.result.rounds.append(row)
@@ -322,13 +332,29 @@ class Engine:
         # Evaluation is the costliest step of a small run: every N rounds, and always the last.
         metrics = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
 
-        stop_s = close_s if rnd.members is None else np.minimum(close_s, rnd.stop_s)
-        computed = np.clip(stop_s - rnd.compute_start, 0.0, rnd.compute_s)
+        return self.record_round(
+            r, rnd.t0, float(env.now), close_s, ul, rnd.members, rnd.stop_s, rnd.compute_start, rnd.compute_s,
+            rnd.outcome, rnd.budget_bits, rnd.k, payload_bits, rnd.down_bits, airtime, attempts, metrics,
+        )
+
+    def record_round(
+        self, r: int, t0: float, now_s: float, close_s: float, ul: Any, members: np.ndarray | None,
+        stop_s: np.ndarray, compute_start: np.ndarray, compute_s: np.ndarray, outcome: np.ndarray,
+        budget_bits: np.ndarray, k: np.ndarray, payload_bits: np.ndarray, down_bits: np.ndarray,
+        airtime: np.ndarray, attempts: np.ndarray, metrics: dict[str, float],
+    ) -> dict[str, Any]:
+        """Append round ``r``'s per-client columns (arrays over every client) and return its rounds.csv row.
+
+        Both round drivers end here, so their records are built by one piece of code.
+        """
+        scn, n = self.scn, self.scn.clients.count
+        stop = close_s if members is None else np.minimum(close_s, stop_s)
+        computed = np.clip(stop - compute_start, 0.0, compute_s)
         computed = np.where(np.isnan(computed), 0.0, computed)
         energy = scn.clients.device.compute_power_w * computed + self.tx_power_w * airtime
-        is_delivered = rnd.outcome == DELIVERED
-        if self.selector is not None and rnd.members is not None:
-            self.selector.update(r, rnd.members, is_delivered[rnd.members], ul.rate_bps)
+        is_delivered = outcome == DELIVERED
+        if self.selector is not None and members is not None:
+            self.selector.update(r, members, is_delivered[members], ul.rate_bps)
         columns = {
             "round": np.full(n, r, dtype=np.int64),
             "client": np.arange(n, dtype=np.int64),
@@ -336,42 +362,42 @@ class Engine:
             "pathloss_db": self.radio.pathloss_db,
             "snr_db": ul.snr_db,
             "rate_bps": ul.rate_bps,
-            "budget_bits": rnd.budget_bits,
-            "k": rnd.k,
+            "budget_bits": budget_bits,
+            "k": k,
             "payload_bits": payload_bits,
-            "downlink_bits": rnd.down_bits,
+            "downlink_bits": down_bits,
             "client_storage_bytes": self._storage,
             "airtime_s": airtime,
             "attempts": attempts,
             "delivered": is_delivered.astype(np.int64),
-            "compute_s": rnd.compute_s,
+            "compute_s": compute_s,
             "energy_j": energy,
-            "outcome": rnd.outcome,
+            "outcome": outcome,
         }
         cols = self.result.clients
         for name, values in columns.items():
             # One row per participant: the round's arrays cover every client.
-            cols[name].append(values if rnd.members is None else values[rnd.members])
+            cols[name].append(values if members is None else values[members])
 
-        taking_part = n if rnd.members is None else int(rnd.members.shape[0])
-        if rnd.members is not None:
-            payload_bits, is_delivered = payload_bits[rnd.members], is_delivered[rnd.members]
-            airtime, energy = airtime[rnd.members], energy[rnd.members]
-        return round_row(r, float(env.now), float(env.now - rnd.t0), taking_part, is_delivered, payload_bits,
-                         rnd.down_bits, airtime, energy, rnd.k, self.result.rounds, metrics)
+        taking_part = n if members is None else int(members.shape[0])
+        if members is not None:
+            payload_bits, is_delivered = payload_bits[members], is_delivered[members]
+            airtime, energy = airtime[members], energy[members]
+        return round_row(r, float(now_s), float(now_s - t0), taking_part, is_delivered, payload_bits,
+                         down_bits, airtime, energy, k, self.result.rounds, metrics)
 
     # ------------------------------------------------------------------ client
 
     def _client(self, i: int) -> Any:
         """Client i for the whole run: one pass per round, cut short by the deadline."""
-        rnd = yield self._first_round
+        rnd = yield self._first_round[i]
         while True:
             if rnd.selected is None or rnd.selected[i]:
                 try:
                     yield from self._client_round(rnd, i)
                 except simpy.Interrupt:
                     pass  # the server closed the round, or the client went offline; its records say why
-            rnd = yield rnd.next_round
+            rnd = yield rnd.next_round[i]
 
     def _client_round(self, rnd: _Round, i: int) -> Any:
         env, med, ul = self.env, self.scn.medium, rnd.ul

@@ -338,6 +338,12 @@ class RoundCfg(_Strict):
         "(FedBuff): clients download, train and upload continuously, one record round per server aggregation",
     )
     aggregation_s: float = Field(0.0, ge=0, le=1e6, description="server time to aggregate and evaluate [s]")
+    engine: Literal["auto", "events"] = Field(
+        "auto",
+        description="round driver: auto = synchronous rounds in closed form over arrays where that gives the "
+        "same records (sim.fastround.events_needed says when not), else one SimPy process per client; "
+        "events = always the SimPy processes",
+    )
     buffer_size: int = Field(
         10, ge=1, le=MAX_CLIENTS, description="async: arrivals the server buffers before it aggregates (K)"
     )

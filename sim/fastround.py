@@ -1,0 +1,300 @@
+"""Synchronous rounds in closed form over numpy arrays: the records of the SimPy path, without its events.
+
+Where every transfer's end is known when it starts (``fdma_static``: each
+client on its own ``B/N``; ``tdma``: a first-come queue, a cumulative sum of
+service times), a round's whole timeline follows from arrays: download ends,
+compute ends, the upload queue in order of compute end, arrivals, the
+deadline cut.  :class:`FastRounds` computes it with the same floating-point
+operations, in the same order, as the event path's SimPy timeouts, so both
+give byte-identical records; the learning workloads' per-client calls
+(``downlink``, ``work_flop``, ``local_update``, ``downloaded``) are made as
+before, ``local_update`` in the order the event path makes them (compute end,
+then client).  ARQ draws come from each client's own stream, as on the event
+path, so the order in which clients are drawn does not matter.
+
+:func:`events_needed` is the one predicate: it names what the closed form
+does not cover, and the engine then runs one SimPy process per client.
+
+Simulated time: a client event at time ``t`` scheduled with delay ``d`` from
+``s`` fires at ``s + d`` (SimPy adds the delay to the clock), which is not
+always ``t`` to the last bit; the driver keeps those sums as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.medium import MultiCellMedium, arq_attempts
+
+if TYPE_CHECKING:
+    from sim.build import Radio
+    from sim.engine import Engine
+    from sim.scenario import Scenario
+
+__all__ = ["FAST_SHARING", "events_needed", "FastRounds"]
+
+# Sharing policies whose transfer ends are known when they start.  ofdma and
+# proportional_fair re-split the band at every start and end: exact records
+# need their event sequence, so they stay on the SimPy path.
+FAST_SHARING = ("fdma_static", "tdma")
+
+
+def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str | None:
+    """Why ``scn`` needs one SimPy process per client; None when :class:`FastRounds` gives its records.
+
+    The closed form covers synchronous rounds of a fixed client population
+    (with or without per-round selection), fdma_static or tdma in both
+    directions, and a channel that holds within the round.  Everything else
+    needs events: asynchronous rounds (FedBuff), clients that go offline
+    within a round, fading within a transfer (per coherence block), and the
+    re-splitting policies (ofdma, proportional_fair).
+    """
+    med = scn.medium
+    if scn.round.engine == "events":
+        return "round.engine is events"
+    if scn.round.mode != "sync":
+        return f"round.mode is {scn.round.mode} (FedBuff)"
+    if not availability_always:
+        return f"clients.availability is {scn.clients.availability} (clients may go offline within a round)"
+    for key, sharing in (("uplink_sharing", med.uplink_sharing), ("downlink_sharing", med.downlink_sharing)):
+        if sharing not in FAST_SHARING:
+            return f"medium.{key} is {sharing} (the band is re-split at every start and end)"
+    if radio.channel.within_transfer:
+        return "channel.fading.within_transfer gives blocks (the rate changes within a transfer)"
+    return None
+
+
+def _per_client(medium: Any, name: str) -> np.ndarray:
+    """A medium's per-client array ``name`` [num_clients]; each client's from its own cell."""
+    if not isinstance(medium, MultiCellMedium):
+        return np.asarray(getattr(medium, name), dtype=float)
+    out = np.empty(medium.site.shape[0])
+    for c, cell in enumerate(medium.cells):
+        own = medium.site == c
+        out[own] = np.asarray(getattr(cell, name), dtype=float)[own]
+    return out
+
+
+def _cells(medium: Any, n: int) -> np.ndarray:
+    return medium.site if isinstance(medium, MultiCellMedium) else np.zeros(n, dtype=np.int64)
+
+
+class _Link:
+    """One direction's rates this round: what a transfer of each client gets.
+
+    rate_bps : [num_clients] the rate a transfer drains at (fdma: its ``B/N``
+        share; tdma: the whole band, in turn)
+    bler : [num_clients] probability that one packet try fails
+    expected_bps : [num_clients] the rate the budget counts on
+    """
+
+    def __init__(self, medium: Any, sharing: str, n: int) -> None:
+        self.sharing = sharing
+        self.expected_bps = _per_client(medium, "_expected_rate")
+        self.bler = _per_client(medium, "_expected_bler")
+        self.rate_bps = _per_client(medium, "_full_rate") if sharing == "tdma" else self.expected_bps
+        self.cell = _cells(medium, n)
+
+    def ends(self, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, t0_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(service start, end) [s] of transfers of ``bits`` by ``clients`` arriving at ``start_s``.
+
+        clients, start_s, bits : [m], in the order the transfers start (tdma
+        serves them in that order, each cell its own queue from ``t0_s``);
+        a zero-bit transfer ends when it starts; a dead link (rate 0) never.
+        """
+        rate = self.rate_bps[clients]
+        with np.errstate(divide="ignore"):
+            work_s = np.where(rate > 0, bits / np.where(rate > 0, rate, 1.0), math.inf)
+        service = start_s.copy()
+        if self.sharing == "fdma_static":
+            end = start_s + work_s
+        else:
+            end = np.empty_like(start_s)
+            cells = self.cell[clients].tolist()
+            free: dict[int, float] = {}
+            # max-plus recursion, one float step per transfer as the medium's queue takes it
+            starts, works = start_s.tolist(), work_s.tolist()
+            for j, (c, s, w, b) in enumerate(zip(cells, starts, works, bits.tolist())):
+                if b <= 0:
+                    end[j] = s
+                    continue
+                at = max(s, free.get(c, t0_s))
+                service[j] = at
+                end[j] = free[c] = at + w
+        zero = bits <= 0
+        end[zero] = start_s[zero]
+        service[zero] = start_s[zero]
+        return service, end
+
+
+class FastRounds:
+    """The synchronous round loop of an :class:`~sim.engine.Engine`, in closed form.
+
+    Uses the engine's media (for their per-round rates and block-error rates),
+    seeded streams, selector and records, so that the two drivers share every
+    piece of state but the clock.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        from sim import engine as eng
+
+        self.e, self.codes = engine, eng
+        n = engine.scn.clients.count
+        self.n = n
+
+    def run(self, on_round: Callable[[dict[str, Any]], None] | None = None) -> float:
+        """Every round in turn; returns the simulated time at the end [s]."""
+        now = 0.0
+        for r in range(self.e.scn.rounds):
+            row, now = self.round(r, now)
+            self.e.result.rounds.append(row)
+            if on_round is not None:
+                on_round(row)
+        return now
+
+    def round(self, r: int, t0: float) -> tuple[dict[str, Any], float]:
+        """Round ``r`` from ``t0``: its rounds.csv row and the time the next round starts."""
+        e, c = self.e, self.codes
+        scn, n, med = e.scn, self.n, e.scn.medium
+        ch = e.radio.channel
+        e.radio.advance(t0)
+        ul, dl = ch.states(t0, e._fading.draw(r))
+        deadline_abs = t0 + scn.round.deadline_s
+        members = None
+        if e.selector is not None or not e.availability.always:
+            members = e._members(t0, ul)
+        who = np.arange(n) if members is None else members
+        who_list = who.tolist()
+        alg = e.algorithm
+        down = alg.broadcast(r)
+        per_client = getattr(alg, "downlink", None)
+        down_bits = np.zeros(n, dtype=np.int64)
+        down_bits[who] = down.bits if per_client is None else [per_client(i, r).bits for i in who_list]
+        m = who.shape[0]
+        e.uplink.begin_round(ul.snr_linear, m, ul.extra_loss, members)
+        e.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
+        up = _Link(e.uplink, med.uplink_sharing, n)
+        dn = _Link(e.downlink, med.downlink_sharing, n)
+
+        # Downloads: all start at t0, in client order.
+        dl_air = np.zeros(m, dtype=np.int64)
+        dl_ok = np.ones(m, dtype=bool)
+        for j, i in enumerate(who_list):
+            a = arq_attempts(int(down_bits[i]), med.packet_bits, float(dn.bler[i]), med.max_attempts, e._arq_dl[i])
+            dl_air[j], dl_ok[j] = a.air_bits, a.ok
+        compute_s = np.zeros(n)
+        work = np.array([alg.work_flop(i, r) for i in who_list], dtype=float).reshape(-1)
+        if members is None:
+            compute_s = work / e.speed_flops
+        else:
+            compute_s[members] = work / e.speed_flops[members]
+        latency = np.asarray(ul.latency_s, dtype=float)[who]
+        _, dl_end = dn.ends(who, np.full(m, t0), dl_air.astype(float), t0)
+        finite_dl = np.isfinite(dl_end)
+        computing = dl_ok & finite_dl
+        with np.errstate(invalid="ignore"):
+            # One timeout for download, propagation and compute, scheduled at t0.
+            tc = np.where(computing, t0 + (((dl_end - t0) + latency) + compute_s[who]), math.inf)
+            dl_fail_at = np.where(~dl_ok & finite_dl, t0 + (dl_end - t0), math.inf)
+        compute_start = np.full(n, np.nan)
+        compute_start[who[computing]] = (dl_end + latency)[computing]
+
+        # Uploads: local_update in the order the compute ends (then client), as the events would call it.
+        callers = np.flatnonzero(tc <= deadline_abs)
+        callers = callers[np.lexsort((who[callers], tc[callers]))]
+        budget_bits = np.zeros(n, dtype=np.int64)
+        k = np.full(n, -1, dtype=np.int64)
+        payload_bits = np.zeros(n, dtype=np.int64)
+        outcome = np.full(n, c.DEADLINE, dtype=np.int8)
+        goodput = up.expected_bps * (1.0 - up.bler)
+        payloads: dict[int, Any] = {}
+        sent: list[int] = []  # positions in who, in upload order
+        up_air: list[int] = []
+        up_tries: list[int] = []
+        up_ok: list[bool] = []
+        skipped = np.zeros(m, dtype=bool)
+        snr_db = ul.snr_db
+        for j in callers.tolist():
+            i = who_list[j]
+            now = float(tc[j])
+            time_left = deadline_abs - now - float(latency[j])
+            g = float(goodput[i])
+            bits = min(int(g * time_left), 2**63 - 1) if time_left > 0 else 0
+            budget_bits[i] = bits
+            payload = alg.local_update(i, r, c.Budget(bits, g, float(snr_db[i]), time_left))
+            if payload is None:
+                skipped[j] = True
+                continue
+            if payload.k is not None:
+                k[i] = payload.k
+            payloads[i] = payload
+            payload_bits[i] = payload.bits
+            a = arq_attempts(payload.bits, med.packet_bits, float(up.bler[i]), med.max_attempts, e._arq_ul[i])
+            sent.append(j)
+            up_air.append(a.air_bits)
+            up_tries.append(a.attempts)
+            up_ok.append(a.ok)
+        pos = np.array(sent, dtype=np.int64)
+        ids = who[pos]
+        tc_up = tc[pos]
+        air = np.array(up_air, dtype=float)
+        service, end = up.ends(ids, tc_up, air, t0)
+        with np.errstate(invalid="ignore"):
+            done_at = np.where(np.isfinite(end), tc_up + (end - tc_up), math.inf)
+
+        # The close: everybody through, or the deadline.
+        finish = tc.copy()  # skipped clients finish at their compute end
+        finish[~computing] = dl_fail_at[~computing]
+        finish[~skipped & computing] = math.inf
+        finish[pos] = done_at
+        last_finish = float(finish.max(initial=t0))
+        by_deadline = not last_finish < deadline_abs
+        t1 = deadline_abs if by_deadline else last_finish
+        # At the deadline only events scheduled before it are through (a zero-length
+        # upload starting at the deadline itself is not).
+        created = tc_up
+        through = (done_at < t1) | ((done_at == t1) & (created < t1)) if by_deadline else np.isfinite(done_at)
+        arrival = np.where(through, done_at + latency[pos], math.inf)
+        last = float(arrival[np.isfinite(arrival)].max(initial=t1))
+        close_s = t1 + (min(last, deadline_abs) - t1) if t1 < min(last, deadline_abs) else t1
+
+        outcome_who = np.full(m, c.DEADLINE, dtype=np.int8)
+        outcome_who[(dl_fail_at <= t1)] = c.DOWNLINK_FAILURE
+        outcome_who[skipped] = c.SKIPPED
+        completed = end <= close_s
+        ok = np.array(up_ok, dtype=bool)
+        arrived = completed & (arrival <= deadline_abs)
+        outcome_who[pos[arrived]] = np.where(ok[arrived], c.DELIVERED, c.ARQ_FAILURE)
+        outcome[who] = outcome_who
+
+        airtime = np.zeros(n)
+        attempts = np.zeros(n, dtype=np.int64)
+        tries = np.array(up_tries, dtype=np.int64)
+        with np.errstate(invalid="ignore"):
+            air_end = np.where(completed, end, close_s)
+            airtime[ids] = np.maximum(0.0, air_end - service)
+            cut_bits = up.rate_bps[ids] * np.maximum(0.0, close_s - service)
+        cut_tries = np.ceil(np.where(completed, 0.0, cut_bits) / med.packet_bits).astype(np.int64)
+        attempts[ids] = np.where(completed, tries, np.minimum(tries, cut_tries))
+
+        # Aggregate in arrival order (ties by client id), as the event path does.
+        order = np.lexsort((ids, arrival))
+        delivered = {int(ids[q]): payloads[int(ids[q])] for q in order.tolist() if arrived[q] and ok[q]}
+        failures = {i: c.OUTCOMES[outcome[i]] for i in who_list if outcome[i] != c.DELIVERED}
+        received = getattr(alg, "downloaded", None)
+        if received is not None:
+            for i in np.flatnonzero(compute_start <= close_s).tolist():
+                received(i, r)
+        alg.aggregate(r, delivered, failures)
+        now_s = close_s + scn.round.aggregation_s if scn.round.aggregation_s > 0 else close_s
+        every = scn.workload.eval_every
+        metrics = alg.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
+        row = e.record_round(
+            r, t0, now_s, close_s, ul, members, np.full(n, math.inf), compute_start, compute_s, outcome,
+            budget_bits, k, payload_bits, down_bits, airtime, attempts, metrics,
+        )
+        return row, now_s

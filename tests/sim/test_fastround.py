@@ -1,0 +1,165 @@
+"""The closed-form round driver gives the event path's records byte for byte, where it applies."""
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import workloads
+from sim.build import build_radio
+from sim.engine import Engine
+from sim.fastround import events_needed
+from sim.run import run_scenario
+from tests.conftest import deep_merge, scenario
+from workloads.base import Budget, Payload
+
+BASE = {
+    "seed": 3,
+    "rounds": 3,
+    "clients": {
+        "count": 16,
+        "placement": {"kind": "uniform_disc", "radius_m": 300},
+        "device": {"flops_per_s": 1e12, "speed_sigma": 0.5},
+    },
+    "cell": {"bandwidth_mhz": 20},
+    "channel": {"pathloss": {"model": "log_distance"}, "shadowing": True},
+    "workload": {"algorithm": "none", "payload_bits": 2_000_000, "downlink_bits": 1_000_000, "work_flop": 2e11},
+}
+
+POLICIES = [("fdma_static", "fdma_static"), ("tdma", "tdma"), ("tdma", "fdma_static")]
+ARQ = [0.0, 0.2]
+FADING = ["none", "rayleigh"]
+# 0.6 s cuts most clients (tdma cuts nearly all), 30 s lets nearly everyone through.
+DEADLINES = [0.6, 30.0]
+SELECTION = [None, {"per_round": 6, "selection": "best_channel"}]
+
+
+def both(cfg, tmp_path: Path, name: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(event path's, closed form's) rounds.csv and clients.csv bytes for ``cfg``."""
+    out = []
+    for engine in ("events", "auto"):
+        scn = scenario(**deep_merge(cfg, {"round": {"engine": engine}}))
+        folder = tmp_path / f"{name}-{engine}"
+        run_scenario(scn, folder, report=False)
+        out.append({f: (folder / f).read_bytes() for f in ("rounds.csv", "clients.csv")})
+    return out[0], out[1]
+
+
+def takes_fast_path(cfg) -> bool:
+    scn = scenario(**cfg)
+    return events_needed(scn, build_radio(scn), scn.clients.availability == "always") is None
+
+
+@pytest.mark.parametrize("up,down", POLICIES)
+def test_records_are_byte_identical_over_the_grid(up, down, tmp_path):
+    # Prepare: every combination of ARQ, fading, a cutting deadline and selection for one pair of policies.
+    for n, (per, fading, deadline, sel) in enumerate(itertools.product(ARQ, FADING, DEADLINES, SELECTION)):
+        cfg = deep_merge(BASE, {
+            "medium": {"uplink_sharing": up, "downlink_sharing": down, "packet_error_rate": per},
+            "channel": {"fading": {"model": fading}},
+            "round": {"deadline_s": deadline},
+        })
+        if sel is not None:
+            cfg = deep_merge(cfg, {"clients": sel})
+        assert takes_fast_path(cfg)
+        # Execute
+        events, fast = both(cfg, tmp_path, f"g{n}")
+        # Assert: the same bytes, and the grid point really exercised what it names.
+        assert fast == events, (up, down, per, fading, deadline, sel)
+        outcomes = events["clients.csv"].decode()
+        if deadline < 1:
+            assert ",deadline\n" in outcomes
+        if per > 0:
+            assert ",downlink_failure\n" in outcomes or ",arq_failure\n" in outcomes
+
+
+def test_identical_with_cells_aggregation_time_and_dead_links(tmp_path):
+    # Prepare: a hex grid of 7 cells (each its own tdma queue), server time, an MCS table whose
+    # lowest entry some far clients cannot reach (rate 0: their transfers never end).
+    cfg = deep_merge(BASE, {
+        "clients": {"count": 40, "placement": {"kind": "hex_grid", "num_rings": 1, "isd_m": 500}},
+        "channel": {"fading": {"model": "rayleigh"}, "rate": {"model": "nr_mcs"}},
+        "medium": {"uplink_sharing": "tdma", "downlink_sharing": "fdma_static", "packet_error_rate": 0.05},
+        "round": {"deadline_s": 3.0, "aggregation_s": 0.25},
+        "cell": {"tx_power_dbm": 10},
+    })
+    assert takes_fast_path(cfg)
+    events, fast = both(cfg, tmp_path, "cells")
+    assert fast == events
+
+
+class Adaptive:
+    """A test double that uses every hook: per-client downloads, budget-sized uploads, skips, Top-k."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.calls: list[tuple[str, int, int]] = []
+        self.aggregated: list[list[int]] = []
+
+    def broadcast(self, round_index: int) -> Payload:
+        return Payload(0)
+
+    def downlink(self, client: int, round_index: int) -> Payload:
+        return Payload(200_000 * (1 + client % 3))
+
+    def downloaded(self, client: int, round_index: int) -> None:
+        self.calls.append(("downloaded", client, round_index))
+
+    def work_flop(self, client: int, round_index: int) -> float:
+        return 1e10 * (1 + (client * 7 + round_index) % 5)
+
+    def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
+        self.calls.append(("local_update", client, round_index))
+        if (client + round_index) % 6 == 0:
+            return None
+        if client % 11 == 0:
+            return Payload(0, k=0)
+        bits = max(0, min(budget.max_bits, 3_000_000))
+        return Payload(bits, k=bits // 10_000)
+
+    def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
+        self.aggregated.append(list(payloads))
+
+    def evaluate(self, round_index: int) -> dict[str, float]:
+        return {"eval_round": float(round_index)}
+
+
+@pytest.mark.parametrize("up", ["fdma_static", "tdma"])
+def test_algorithm_sees_the_same_calls_in_the_same_order(up):
+    cfg = deep_merge(BASE, {
+        "medium": {"uplink_sharing": up, "downlink_sharing": "tdma", "packet_error_rate": 0.1},
+        "channel": {"fading": {"model": "rayleigh"}},
+        "round": {"deadline_s": 1.5},
+    })
+    runs = []
+    for engine in ("events", "auto"):
+        scn = scenario(**deep_merge(cfg, {"round": {"engine": engine}}))
+        alg = Adaptive(scn.clients.count)
+        eng = Engine(scn, alg)
+        assert (eng.events_reason is None) == (engine == "auto")
+        res = eng.run()
+        runs.append((alg.calls, alg.aggregated, res.rounds, {c: res.client_column(c) for c in res.columns}))
+    (calls_e, agg_e, rounds_e, cols_e), (calls_f, agg_f, rounds_f, cols_f) = runs
+    assert calls_f == calls_e and agg_f == agg_e
+    assert any(a for a in agg_e)  # some uploads arrived
+    assert str(rounds_f) == str(rounds_e)
+    for c in cols_e:
+        np.testing.assert_array_equal(cols_f[c], cols_e[c], err_msg=c)
+    assert set(cols_e["outcome"]) >= {"skipped", "delivered"}
+
+
+@pytest.mark.parametrize("extra,reason", [
+    ({"round": {"engine": "events"}}, "round.engine"),
+    ({"round": {"mode": "async"}}, "round.mode"),
+    ({"medium": {"uplink_sharing": "ofdma"}}, "uplink_sharing"),
+    ({"medium": {"downlink_sharing": "proportional_fair"}}, "downlink_sharing"),
+    ({"clients": {"availability": "markov"}}, "availability"),
+    ({"channel": {"fading": {"model": "rayleigh", "doppler_hz": 50.0, "within_transfer": "blocks"}}}, "within_transfer"),
+])
+def test_what_needs_events_is_named(extra, reason):
+    scn = scenario(**deep_merge(BASE, extra))
+    got = events_needed(scn, build_radio(scn), scn.clients.availability == "always")
+    assert got is not None and reason in got
+    assert Engine(scn, workloads.create("none", scn.workload, scn.clients.count, scn.seed)).events_reason == got
