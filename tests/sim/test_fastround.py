@@ -10,7 +10,7 @@ import pytest
 import workloads
 from sim.build import build_radio
 from sim.engine import Engine
-from sim.fastround import events_needed
+from sim.fastround import _Link, events_needed
 from sim.run import run_scenario
 from tests.conftest import deep_merge, scenario
 from workloads.base import Budget, Payload
@@ -75,19 +75,30 @@ def test_records_are_byte_identical_over_the_grid(up, down, tmp_path):
             assert ",downlink_failure\n" in outcomes or ",arq_failure\n" in outcomes
 
 
-def test_identical_with_cells_aggregation_time_and_dead_links(tmp_path):
-    # Prepare: a hex grid of 7 cells (each its own tdma queue), server time, an MCS table whose
-    # lowest entry some far clients cannot reach (rate 0: their transfers never end).
+def test_identical_with_cells_and_aggregation_time(tmp_path):
+    # Prepare: a hex grid of 7 cells (each its own tdma queue) and server time between rounds.
     cfg = deep_merge(BASE, {
         "clients": {"count": 40, "placement": {"kind": "hex_grid", "num_rings": 1, "isd_m": 500}},
-        "channel": {"fading": {"model": "rayleigh"}, "rate": {"model": "nr_mcs"}},
+        "channel": {"fading": {"model": "rayleigh"}},
         "medium": {"uplink_sharing": "tdma", "downlink_sharing": "fdma_static", "packet_error_rate": 0.05},
         "round": {"deadline_s": 3.0, "aggregation_s": 0.25},
-        "cell": {"tx_power_dbm": 10},
     })
     assert takes_fast_path(cfg)
     events, fast = both(cfg, tmp_path, "cells")
     assert fast == events
+
+
+def test_tdma_queue_by_hand():
+    # Prepare: one cell, rates 1 and 2 Mbit/s and a dead link (0), arrivals at 0, 0 and 5 s.
+    link = _Link.__new__(_Link)
+    link.sharing, link.rate_bps, link.cell = "tdma", np.array([1e6, 2e6, 0.0]), np.zeros(3, dtype=np.int64)
+    # Execute: 2 Mbit from client 0 and 1 at t=0, then 1 Mbit from client 1 at 5 s, then client 2, then 0 again.
+    service, end = link.ends(np.array([0, 1, 1, 2, 0]), np.array([0.0, 0.0, 5.0, 5.0, 5.0]),
+                             np.array([2e6, 2e6, 1e6, 1e6, 0.0]), 0.0)
+    # Assert: served one after the other; the dead link holds the band for good; a zero-bit transfer
+    # does not queue.
+    np.testing.assert_array_equal(service, [0.0, 2.0, 5.0, 5.5, 5.0])
+    np.testing.assert_array_equal(end, [2.0, 3.0, 5.5, np.inf, 5.0])
 
 
 class Adaptive:
