@@ -1,66 +1,181 @@
-"""Engine throughput: network-only runs, microseconds per simulated client-round.
+"""Engine throughput against a bare SimPy model timed in the same run.
 
-1,000 clients x 100 rounds with Rayleigh block fading, shadowing, ARQ at a 5%
-packet error rate and 200 kbit each way over 100 MHz, for each sharing policy;
-then 100 and 10,000 clients with the default policy (same rounds/10 for
-both ends of the comparison) to check that time grows linearly with clients.
-Each figure is the whole `run_scenario` (set-up, SimPy run, CSV records), what
-a user waits for.
+The reference: one SimPy process per client-round with two timeouts (compute,
+then upload), each round closed with ``AllOf`` -- the least any
+process-per-client model of a synchronous round costs.  Every fedwave figure
+is printed as a ratio to it, so runs on a loaded or a different machine stay
+comparable.
 
-    python benchmarks/bench_engine.py [--rounds 100]
+Network-only scenario: Rayleigh block fading, shadowing, ARQ at a 5% packet
+error rate, 200 kbit each way over 100 MHz, deadline 10 s.  Per policy, at
+1,000 clients x ``--rounds`` rounds:
+
+- ``sim``: building the engine and running it (``round.engine: auto``, and
+  ``events`` where auto takes the closed form);
+- ``run``: the whole ``run_scenario`` with its CSV records and report.md;
+- for the default policy, the whole ``fedwave run`` command in a fresh process
+  (start-up, simulation, records, report with plots and HTML), and its parts.
+
+Then scaling in clients (rounds scaled down so each point stays short): the
+closed-form policies to 100,000 clients, the re-splitting ones as far as
+``--max-events-clients`` (their rounds cost O(n^2) on the event path).
+
+    python benchmarks/bench_engine.py [--rounds 100] [--max-clients 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sim.run import run_scenario
-from sim.scenario import Scenario
+import numpy as np
+import simpy
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim.engine import Engine  # noqa: E402
+from sim.run import run_scenario  # noqa: E402
+from sim.scenario import Scenario  # noqa: E402
+
+POLICIES = ("fdma_static", "tdma", "ofdma", "proportional_fair")
 
 
-def scenario(clients: int, rounds: int, sharing: str) -> Scenario:
-    return Scenario.model_validate(
-        {
-            "seed": 1,
-            "rounds": rounds,
-            "clients": {"count": clients, "placement": {"kind": "uniform_disc", "radius_m": 150}},
-            "cell": {"bandwidth_mhz": 100},
-            "channel": {"fading": {"model": "rayleigh"}, "shadowing": True},
-            "medium": {"uplink_sharing": sharing, "downlink_sharing": sharing, "packet_error_rate": 0.05},
-            "round": {"deadline_s": 10.0},
-            "workload": {"algorithm": "none", "payload_bits": 200_000, "downlink_bits": 200_000},
-        }
-    )
+def scenario_dict(clients: int, rounds: int, sharing: str, engine: str = "auto") -> dict:
+    return {
+        "seed": 1,
+        "rounds": rounds,
+        "clients": {"count": clients, "placement": {"kind": "uniform_disc", "radius_m": 150}},
+        "cell": {"bandwidth_mhz": 100},
+        "channel": {"fading": {"model": "rayleigh"}, "shadowing": True},
+        "medium": {"uplink_sharing": sharing, "downlink_sharing": sharing, "packet_error_rate": 0.05},
+        "round": {"deadline_s": 10.0, "engine": engine},
+        "workload": {"algorithm": "none", "payload_bits": 200_000, "downlink_bits": 200_000},
+    }
 
 
-def timed(clients: int, rounds: int, sharing: str) -> float:
+def bare_simpy(clients: int, rounds: int, seed: int = 1) -> float:
+    """Wall time [s] of the reference model: a process per client-round, two timeouts, AllOf per round."""
+    rng = np.random.default_rng(seed)
+    compute = rng.uniform(0.1, 1.0, (rounds, clients)).tolist()
+    upload = rng.uniform(0.1, 1.0, (rounds, clients)).tolist()
+    t = time.perf_counter()
+    env = simpy.Environment()
+
+    def client(c_s: float, u_s: float):
+        yield env.timeout(c_s)
+        yield env.timeout(u_s)
+
+    def server():
+        for r in range(rounds):
+            yield env.all_of([env.process(client(c, u)) for c, u in zip(compute[r], upload[r])])
+
+    env.run(env.process(server()))
+    return time.perf_counter() - t
+
+
+def sim_time(clients: int, rounds: int, sharing: str, engine: str = "auto") -> float:
+    import workloads
+
+    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, engine))
+    t = time.perf_counter()
+    Engine(scn, workloads.create("none", scn.workload, clients, scn.seed)).run()
+    return time.perf_counter() - t
+
+
+def run_time(clients: int, rounds: int, sharing: str) -> float:
+    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing))
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        run_scenario(scenario(clients, rounds, sharing), Path(d) / "run")
+        run_scenario(scn, Path(d) / "run")
         return time.perf_counter() - t
 
 
-def row(clients: int, rounds: int, sharing: str, wall: float) -> None:
-    print(f"{clients:>8} {rounds:>6} {sharing:>12} {wall:>9.3f} {wall / (clients * rounds) * 1e6:>16.2f}")
+def fedwave_run(clients: int, rounds: int) -> float:
+    """Wall time [s] of the whole ``fedwave run`` in a fresh process: start-up, simulation, records, report."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "scn.yaml"
+        path.write_text(yaml.safe_dump(scenario_dict(clients, rounds, "fdma_static")))
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(Path(d) / "run")],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+
+def phases(clients: int, rounds: int) -> dict[str, float]:
+    """The parts of a ``fedwave run`` [s]: simulation, records (CSV + JSON), report (markdown, plots, HTML)."""
+    import workloads
+    from sim.records import write_clients_csv, write_json, write_rounds_csv
+    from sim.run import summarize
+    from sim.run_report import run_data, write_run_report
+
+    scn = Scenario.model_validate(scenario_dict(clients, rounds, "fdma_static"))
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)
+        t0 = time.perf_counter()
+        engine = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
+        result = engine.run()
+        t1 = time.perf_counter()
+        summary = summarize(scn, result, t1 - t0)
+        write_rounds_csv(out / "rounds.csv", result)
+        write_clients_csv(out / "clients.csv", result)
+        write_json(out / "summary.json", summary)
+        t2 = time.perf_counter()
+        write_run_report(out, run_data(scn, result, summary, engine.radio.drop))
+        t3 = time.perf_counter()
+    return {"simulation": t1 - t0, "records": t2 - t1, "report": t3 - t2}
+
+
+def line(label: str, clients: int, rounds: int, wall: float, ref: float) -> None:
+    us = wall / (clients * rounds) * 1e6
+    print(f"{label:<34} {clients:>8} {rounds:>6} {wall:>9.3f} {us:>10.2f} {wall / ref:>9.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--max-clients", type=int, default=100_000)
+    ap.add_argument("--max-events-clients", type=int, default=10_000)
     args = ap.parse_args()
-    timed(50, 2, "fdma_static")  # warm imports and caches
-    print(f"{'clients':>8} {'rounds':>6} {'sharing':>12} {'wall [s]':>9} {'us/client-round':>16}")
-    for sharing in ("fdma_static", "tdma", "ofdma", "proportional_fair"):
-        row(1000, args.rounds, sharing, timed(1000, args.rounds, sharing))
-    short = max(1, args.rounds // 10)
-    walls = {n: timed(n, short, "fdma_static") for n in (100, 1000, 10_000)}
-    for n, wall in walls.items():
-        row(n, short, "fdma_static", wall)
-    print(f"scaling 100 -> 1,000 clients: x{walls[1000] / walls[100]:.2f} time for x10 clients")
-    print(f"scaling 1,000 -> 10,000 clients: x{walls[10_000] / walls[1000]:.2f} time for x10 clients")
+    rounds = args.rounds
+    sim_time(50, 2, "fdma_static")  # warm imports and caches
+    ref = bare_simpy(1000, rounds)
+    print(f"bare SimPy reference, 1,000 clients x {rounds} rounds: {ref:.3f} s "
+          f"({ref / (1000 * rounds) * 1e6:.2f} us per client-round)\n")
+    print(f"{'what':<34} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
+    for sharing in POLICIES:
+        line(f"sim {sharing}", 1000, rounds, sim_time(1000, rounds, sharing), ref)
+        if sharing in ("fdma_static", "tdma"):
+            line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"), ref)
+        line(f"run_scenario {sharing}", 1000, rounds, run_time(1000, rounds, sharing), ref)
+    line("fedwave run fdma_static (process)", 1000, rounds, fedwave_run(1000, rounds), ref)
+    parts = phases(1000, rounds)
+    for name, wall in parts.items():
+        line(f"  of which {name}", 1000, rounds, wall, ref)
+    rest = parts["simulation"] + parts["records"]
+    print(f"  report / (simulation + records): {parts['report'] / rest:.2f}")
+    print("\nscaling in clients (x SimPy: against the reference at the same clients x rounds)")
+    print(f"{'what':<34} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
+    sizes = [n for n in (1000, 10_000, 100_000) if n <= args.max_clients]
+    for sharing in POLICIES:
+        last = None
+        for n in sizes:
+            if sharing in ("ofdma", "proportional_fair") and n > args.max_events_clients:
+                continue
+            r = max(1, rounds * 1000 // n // 10)
+            wall = sim_time(n, r, sharing)
+            line(f"sim {sharing}", n, r, wall, bare_simpy(n, r))
+            per = wall / (n * r)
+            if last is not None:
+                print(f"  {sharing}: x{per / last:.2f} time per client-round for x10 clients")
+            last = per
 
 
 if __name__ == "__main__":

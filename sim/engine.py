@@ -31,11 +31,12 @@ from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
-from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
-from sim.rng import RoundNormals, client_generators
+from sim.medium import ArqOutcome, MultiCellMedium, Transfer, make_medium
+from sim.arq import ArqTables, arq_many, arq_one, arq_width
+from sim.rng import RoundNormals, RoundUniforms, client_generators
 from sim.scenario import Scenario
 from sim.selection import Selector
-from sim.fastround import FastRounds, events_needed
+from sim.fastround import FastRounds, events_needed, per_client
 from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
@@ -116,6 +117,7 @@ class _Round:
         self.down = Payload(0)
         self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
         self.dl_arq: dict[int, ArqOutcome] = {}
+        self.ul_arq: Any = None  # sim.arq.ArqTables of the round's uploads
         self.compute_s = np.empty(0)
 
     def restrict(self, members: np.ndarray) -> None:
@@ -152,6 +154,9 @@ class Engine:
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
+        # Synchronous rounds: a block of uniforms per client and round for each direction's ARQ (sim.arq).
+        self._arq_u_ul = RoundUniforms(self._arq_ul, width=arq_width(scn.medium.max_attempts))
+        self._arq_u_dl = RoundUniforms(self._arq_dl, width=arq_width(scn.medium.max_attempts))
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
@@ -241,11 +246,11 @@ class Engine:
         if blocks is not None:  # fading within the round, per coherence block
             self.uplink.set_blocks(*blocks)
             self.downlink.set_blocks(*blocks)
+        rnd.ul_arq, dl_arq = self.arq_tables(r)
+        who_ids = np.arange(n) if members is None else members
+        tries, air, ok = arq_many(rnd.down_bits[who_ids], med.packet_bits, dl_arq, who_ids)
         rnd.dl_arq = {
-            i: arq_attempts(
-                int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
-            )
-            for i in who
+            i: ArqOutcome(a, b, c) for i, a, b, c in zip(who_ids.tolist(), tries.tolist(), air.tolist(), ok.tolist())
         }
         if members is None:
             rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
@@ -258,6 +263,14 @@ class Engine:
                     if off_s < rnd.deadline_abs:
                         env.process(self._offline(rnd, i, off_s))
         return rnd
+
+    def arq_tables(self, r: int) -> tuple[ArqTables, ArqTables]:
+        """(uplink, downlink) ARQ draws of round ``r``, after the media's begin_round."""
+        m = self.scn.medium.max_attempts
+        return (
+            ArqTables(per_client(self.uplink, "_expected_bler"), m, self._arq_u_ul.draw(r)),
+            ArqTables(per_client(self.downlink, "_expected_bler"), m, self._arq_u_dl.draw(r)),
+        )
 
     def _members(self, t0: float, ul: Any) -> np.ndarray:
         """Clients taking part in the round starting at ``t0``: available, then selected."""
@@ -432,7 +445,7 @@ class Engine:
             return
         if payload.k is not None:
             rnd.k[i] = payload.k
-        arq = arq_attempts(payload.bits, med.packet_bits, bler, med.max_attempts, self._arq_ul[i])
+        arq = arq_one(payload.bits, med.packet_bits, rnd.ul_arq, i)
         rnd.payloads[i], rnd.arq[i] = payload, arq
         transfer = self.uplink.transmit(i, arq.air_bits)
         rnd.uploads[i] = transfer

@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.medium import MultiCellMedium, arq_attempts
+from sim.arq import arq_many
+from sim.medium import MultiCellMedium
 
 if TYPE_CHECKING:
     from sim.build import Radio
     from sim.engine import Engine
     from sim.scenario import Scenario
 
-__all__ = ["FAST_SHARING", "events_needed", "FastRounds"]
+__all__ = ["FAST_SHARING", "events_needed", "per_client", "FastRounds"]
 
 # Sharing policies whose transfer ends are known when they start.  ofdma and
 # proportional_fair re-split the band at every start and end: exact records
@@ -68,7 +69,7 @@ def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str
     return None
 
 
-def _per_client(medium: Any, name: str) -> np.ndarray:
+def per_client(medium: Any, name: str) -> np.ndarray:
     """A medium's per-client array ``name`` [num_clients]; each client's from its own cell."""
     if not isinstance(medium, MultiCellMedium):
         return np.asarray(getattr(medium, name), dtype=float)
@@ -94,9 +95,9 @@ class _Link:
 
     def __init__(self, medium: Any, sharing: str, n: int) -> None:
         self.sharing = sharing
-        self.expected_bps = _per_client(medium, "_expected_rate")
-        self.bler = _per_client(medium, "_expected_bler")
-        self.rate_bps = _per_client(medium, "_full_rate") if sharing == "tdma" else self.expected_bps
+        self.expected_bps = per_client(medium, "_expected_rate")
+        self.bler = per_client(medium, "_expected_bler")
+        self.rate_bps = per_client(medium, "_full_rate") if sharing == "tdma" else self.expected_bps
         self.cell = _cells(medium, n)
 
     def ends(self, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, t0_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -180,12 +181,9 @@ class FastRounds:
         up = _Link(e.uplink, med.uplink_sharing, n)
         dn = _Link(e.downlink, med.downlink_sharing, n)
 
+        ul_arq, dl_arq = e.arq_tables(r)
         # Downloads: all start at t0, in client order.
-        dl_air = np.zeros(m, dtype=np.int64)
-        dl_ok = np.ones(m, dtype=bool)
-        for j, i in enumerate(who_list):
-            a = arq_attempts(int(down_bits[i]), med.packet_bits, float(dn.bler[i]), med.max_attempts, e._arq_dl[i])
-            dl_air[j], dl_ok[j] = a.air_bits, a.ok
+        _, dl_air, dl_ok = arq_many(down_bits[who], med.packet_bits, dl_arq, who)
         compute_s = np.zeros(n)
         work = np.array([alg.work_flop(i, r) for i in who_list], dtype=float).reshape(-1)
         if members is None:
@@ -213,9 +211,6 @@ class FastRounds:
         goodput = up.expected_bps * (1.0 - up.bler)
         payloads: dict[int, Any] = {}
         sent: list[int] = []  # positions in who, in upload order
-        up_air: list[int] = []
-        up_tries: list[int] = []
-        up_ok: list[bool] = []
         skipped = np.zeros(m, dtype=bool)
         snr_db = ul.snr_db
         for j in callers.tolist():
@@ -233,15 +228,12 @@ class FastRounds:
                 k[i] = payload.k
             payloads[i] = payload
             payload_bits[i] = payload.bits
-            a = arq_attempts(payload.bits, med.packet_bits, float(up.bler[i]), med.max_attempts, e._arq_ul[i])
             sent.append(j)
-            up_air.append(a.air_bits)
-            up_tries.append(a.attempts)
-            up_ok.append(a.ok)
         pos = np.array(sent, dtype=np.int64)
         ids = who[pos]
         tc_up = tc[pos]
-        air = np.array(up_air, dtype=float)
+        tries, up_air, ok = arq_many(payload_bits[ids], med.packet_bits, ul_arq, ids)
+        air = up_air.astype(float)
         service, end = up.ends(ids, tc_up, air, t0)
         with np.errstate(invalid="ignore"):
             done_at = np.where(np.isfinite(end), tc_up + (end - tc_up), math.inf)
@@ -266,14 +258,12 @@ class FastRounds:
         outcome_who[(dl_fail_at <= t1)] = c.DOWNLINK_FAILURE
         outcome_who[skipped] = c.SKIPPED
         completed = end <= close_s
-        ok = np.array(up_ok, dtype=bool)
         arrived = completed & (arrival <= deadline_abs)
         outcome_who[pos[arrived]] = np.where(ok[arrived], c.DELIVERED, c.ARQ_FAILURE)
         outcome[who] = outcome_who
 
         airtime = np.zeros(n)
         attempts = np.zeros(n, dtype=np.int64)
-        tries = np.array(up_tries, dtype=np.int64)
         with np.errstate(invalid="ignore"):
             air_end = np.where(completed, end, close_s)
             airtime[ids] = np.maximum(0.0, air_end - service)

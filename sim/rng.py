@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PURPOSES", "client_generators", "generator", "RoundNormals"]
+__all__ = ["PURPOSES", "client_generators", "generator", "RoundNormals", "RoundUniforms"]
 
 # Stable ids: changing one reshuffles every run that uses it.
 PURPOSES = {
@@ -60,5 +60,15 @@ class RoundNormals:
             raise ValueError(f"draw {index} was already consumed (streams only move forward)")
         while index >= self._start + self._block.shape[1]:
             self._start += self._block.shape[1]
-            self._block = np.stack([g.standard_normal((self.chunk, self.width)) for g in self.gens])
+            self._block = np.stack([self._fill(g) for g in self.gens])
         return self._block[:, index - self._start, :]
+
+    def _fill(self, g: np.random.Generator) -> np.ndarray:
+        return g.standard_normal((self.chunk, self.width))
+
+
+class RoundUniforms(RoundNormals):
+    """Uniforms on [0, 1) [num_clients, width] for draw 0, 1, 2, ... in order (see :class:`RoundNormals`)."""
+
+    def _fill(self, g: np.random.Generator) -> np.ndarray:
+        return g.random((self.chunk, self.width))
