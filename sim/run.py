@@ -57,6 +57,7 @@ def run_scenario(
         t_wall = time.perf_counter()
         algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, scn.seed)
         engine = Engine(scn, algorithm)
+        drop = engine.radio.drop  # where the clients start (the report's map), before any move
         if quiet:
             result = engine.run()
         else:
@@ -74,9 +75,9 @@ def run_scenario(
         if scn.channel.trace_export:
             atomic_write(staging / "channel_trace.csv", trace_csv(engine.radio.channel.history))
         if report == "full":
-            from sim.run_report import write_run_report
+            from sim.run_report import run_data, write_run_report
 
-            write_run_report(staging)
+            write_run_report(staging, run_data(scn, result, summary, drop))
         elif report:
             atomic_write(staging / "report.md", render_report(scn, result, summary))
     return summary

@@ -1,9 +1,17 @@
-"""The report of one run folder, rebuilt from its records: report.md + plots + report.html.
+"""The report of one run: report.md + plots + report.html.
 
-Reads only what the run wrote (``scenario.resolved.yaml``, ``rounds.csv``,
-``clients.csv``, ``summary.json``), so any finished run folder can be
-reported again.  Client positions for the cell map are not in the records;
-they are redrawn from the resolved scenario, whose seed fixes them.
+``fedwave run`` hands the report what the run already holds
+(:func:`run_data`: its result, summary and client positions), so nothing is
+read back or recomputed; ``fedwave report`` rebuilds the same from the
+folder's records (:func:`load_run`: ``scenario.resolved.yaml``,
+``rounds.csv``, ``clients.csv``, ``summary.json``), so any finished run
+folder can be reported again.  Client positions for the cell map are not in
+the records; there they are redrawn from the resolved scenario, whose seed
+fixes them.
+
+The plots scale with the run: past MAX_BARS rounds per-round charts are
+binned; past MAX_POINTS points, scatters become hexbin densities (or means
+per hexagon) and per-client profiles quantile bands over bins of clients.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.outdir import COMPLETE, DATA_RECORDS
-from sim.records import ROUND_COLUMNS, RecordError, atomic_write, read_record_text
+from sim.records import ROUND_COLUMNS, RecordError, atomic_write, json_value, read_record_text
 from sim.report import render_report
 from sim.scenario import Scenario
 
@@ -32,7 +40,11 @@ Figure = tuple[str, str, bytes]  # file name, caption, PNG
 # Matplotlib draws every bar and marker: past these counts rounds are binned and points thinned,
 # so a 100000-round run reports in seconds.
 MAX_BARS = 300
+# Past this many bars, a series is drawn as one filled step outline (a bar per round costs a patch each).
+FEW_BARS = 40
 MAX_POINTS = 20_000
+# Per-client profiles past this many clients: quantile bands over bins of clients.
+MAX_CLIENT_POINTS = 2_000
 
 
 def thin(n: int, limit: int) -> np.ndarray:
@@ -50,12 +62,23 @@ def _bins(rounds: np.ndarray) -> tuple[np.ndarray, int]:
 
 @dataclass
 class RunData:
+    """What a report draws on: the scenario, the round rows, client columns over all rounds, the summary.
+
+    clients : column name -> [client-rounds] array; ``outcome`` as names
+    xy_m : [num_clients, 2] client positions at the start (None: redrawn from the scenario)
+    """
+
     scn: Scenario
     rounds: list[dict[str, Any]]
     clients: dict[str, np.ndarray]
     summary: dict[str, Any]
+    xy_m: np.ndarray | None = None
+    distance_2d_m: np.ndarray | None = None
+    run_result: RunResult | None = None
 
     def result(self) -> RunResult:
+        if self.run_result is not None:
+            return self.run_result
         columns = ASYNC_CLIENT_COLUMNS if self.scn.round.mode == "async" else CLIENT_COLUMNS
         out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]), columns=columns)
         codes = {o: i for i, o in enumerate(OUTCOMES)}
@@ -63,6 +86,15 @@ class RunData:
             col = self.clients[c]
             out.clients[c] = [np.array([codes[o] for o in col], dtype=np.int8) if c == "outcome" else col]
         return out
+
+
+def run_data(scn: Scenario, result: RunResult, summary: dict[str, Any], drop: Any = None) -> RunData:
+    """The report's data from a run still in memory; ``drop``: the clients' placement at the start."""
+    clients = {c: result.client_column(c) for c in result.columns}
+    xy = None if drop is None else np.asarray(drop.xy_m)
+    dist = None if drop is None else np.asarray(drop.distance_2d_m)
+    # As the summary reads back from summary.json, so both routes give the same report.
+    return RunData(scn, result.rounds, clients, json_value(summary), xy, dist, result)
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -131,6 +163,9 @@ def load_run(folder: Path) -> RunData:
     rounds = _numbers(rounds_path, raw_rounds, set(raw_rounds[0]) if raw_rounds else set())
     clients_path = folder / "clients.csv"
     wanted = ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS
+    fast = _client_columns(clients_path, wanted)
+    if fast is not None:
+        return RunData(scn, rounds, fast, _summary(folder))
     rows = _csv_rows(clients_path, wanted)
     numeric = [c for c in wanted if c != "outcome"]
     typed = _numbers(clients_path, rows, set(numeric))
@@ -145,6 +180,55 @@ def load_run(folder: Path) -> RunData:
             clients[c] = np.array([-1 if r[c] != r[c] else int(r[c]) for r in typed], dtype=np.int64)
         else:
             clients[c] = np.array([r[c] for r in typed], dtype=float)
+    return RunData(scn, rounds, clients, _summary(folder))
+
+
+_OPTIONAL_INT = ("k", "client_storage_bytes", "staleness")
+
+
+def _client_columns(path: Path, wanted: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """clients.csv as columns, parsed a column at a time; None where anything is off.
+
+    The row-by-row reader then finds and names the first damaged row or cell.
+    """
+    import io
+
+    try:
+        rows = list(csv.reader(io.StringIO(read_record_text(path), newline="")))
+    except (csv.Error, RecordError):
+        return None
+    if not rows or any(c not in rows[0] for c in wanted):
+        return None
+    header, body = rows[0], rows[1:]
+    width = len(header)
+    if any(len(r) != width for r in body):
+        return None
+    cols = list(zip(*body)) if body else [() for _ in header]
+    out: dict[str, np.ndarray] = {}
+    codes = set(OUTCOMES)
+    for c in wanted:
+        text = cols[header.index(c)]
+        if c == "outcome":
+            if not codes.issuperset(text):
+                return None
+            out[c] = np.array(text, dtype=object)
+            continue
+        strings = np.array(text, dtype=str)
+        empty = strings == ""
+        try:
+            values = np.where(empty, "nan", strings).astype(float)
+        except ValueError:
+            return None
+        if c in _OPTIONAL_INT:
+            if not np.all(np.isfinite(values) | empty):
+                return None
+            out[c] = np.where(empty, -1, values).astype(np.int64)
+        else:
+            out[c] = values
+    return out
+
+
+def _summary(folder: Path) -> dict[str, Any]:
     summary_path = folder / "summary.json"
     try:
         summary = json.loads(read_record_text(summary_path))
@@ -159,7 +243,7 @@ def load_run(folder: Path) -> RunData:
         ok = isinstance(summary[key], dict) if key == "outcomes" else isinstance(summary[key], (int, float)) and not isinstance(summary[key], bool)
         if not ok:
             raise RecordError(f"{summary_path}: {key}: not a {'mapping' if key == 'outcomes' else 'number'} ({str(summary[key])[:40]!r})")
-    return RunData(scn, rounds, clients, summary)
+    return summary
 
 
 def _per_client(data: RunData, name: str) -> np.ndarray:
@@ -200,12 +284,13 @@ def _latency_figure(data: RunData) -> Figure:
     rounds = np.array([row["round"] for row in data.rounds], dtype=float)
     fig, (a, b) = new_figure(2, width_in=4.6)
     index, width = _bins(rounds)
-    if width == 1:
+    if width == 1 and rounds.size <= FEW_BARS:
         a.bar(rounds, dur, color=COLORS[0])
     else:
         n_bins = int(index.max(initial=-1)) + 1
         mean = np.bincount(index, weights=dur, minlength=n_bins) / np.maximum(np.bincount(index, minlength=n_bins), 1)
-        a.bar(rounds[::width], mean, width=width, align="edge", color=COLORS[0], label=f"mean of {width} rounds")
+        label = "per round" if width == 1 else f"mean of {width} rounds"
+        a.stairs(mean, _edges(rounds, width), fill=True, color=COLORS[0], label=label)
     a.axhline(data.scn.round.deadline_s, color=COLORS[1], ls="--", label=f"deadline {data.scn.round.deadline_s:g} s")
     a.set_xlabel("round")
     integer_axis(a)
@@ -229,11 +314,16 @@ def _k_figure(data: RunData) -> Figure | None:
     if not (k >= 0).any():
         return None
     sel = np.flatnonzero(k >= 0)
-    sel = sel[thin(sel.size, MAX_POINTS)]  # evenly over the run: a sample, not the first rounds
     fig, ax = new_figure()
     clients = data.clients["client"][sel].astype(int)
     snr = data.clients["snr_db"][sel]
-    if data.scn.clients.count <= len(COLORS):
+    if sel.size > MAX_POINTS:
+        # Every client-round, as a density: a sample would hide the rare ones.
+        kk = k[sel].astype(float)
+        wide = kk.min() > 0 and kk.max() / kk.min() > 10 ** 1.5
+        hb = ax.hexbin(snr, kk, gridsize=60, bins="log", mincnt=1, cmap="viridis", yscale="log" if wide else "linear")
+        fig.colorbar(hb, ax=ax, label="client-rounds")
+    elif data.scn.clients.count <= len(COLORS):
         for c in np.unique(clients):
             ax.scatter(snr[clients == c], k[sel][clients == c], s=16, color=COLORS[c], label=f"client {c}")
         ax.legend(fontsize=8, ncol=2)
@@ -242,7 +332,8 @@ def _k_figure(data: RunData) -> Figure | None:
         ax.legend()
     ax.set_xlabel("uplink SNR [dB]")
     ax.set_ylabel("Top-k per position")
-    log_if_wide(ax, k[sel], "y")
+    if sel.size <= MAX_POINTS:
+        log_if_wide(ax, k[sel], "y")
     ax.set_title("Top-k chosen against the client's SNR")
     return "k_vs_snr.png", "Top-k per client-round against uplink SNR", to_png(fig)
 
@@ -255,14 +346,35 @@ def _airtime_energy_figure(data: RunData) -> Figure:
     for ax, values, label, color in ((a, airtime, "uplink airtime [s]", COLORS[0]), (b, energy, "energy [J]", COLORS[2])):
         if n <= 40:
             ax.bar(ids, values, color=color)
-        else:
+        elif n <= MAX_CLIENT_POINTS:
             ax.plot(ids, values, ".", color=color, ms=3)
+        else:
+            _quantile_band(ax, values, color)
         ax.set_xlabel("client")
         integer_axis(ax)
         ax.set_ylabel(label + ", all rounds")
     a.set_title("Uplink airtime per client")
     b.set_title("Energy per client (compute + transmit)")
     return "airtime_energy.png", "Uplink airtime and energy per client, summed over rounds", to_png(fig)
+
+
+def _quantile_band(ax: Any, values: np.ndarray, color: str, bins: int = 200) -> None:
+    """Median and 10-90 % band of ``values`` [clients] over ``bins`` equal bins of client ids."""
+    edges = np.linspace(0, values.size, bins + 1).round().astype(np.int64)
+    parts = [values[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    q = np.array([np.quantile(p, [0.1, 0.5, 0.9]) for p in parts])
+    mid = np.array([(a + b - 1) / 2 for a, b in zip(edges[:-1], edges[1:]) if b > a])
+    ax.fill_between(mid, q[:, 0], q[:, 2], color=color, alpha=0.3, lw=0, label="10-90 % of clients")
+    ax.plot(mid, q[:, 1], color=color, label=f"median per {values.size // len(parts)} clients")
+    ax.legend(fontsize=8)
+
+
+def _edges(rounds: np.ndarray, width: int) -> np.ndarray:
+    """Bin edges [bins + 1] on the round axis for bins of ``width`` rounds (a single round centred)."""
+    start = rounds[::width].astype(float)
+    end = rounds[-1] + 1.0 if rounds.size else 0.0
+    edges = np.concatenate([start, [end]])
+    return edges - 0.5 if width == 1 else edges
 
 
 def _outcome_figure(data: RunData) -> Figure:
@@ -282,8 +394,12 @@ def _outcome_figure(data: RunData) -> Figure:
         hit = valid & (data.clients["outcome"] == o)
         counts = np.bincount(index[pos[hit]], minlength=n_bins).astype(float)
         if counts.any():
-            ax.bar(rounds[::width], counts, width=width, align="edge" if width > 1 else "center", bottom=bottom,
-                   color=COLORS[j], label=o)
+            if n_bins <= FEW_BARS:
+                ax.bar(rounds[::width], counts, width=width, align="edge" if width > 1 else "center", bottom=bottom,
+                       color=COLORS[j], label=o)
+            else:  # one artist per reason, not one per bar
+                ax.stairs(bottom + counts, _edges(rounds, width), baseline=bottom.copy(), fill=True,
+                          color=COLORS[j], label=o)
             bottom += counts
     ax.set_xlabel("round")
     integer_axis(ax)
@@ -302,19 +418,27 @@ def _map_figure(data: RunData) -> Figure | None:
     from channels.hexgrid import hex_sites
     from sim.build import build_radio
 
-    drop = build_radio(data.scn).drop
-    xy = drop.xy_m
+    if data.xy_m is not None and data.distance_2d_m is not None:
+        xy, dist = data.xy_m, data.distance_2d_m
+    else:
+        drop = build_radio(data.scn).drop
+        xy, dist = drop.xy_m, drop.distance_2d_m
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     # distance_m is to the serving site, which is not the origin in a multi-cell drop.
     # Only the round's participants have rows when clients are selected (or async).
     seen = data.clients["client"][first].astype(int)
-    if not np.allclose(drop.distance_2d_m[seen], data.clients["distance_m"][first]):
+    if not np.allclose(dist[seen], data.clients["distance_m"][first]):
         return None  # the records come from another version of the geometry; no map rather than a wrong one
     ids = data.clients["client"].astype(int)
     snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
     fig, ax = new_figure(width_in=5.4, height_in=4.6)
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=snr, cmap="viridis", s=40, edgecolors="k", linewidths=0.4)
+    if n > MAX_POINTS:
+        # Mean SNR per hexagon: a marker per client would cover the cell many times over.
+        sc = ax.hexbin(xy[:, 0], xy[:, 1], C=snr, reduce_C_function=np.mean, gridsize=50, cmap="viridis")
+    else:
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=snr, cmap="viridis", s=40 if n <= 2000 else 6,
+                        edgecolors="k" if n <= 2000 else "none", linewidths=0.4)
     p = data.scn.clients.placement
     sites = hex_sites(p.num_rings, p.isd_m) if p.kind == "hex_grid" else np.zeros((1, 2))
     ax.plot(sites[:, 0], sites[:, 1], marker="^", color=COLORS[1], ms=12, ls="", label="base station" if len(sites) == 1 else "base stations")
@@ -342,9 +466,13 @@ def run_figures(data: RunData) -> list[Figure]:
     return [f for f in figs if f is not None]
 
 
-def write_run_report(folder: Path) -> Path:
-    """(Re)write ``report.md``, ``plots/*.png`` and ``report.html`` of a run folder; returns the HTML path."""
-    data = load_run(folder)
+def write_run_report(folder: Path, data: RunData | None = None) -> Path:
+    """(Re)write ``report.md``, ``plots/*.png`` and ``report.html`` of a run folder; returns the HTML path.
+
+    data : what the run holds (:func:`run_data`); None reads the folder's records.
+    """
+    if data is None:
+        data = load_run(folder)
     figs = run_figures(data)
     md = render_report(data.scn, data.result(), data.summary).rstrip("\n").split("\n")
     md += ["", "## Plots", ""]
