@@ -1,0 +1,98 @@
+"""Reports from what the run holds equal reports rebuilt from the records; large runs are drawn aggregated."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from sim import run_report
+from sim.records import write_clients_csv
+from sim.run import run_scenario
+from sim.run_report import load_run, write_run_report
+from sim.scenario import Scenario
+
+NET = {
+    "seed": 4,
+    "rounds": 45,
+    "clients": {"count": 20, "placement": {"kind": "uniform_disc", "radius_m": 250}},
+    "channel": {"fading": {"model": "rayleigh"}, "shadowing": True},
+    "medium": {"packet_error_rate": 0.1},
+    "round": {"deadline_s": 1.0},
+    "workload": {"algorithm": "none", "payload_bits": 2_000_000, "downlink_bits": 1_000_000},
+}
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    names = ["report.md", "report.html", *(f"plots/{p.name}" for p in sorted((folder / "plots").iterdir()))]
+    return {n: (folder / n).read_bytes() for n in names}
+
+
+def test_run_report_equals_the_report_rebuilt_from_the_folder(tmp_path):
+    # Prepare: a run whose report was made from memory (45 rounds: the step-outline charts).
+    run_scenario(Scenario.model_validate(NET), tmp_path / "run", report="full")
+    from_memory = folder_bytes(tmp_path / "run")
+    # Execute: rebuild it from the records alone.
+    write_run_report(tmp_path / "run")
+    # Assert: the same bytes, plots included.
+    assert folder_bytes(tmp_path / "run") == from_memory
+
+
+def test_column_parser_reads_what_the_row_parser_reads(tmp_path, monkeypatch):
+    run_scenario(Scenario.model_validate({**NET, "rounds": 3}), tmp_path / "run", report=False)
+    fast = load_run(tmp_path / "run").clients
+    # The row-by-row reader (the one that names damaged cells) on the same file.
+    monkeypatch.setattr(run_report, "_client_columns", lambda path, wanted: None)
+    slow = load_run(tmp_path / "run").clients
+    assert fast.keys() == slow.keys()
+    for c in fast:
+        np.testing.assert_array_equal(fast[c], slow[c], err_msg=c)
+        assert fast[c].dtype == slow[c].dtype, c
+    assert fast["k"].dtype == np.int64 and (fast["k"] == -1).all()
+
+
+def test_clients_csv_is_what_csv_writer_writes(tmp_path):
+    # Prepare: a run with optional columns empty (k, storage) and repeating ones (distance).
+    from sim.engine import Engine
+    import workloads
+
+    scn = Scenario.model_validate({**NET, "rounds": 5})
+    res = Engine(scn, workloads.create("none", scn.workload, scn.clients.count, scn.seed)).run()
+    # Execute
+    write_clients_csv(tmp_path / "c.csv", res)
+    # Assert: the bytes the standard writer gives for the same values.
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(res.columns)
+    cols = [res.client_column(c).tolist() for c in res.columns]
+    cols = [["" if v < 0 else v for v in col] if name in ("k", "client_storage_bytes") else col
+            for name, col in zip(res.columns, cols)]
+    w.writerows(zip(*cols))
+    assert (tmp_path / "c.csv").read_text() == buf.getvalue()
+
+
+def test_large_runs_are_drawn_as_densities_and_bands(tmp_path, monkeypatch):
+    # Prepare: lower the limits so a small run counts as a large one.
+    monkeypatch.setattr(run_report, "MAX_POINTS", 50)
+    monkeypatch.setattr(run_report, "MAX_CLIENT_POINTS", 10)
+    cfg = {**NET, "rounds": 4, "clients": {"count": 80, "placement": {"kind": "uniform_disc", "radius_m": 250}}}
+    run_scenario(Scenario.model_validate(cfg), tmp_path / "run", report=False)
+    data = load_run(tmp_path / "run")
+    data.clients["k"] = (data.clients["payload_bits"] // 100_000).astype(np.int64)  # as if uploads carried k
+    drawn = {}
+
+    def keep(fig):
+        drawn["fig"] = fig
+        return b"png"
+
+    monkeypatch.setattr(run_report, "to_png", keep)
+    # Execute + Assert: Top-k and the map as hexbin collections, per-client profiles as bands.
+    from matplotlib.collections import PolyCollection
+
+    run_report._k_figure(data)
+    assert any(isinstance(c, PolyCollection) for c in drawn["fig"].axes[0].collections)
+    run_report._map_figure(data)
+    assert any(isinstance(c, PolyCollection) for c in drawn["fig"].axes[0].collections)
+    run_report._airtime_energy_figure(data)
+    band = drawn["fig"].axes[0]
+    assert band.collections and "median" in band.get_legend_handles_labels()[1][1]
