@@ -209,28 +209,33 @@ class FastRounds:
         payload_bits = np.zeros(n, dtype=np.int64)
         outcome = np.full(n, c.DEADLINE, dtype=np.int8)
         goodput = up.expected_bps * (1.0 - up.bler)
+        # The budgets, as each client works its own out when its compute ends.
+        g = goodput[who[callers]]
+        time_left = deadline_abs - tc[callers] - latency[callers]
+        room = g * time_left
+        # int() of the product, clamped to int64 (floats below 2^63 fit).
+        bits_all = np.where(room >= 2.0**63, 2**63 - 1, np.trunc(np.where(room >= 2.0**63, 0.0, room)).astype(np.int64))
+        bits_all = np.where(time_left > 0, bits_all, 0)
+        budget_bits[who[callers]] = bits_all
         payloads: dict[int, Any] = {}
         sent: list[int] = []  # positions in who, in upload order
         skipped = np.zeros(m, dtype=bool)
-        snr_db = ul.snr_db
-        for j in callers.tolist():
+        snr = ul.snr_db[who[callers]].tolist()
+        budget = c.Budget
+        local_update = alg.local_update
+        for j, b, gj, s, tl in zip(callers.tolist(), bits_all.tolist(), g.tolist(), snr, time_left.tolist()):
             i = who_list[j]
-            now = float(tc[j])
-            time_left = deadline_abs - now - float(latency[j])
-            g = float(goodput[i])
-            bits = min(int(g * time_left), 2**63 - 1) if time_left > 0 else 0
-            budget_bits[i] = bits
-            payload = alg.local_update(i, r, c.Budget(bits, g, float(snr_db[i]), time_left))
+            payload = local_update(i, r, budget(b, gj, s, tl))
             if payload is None:
                 skipped[j] = True
                 continue
             if payload.k is not None:
                 k[i] = payload.k
             payloads[i] = payload
-            payload_bits[i] = payload.bits
             sent.append(j)
         pos = np.array(sent, dtype=np.int64)
         ids = who[pos]
+        payload_bits[ids] = [payloads[i].bits for i in ids.tolist()]
         tc_up = tc[pos]
         tries, up_air, ok = arq_many(payload_bits[ids], med.packet_bits, ul_arq, ids)
         air = up_air.astype(float)
@@ -273,8 +278,10 @@ class FastRounds:
 
         # Aggregate in arrival order (ties by client id), as the event path does.
         order = np.lexsort((ids, arrival))
-        delivered = {int(ids[q]): payloads[int(ids[q])] for q in order.tolist() if arrived[q] and ok[q]}
-        failures = {i: c.OUTCOMES[outcome[i]] for i in who_list if outcome[i] != c.DELIVERED}
+        good = ids[order[(arrived & ok)[order]]].tolist()
+        delivered = {i: payloads[i] for i in good}
+        names = c.OUTCOMES
+        failures = {i: names[o] for i, o in zip(who_list, outcome[who].tolist()) if o != c.DELIVERED}
         received = getattr(alg, "downloaded", None)
         if received is not None:
             for i in np.flatnonzero(compute_start <= close_s).tolist():
