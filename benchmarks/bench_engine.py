@@ -16,11 +16,15 @@ error rate, 200 kbit each way over 100 MHz, deadline 10 s.  Per policy, at
 - for the default policy, the whole ``fedwave run`` command in a fresh process
   (start-up, simulation, records, report with plots and HTML), and its parts.
 
-Then scaling in clients (rounds scaled down so each point stays short): the
+Then scaling in clients at ``--scaling-rounds`` rounds, set-up (placement,
+one seeded stream per client and purpose) and rounds timed apart: the
 closed-form policies to 100,000 clients, the re-splitting ones as far as
 ``--max-events-clients`` (their rounds cost O(n^2) on the event path).
 
-    python benchmarks/bench_engine.py [--rounds 100] [--max-clients 100000]
+The reference is timed again just before each figure (at the same clients x
+rounds for the scaling), so a load that changes during the run moves both.
+
+    python benchmarks/bench_engine.py [--rounds 100] [--max-clients 100000] [--skip-policies ofdma,...]
 """
 
 from __future__ import annotations
@@ -80,13 +84,20 @@ def bare_simpy(clients: int, rounds: int, seed: int = 1) -> float:
     return time.perf_counter() - t
 
 
-def sim_time(clients: int, rounds: int, sharing: str, engine: str = "auto") -> float:
+def sim_parts(clients: int, rounds: int, sharing: str, engine: str = "auto") -> tuple[float, float]:
+    """(set-up, rounds) wall time [s] of building an engine and running it."""
     import workloads
 
     scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, engine))
     t = time.perf_counter()
-    Engine(scn, workloads.create("none", scn.workload, clients, scn.seed)).run()
-    return time.perf_counter() - t
+    eng = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
+    t1 = time.perf_counter()
+    eng.run()
+    return t1 - t, time.perf_counter() - t1
+
+
+def sim_time(clients: int, rounds: int, sharing: str, engine: str = "auto") -> float:
+    return sum(sim_parts(clients, rounds, sharing, engine))
 
 
 def run_time(clients: int, rounds: int, sharing: str) -> float:
@@ -135,46 +146,53 @@ def phases(clients: int, rounds: int) -> dict[str, float]:
 
 def line(label: str, clients: int, rounds: int, wall: float, ref: float) -> None:
     us = wall / (clients * rounds) * 1e6
-    print(f"{label:<34} {clients:>8} {rounds:>6} {wall:>9.3f} {us:>10.2f} {wall / ref:>9.3f}")
+    print(f"{label:<36} {clients:>8} {rounds:>6} {wall:>9.3f} {us:>10.2f} {wall / ref:>9.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--scaling-rounds", type=int, default=5)
     ap.add_argument("--max-clients", type=int, default=100_000)
     ap.add_argument("--max-events-clients", type=int, default=10_000)
+    ap.add_argument("--skip-policies", default="", help="comma-separated policies left out of the 1,000-client table")
     args = ap.parse_args()
     rounds = args.rounds
+    skip = {p for p in args.skip_policies.split(",") if p}
     sim_time(50, 2, "fdma_static")  # warm imports and caches
     ref = bare_simpy(1000, rounds)
     print(f"bare SimPy reference, 1,000 clients x {rounds} rounds: {ref:.3f} s "
-          f"({ref / (1000 * rounds) * 1e6:.2f} us per client-round)\n")
-    print(f"{'what':<34} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
+          f"({ref / (1000 * rounds) * 1e6:.2f} us per client-round); x SimPy below: against a fresh one\n")
+    print(f"{'what':<36} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
     for sharing in POLICIES:
-        line(f"sim {sharing}", 1000, rounds, sim_time(1000, rounds, sharing), ref)
+        if sharing in skip:
+            continue
+        line(f"sim {sharing}", 1000, rounds, sim_time(1000, rounds, sharing), bare_simpy(1000, rounds))
         if sharing in ("fdma_static", "tdma"):
-            line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"), ref)
-        line(f"run_scenario {sharing}", 1000, rounds, run_time(1000, rounds, sharing), ref)
-    line("fedwave run fdma_static (process)", 1000, rounds, fedwave_run(1000, rounds), ref)
+            line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"),
+                 bare_simpy(1000, rounds))
+        line(f"run_scenario {sharing}", 1000, rounds, run_time(1000, rounds, sharing), bare_simpy(1000, rounds))
+    line("fedwave run fdma_static (process)", 1000, rounds, fedwave_run(1000, rounds), bare_simpy(1000, rounds))
+    ref = bare_simpy(1000, rounds)
     parts = phases(1000, rounds)
     for name, wall in parts.items():
         line(f"  of which {name}", 1000, rounds, wall, ref)
     rest = parts["simulation"] + parts["records"]
     print(f"  report / (simulation + records): {parts['report'] / rest:.2f}")
-    print("\nscaling in clients (x SimPy: against the reference at the same clients x rounds)")
-    print(f"{'what':<34} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
-    sizes = [n for n in (1000, 10_000, 100_000) if n <= args.max_clients]
+
+    r = args.scaling_rounds
+    print(f"\nscaling in clients, {r} rounds: set-up [s], rounds [us per client-round], x SimPy of the rounds")
+    print(f"{'policy':<18} {'clients':>8} {'set-up [s]':>11} {'us/c-r':>9} {'x SimPy':>9} {'x10 clients':>12}")
     for sharing in POLICIES:
         last = None
-        for n in sizes:
-            if sharing in ("ofdma", "proportional_fair") and n > args.max_events_clients:
+        for n in (1000, 10_000, 100_000):
+            if n > args.max_clients or (sharing in ("ofdma", "proportional_fair") and n > args.max_events_clients):
                 continue
-            r = max(1, rounds * 1000 // n // 10)
-            wall = sim_time(n, r, sharing)
-            line(f"sim {sharing}", n, r, wall, bare_simpy(n, r))
-            per = wall / (n * r)
-            if last is not None:
-                print(f"  {sharing}: x{per / last:.2f} time per client-round for x10 clients")
+            setup, run = sim_parts(n, r, sharing)
+            ref_n = bare_simpy(n, r)
+            per = run / (n * r)
+            growth = "" if last is None else f"x{per / last:.2f}"
+            print(f"{sharing:<18} {n:>8} {setup:>11.3f} {per * 1e6:>9.2f} {run / ref_n:>9.3f} {growth:>12}")
             last = per
 
 
