@@ -8,6 +8,8 @@ numbers).  Nothing in fedwave touches global random state.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["PURPOSES", "client_generators", "generator", "RoundNormals", "RoundUniforms"]
@@ -46,7 +48,8 @@ def client_generators(seed: int, purpose: str, num_clients: int) -> list[np.rand
     100,000 costs milliseconds, not seconds, to seed.
     """
     states = _pcg64_states(seed, PURPOSES[purpose], num_clients)
-    return [np.random.Generator(np.random.PCG64(_Words(w))) for w in states]
+    # PCG64 takes any ISeedSequence; numpy's stubs name only SeedSequence.
+    return [np.random.Generator(np.random.PCG64(_Words(w))) for w in states]  # type: ignore[arg-type]
 
 
 # numpy.random.SeedSequence's constants (O'Neill's seed_seq_fe): a pool of 4 words.
@@ -89,7 +92,7 @@ def _pcg64_states(seed: int, purpose: int, num_clients: int) -> np.ndarray:
         return value ^ (value >> np.uint32(16))
 
     def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        r = _MIX_L * x - _MIX_R * y
+        r: np.ndarray = (_MIX_L * x - _MIX_R * y).astype(np.uint32)
         return r ^ (r >> np.uint32(16))
 
     with np.errstate(over="ignore"):
@@ -117,7 +120,7 @@ class _Words(np.random.bit_generator.ISeedSequence):
     def __init__(self, words: np.ndarray) -> None:
         self.words = words
 
-    def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         if n_words != 4 or np.dtype(dtype) != np.uint64:
             raise ValueError("only PCG64's 4 uint64 words are known")
         return self.words
