@@ -190,6 +190,26 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             )
         if wl.sgp_skip_positions > wl.text_tokens:
             return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
+    if wl.algorithm == "fedbiot":
+        # fedbiot splits one server LLM into an adapter and an emulator that every client holds.
+        if wl.client_models:
+            return ("workload", "client_models"), "does not apply to fedbiot (one server LLM, split once for every client)"
+        if wl.model_source not in ("tiny", "smollm2"):
+            return ("workload", "model_source"), f"fedbiot runs on tiny or smollm2 (got {wl.model_source})"
+        if wl.model_source == "tiny" and len(set(wl.families)) != 1:
+            return ("workload", "families"), f"fedbiot splits one server LLM: name one family (got {wl.families})"
+        layers = wl.layers if wl.model_source == "tiny" else SMOLLM2_LAYERS
+        ends = 2 if wl.biot_adapter_side == "both" else 1
+        need = ends * wl.adapter_layers + wl.biot_emulator_layers
+        if need > layers:
+            return ("workload", "biot_emulator_layers"), (
+                f"fedbiot needs {need} layers ({ends} x adapter_layers={wl.adapter_layers} + "
+                f"biot_emulator_layers={wl.biot_emulator_layers}) but the model has {layers}"
+            )
+    if wl.algorithm == "flexlora":
+        for i, rank in enumerate(wl.flex_ranks):
+            if rank > wl.lora_rank:
+                return ("workload", "flex_ranks", i), f"{rank} is larger than lora_rank={wl.lora_rank}, the LoRA every client is built with"
     problem = workload_problem(scn) or _radio_problem(scn)
     if problem:
         return problem

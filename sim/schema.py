@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -375,12 +375,15 @@ class ClientModel(_Strict):
 
 class Workload(_Strict):
     algorithm: Literal[
-        "none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda", "local_only", "centralised"
+        "none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda", "fedbiot", "flexlora",
+        "local_only", "centralised",
     ] = Field(
         "none",
         description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
         "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
-        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; local_only = private "
+        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; fedbiot = FedBiOT: "
+        "adapter LoRA on a layer-dropped emulator that the server aligns layer-wise; flexlora = FlexLoRA: per-client "
+        "LoRA rank, server averages the full-size updates and sends each client a truncated SVD; local_only = private "
         "training alone, nothing sent (lower bound); centralised = one model trained on the union of the clients' "
         "private data with the same total steps, no network cost (upper bound)",
     )
@@ -482,7 +485,9 @@ class Workload(_Strict):
     )
     # fedsoda (workloads/fedsoda.py); the README section on fedsoda gives each choice's source.
     adapter_layers: int = Field(
-        1, ge=1, le=32, description="fedsoda: layers kept at each end of the model, where the clients' LoRA adapters live"
+        1, ge=1, le=32,
+        description="fedsoda, fedbiot: adapter layers, where the clients' LoRA adapters live (fedsoda: at each end of the "
+        "model; fedbiot: at the top, or at each end with biot_adapter_side both)",
     )
     sgp_similarity: Literal["cka", "cosine"] = Field(
         "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
@@ -513,6 +518,43 @@ class Workload(_Strict):
     quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
     quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
         "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"
+    )
+    # fedbiot (workloads/fedbiot.py); the README section on fedbiot and flexlora gives each choice's source.
+    biot_adapter_side: Literal["top", "both"] = Field(
+        "top", description="fedbiot: adapter_layers at the top of the model (FedBiOT), or at both ends (Offsite-tuning)"
+    )
+    biot_emulator_layers: int = Field(
+        1, ge=0, le=1024, description="fedbiot: emulator layers kept, spread uniformly over the non-adapter layers (layer dropping)"
+    )
+    biot_weight_dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "bf16", description="fedbiot: storage and download format of the frozen emulator and adapter base weights"
+    )
+    biot_prox: float = Field(
+        0.01, ge=0, le=1e6, description="fedbiot: lambda of the clients' proximal term lambda ||a - a_0||^2 (a_0: the adapter the round started from)"
+    )
+    biot_align_init_steps: int = Field(
+        4, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA before the sub-LLM is released"
+    )
+    biot_align_steps: int = Field(2, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA after each aggregation")
+    biot_align_lr: float = Field(1e-3, gt=0, le=1, description="fedbiot: learning rate of the alignment (AdamW)")
+    biot_hidden_weight: float = Field(
+        1.0, ge=0, le=1e3, description="fedbiot: weight of the layer-wise hidden-state loss (mean over emulator layers)"
+    )
+    biot_hidden_distance: Literal["l2", "cosine"] = Field(
+        "l2", description="fedbiot: l2 = squared error over the teacher's squared norm; cosine = one minus the mean token cosine"
+    )
+    biot_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedbiot: weight of the logit KL (temperature, distill_positions)")
+    # flexlora (workloads/flexlora.py)
+    flex_rank_rule: Literal["budget", "list"] = Field(
+        "budget",
+        description="flexlora: budget = each client's rank is the largest flex_ranks entry whose exact upload fits "
+        "flex_budget_share of its first round's budget (device speed and link); list = client i takes flex_ranks[i], cycled",
+    )
+    flex_ranks: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        [2, 4, 8], min_length=1, description="flexlora: the LoRA ranks a client may take (each at most lora_rank)"
+    )
+    flex_budget_share: float = Field(
+        0.5, gt=0, le=1, description="flexlora: share of the first budget's max_bits the chosen rank's upload may fill"
     )
 
 

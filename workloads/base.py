@@ -101,6 +101,8 @@ _LAZY: dict[str, str] = {
     "fd_topk_zeropad": "workloads.fd_topk_zeropad",
     "adaptive_topk": "workloads.adaptive_topk",
     "fedsoda": "workloads.fedsoda",
+    "fedbiot": "workloads.fedbiot",
+    "flexlora": "workloads.flexlora",
     "local_only": "workloads.bounds",
     "centralised": "workloads.bounds",
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,8 +276,11 @@ class FedLM:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def train_private(self, c: LMClient, steps: int | None = None) -> float:
-        """``steps`` (default ``local_steps``) steps of cross-entropy on the label token; returns the last loss."""
+    def train_private(self, c: LMClient, steps: int | None = None, penalty: Callable[[], torch.Tensor] | None = None) -> float:
+        """``steps`` (default ``local_steps``) steps of cross-entropy on the label token; returns the last loss.
+
+        penalty : a regulariser added to every step's loss (FedBiOT's proximal term)
+        """
         c.model.train()
         loss_value = math.nan
         for _ in range(self.cfg.local_steps if steps is None else steps):
@@ -287,6 +291,8 @@ class FedLM:
             with self.autocast():
                 logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
             loss = torch.nn.functional.cross_entropy(logits.float(), x[:, -1])
+            if penalty is not None:
+                loss = loss + penalty()
             c.opt.zero_grad(set_to_none=True)
             loss.backward()
             c.opt.step()
