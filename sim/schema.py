@@ -530,7 +530,9 @@ class Workload(_Strict):
         "bf16", description="fedbiot: storage and download format of the frozen emulator and adapter base weights"
     )
     biot_prox: float = Field(
-        0.01, ge=0, le=1e6, description="fedbiot: lambda of the clients' proximal term lambda ||a - a_0||^2 (a_0: the adapter the round started from)"
+        0.01, ge=0, le=1e6,
+        description="fedbiot: lambda of the clients' proximal term, lambda times the squared L2 distance of the adapter "
+        "LoRA from a_0, the one the round started from",
     )
     biot_align_init_steps: int = Field(
         4, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA before the sub-LLM is released"

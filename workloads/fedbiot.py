@@ -118,9 +118,3 @@ class FedBiOT(OffsiteLM):
         params = [p for p in c.model.parameters() if p.requires_grad]
         initial = [p.detach().clone() for p in params]
         self.train_private(c, penalty=lambda: proximal_term(params, initial, lam))
-
-    def proximal(self, client: int, initial: list[torch.Tensor]) -> torch.Tensor:
-        """The proximal term of ``client``'s adapter now against ``initial`` (its trainable tensors, in order)."""
-        params = [p for p in self.clients[client].model.parameters() if p.requires_grad]
-        return proximal_term(params, initial, self.cfg.biot_prox)
-

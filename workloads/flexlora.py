@@ -208,8 +208,18 @@ class FlexLoRA(FedLM):
             self.down[c.index] = Payload(8 * len(data), content=data)
             self.held[c.index] = decode_arrays(data)  # clients use what they decode
 
+    def client_storage_bytes(self, client: int) -> int:
+        """The model as a rank-r client holds it: the slots past its rank are not stored."""
+        unused = 0
+        r = self.rank(client)
+        for m in _modules(self.clients[client].model).values():
+            a, b = m.lora_A["default"].weight, m.lora_B["default"].weight
+            unused += (self.slot - r) * (a.shape[1] * a.element_size() + b.shape[0] * b.element_size())
+        return super().client_storage_bytes(client) - unused
+
     def evaluate(self, round_index: int) -> dict[str, float]:
         # Each client's model as it runs after its next download: the mean truncated to its rank.
         for i, state in self.held.items():
             self._load(self.clients[i], state)
-        return super().evaluate(round_index)
+        chosen = [r for r in self.ranks if r is not None]
+        return {**super().evaluate(round_index), "eval_mean_rank": float(np.mean(chosen)) if chosen else float("nan")}
