@@ -133,6 +133,11 @@ def test_heterogeneous_ranks_give_heterogeneous_uploads_and_downloads():
             # fp16 on the air: within a relative 1e-2 of the Eckart-Young error.
             assert np.linalg.norm(mean - approx) <= np.sqrt(np.sum(tail**2)) + 1e-2 * np.linalg.norm(mean) + 1e-6
     assert client[rounds == 1].tolist() == [0, 1, 2, 3]
+    # Storage: the fp32 model without the slots past each client's rank (A [8, in] and B [out, 8] per module).
+    model = fl.clients[0].model
+    slot_sizes = sum(p.shape[1] if "lora_A" in n else p.shape[0] for n, p in model.named_parameters() if "lora_" in n)
+    full = 4 * sum(p.numel() for p in model.parameters())
+    assert col("client_storage_bytes")[rounds == 0].tolist() == [full - 4 * (8 - r) * slot_sizes for r in ranks]
 
 
 def test_budget_rule_picks_each_clients_rank_from_its_first_budget():
