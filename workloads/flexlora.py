@@ -48,14 +48,16 @@ def truncated_factors(delta: np.ndarray, rank: int, scaling: float) -> tuple[np.
     """(B [out, rank], A [rank, in]) with scaling * B @ A the best rank-``rank`` approximation of ``delta`` [out, in].
 
     Singular values past min(out, in) do not exist: those slots are zero.
+    In float64 through torch, which keeps to ``workload.threads`` (numpy's
+    BLAS spreads over every core and crawls on a loaded machine).
     """
-    u, s, vt = np.linalg.svd(np.asarray(delta, np.float64), full_matrices=False)
-    r = min(rank, s.size)
-    root = np.sqrt(s[:r] / scaling)
+    u, s, vh = torch.linalg.svd(torch.as_tensor(np.asarray(delta, np.float64)), full_matrices=False)
+    r = min(rank, int(s.numel()))
+    root = torch.sqrt(s[:r] / scaling)
     b = np.zeros((delta.shape[0], rank))
     a = np.zeros((rank, delta.shape[1]))
-    b[:, :r] = u[:, :r] * root
-    a[:r] = root[:, None] * vt[:r]
+    b[:, :r] = (u[:, :r] * root).numpy()
+    a[:r] = (root[:, None] * vh[:r]).numpy()
     return b.astype(np.float32), a.astype(np.float32)
 
 
@@ -66,10 +68,10 @@ def mean_delta(factors: Sequence[tuple[np.ndarray, np.ndarray, float]], weights:
     total = float(sum(weights))
     if total <= 0:
         raise ValueError(f"weights must sum to a positive value, got {total}")
-    out = np.zeros((factors[0][0].shape[0], factors[0][1].shape[1]))
-    for (b, a, s), w in zip(factors, weights):
-        out += w * s * (np.asarray(b, np.float64) @ np.asarray(a, np.float64))
-    return out / total
+    # One product of the stacked factors: [B_1 c_1, ..., B_n c_n] @ [A_1; ...; A_n], c_i = w_i s_i / sum w.
+    left = torch.cat([torch.as_tensor(np.asarray(b, np.float64)) * (w * s / total) for (b, _, s), w in zip(factors, weights)], 1)
+    right = torch.cat([torch.as_tensor(np.asarray(a, np.float64)) for _, a, _ in factors], 0)
+    return (left @ right).numpy()
 
 
 def choose_rank(ranks: Sequence[int], upload_bits: Mapping[int, int], max_bits: int, share: float) -> int:
@@ -147,7 +149,7 @@ class FlexLoRA(FedLM):
                 # Nothing learnt yet: keep the random A's first rows (an all-zero LoRA could never learn).
                 b_r, a_r = np.zeros((b.shape[0], rank), np.float32), a[:rank]
             else:
-                b_r, a_r = truncated_factors(s * (b.astype(np.float64) @ a.astype(np.float64)), rank, scaling)
+                b_r, a_r = truncated_factors(mean_delta([(b, a, s)], [1.0]), rank, scaling)
             state[name + _A], state[name + _B] = a_r, b_r
         self._load(c, state)
 
