@@ -69,6 +69,12 @@ class InputTap:
     def _hook(self, _m: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.h = args[0] if args else kwargs["hidden_states"]
 
+    def held(self) -> torch.Tensor:
+        """The hidden state of the last forward pass."""
+        if self.h is None:
+            raise RuntimeError("no forward pass has run through the tapped layer yet")
+        return self.h
+
 
 def hidden_distance(h_s: torch.Tensor, h_t: torch.Tensor, distance: str = "l2") -> torch.Tensor:
     """Distance of two hidden states [N, T, d]: ``l2`` = ||h_s - h_t||^2 / ||h_t||^2; ``cosine`` = 1 - mean token cosine."""
@@ -92,10 +98,13 @@ def alignment_loss(
     """
     with torch.no_grad():
         t_logits = teacher(input_ids=ids, logits_to_keep=positions).logits[:, -positions:, :].float()
-        h_t = [tap.h.detach().float() for tap in t_taps]
+        h_t = [tap.held().detach().float() for tap in t_taps]
     s_logits = student(input_ids=ids, logits_to_keep=positions).logits[:, -positions:, :].float()
-    parts = [hidden_distance(s.h.float(), t, distance) for s, t in zip(s_taps, h_t)]
-    hidden = parts[0] if len(parts) == 1 else torch.stack(parts).mean()
+    parts = [hidden_distance(s.held().float(), t, distance) for s, t in zip(s_taps, h_t)]
+    if not parts:  # an emulator of no layers: only the logits to match
+        hidden = torch.zeros((), device=s_logits.device)
+    else:
+        hidden = parts[0] if len(parts) == 1 else torch.stack(parts).mean()
     t = temperature
     kl = torch.nn.functional.kl_div(
         torch.log_softmax(s_logits / t, -1).flatten(0, 1), torch.log_softmax(t_logits / t, -1).flatten(0, 1),
@@ -119,6 +128,8 @@ class OffsiteLM(FedLM):
     """
 
     uses_public = False  # clients never touch the public set; the server uses it to align
+    server_gen: torch.Generator  # the server's draws (alignment batches, its LoRA init); set by the subclass
+    family: str
 
     # ------------------------------------------------------------------ construction
 
