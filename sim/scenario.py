@@ -327,9 +327,7 @@ def sweep_points(scn: Scenario) -> list[dict[str, Any]]:
     return expand(scn.sweep.grid, scn.sweep.zip, scn.sweep.seeds, scn.seed)
 
 
-def _check_sweep(
-    scn: Scenario, data: dict[str, Any], fail: Any, from_cli: set[str]
-) -> ScenarioError | None:
+def _check_sweep(scn: Scenario, data: dict[str, Any], fail: Any) -> ScenarioError | None:
     """Every sweep key must name a scenario field and every point must validate."""
     import copy
 
@@ -512,7 +510,7 @@ def load_scenario(
     problem = _check_consistency(scn)
     if problem:
         raise fail(*problem)
-    sweep_error = _check_sweep(scn, data, fail, from_cli)
+    sweep_error = _check_sweep(scn, data, fail)
     if sweep_error:
         raise sweep_error
     return scn

@@ -88,7 +88,7 @@ class Mobility(_Strict):
     kind: Literal["static", "constant_velocity", "random_waypoint"] = Field(
         "static",
         description="static; constant_velocity: random heading, reflected at the cell edge; random_waypoint: "
-        "walk to uniform waypoints in the cell, no pause (uniform_disc placement only)",
+        "walk to uniform waypoints in the cell, no pause (placement uniform_disc or ring)",
     )
     speed_mps: float = Field(
         3.0, ge=0, le=150, description="client ground speed [m/s]; also sets the Doppler f_d = v f_c / c"

@@ -1,4 +1,4 @@
-"""The four language-model algorithms through the seam and through whole runs."""
+"""The distillation algorithms and fedavg_lora through the seam and through whole runs (fedsoda: test_fedsoda.py)."""
 
 from __future__ import annotations
 
