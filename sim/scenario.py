@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.grid import MAX_SWEEP_POINTS, count_points
-from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.schema import Scenario, SweepCfg, leaf_fields
 from sim.selection import check_participation
 from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
@@ -94,7 +95,9 @@ def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"{_short(repr(value))} is not one of {expected}"
+        close = difflib.get_close_matches(value, expected.split(", "), n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{_short(repr(value))} is not one of {expected}{hint}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

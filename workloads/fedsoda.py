@@ -133,7 +133,7 @@ def _to_bnb_nf4(model: Any, block: int, double_quant: bool) -> None:
 class FedSODA(FedLM):
     uses_public = False  # clients never touch the public set; the server uses it for SGP and ODA
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         # FedLM.__init__ would give every client the full model; the task is
         # rebuilt from the same seed branches instead.
         if cfg.model_source == "tiny" and len(set(cfg.families)) != 1:

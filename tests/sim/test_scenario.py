@@ -22,7 +22,7 @@ def test_ten_line_yaml_works_and_fills_defaults(write_yaml):
 def test_bad_choice_names_file_line_field_and_choices(write_yaml):
     path = write_yaml("rounds: 2\nchannel:\n  fading:\n    model: raleigh\n", name="quick.yaml")
     assert error_of(path) == (
-        f"{path}:4: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami"
+        f"{path}:4: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami (did you mean 'rayleigh'?)"
     )
 
 
