@@ -266,8 +266,8 @@ class FedBuff:
             for row in rows
         ])
         energy = scn.clients.device.compute_power_w * computed + e.tx_power_w * airtime
-        outcome = np.array([row["outcome"] for row in rows], dtype=np.int8)
-        delivered = (outcome == Outcome.DELIVERED).astype(np.int64)
+        outcome = np.array([row["outcome"].value for row in rows], dtype=np.int8)
+        delivered = (outcome == Outcome.DELIVERED.value).astype(np.int64)
         k = np.array([row["payload"].k if "payload" in row and row["payload"].k is not None else -1 for row in rows],
                      dtype=np.int64)
         down_bits = np.array([row.get("down_bits", 0) for row in rows], dtype=np.int64)
