@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.grid import MAX_SWEEP_POINTS, count_points
-from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.schema import Scenario, SweepCfg, leaf_fields
 from sim.selection import check_participation
 from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
@@ -94,7 +95,9 @@ def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"{_short(repr(value))} is not one of {expected}"
+        close = difflib.get_close_matches(value, expected.split(", "), n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{_short(repr(value))} is not one of {expected}{hint}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -347,9 +350,7 @@ def sweep_points(scn: Scenario) -> list[dict[str, Any]]:
     return expand(scn.sweep.grid, scn.sweep.zip, scn.sweep.seeds, scn.seed)
 
 
-def _check_sweep(
-    scn: Scenario, data: dict[str, Any], fail: Any, from_cli: set[str]
-) -> ScenarioError | None:
+def _check_sweep(scn: Scenario, data: dict[str, Any], fail: Any) -> ScenarioError | None:
     """Every sweep key must name a scenario field and every point must validate."""
     import copy
 
@@ -532,7 +533,7 @@ def load_scenario(
     problem = _check_consistency(scn)
     if problem:
         raise fail(*problem)
-    sweep_error = _check_sweep(scn, data, fail, from_cli)
+    sweep_error = _check_sweep(scn, data, fail)
     if sweep_error:
         raise sweep_error
     return scn

@@ -10,21 +10,64 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
+from channels.fading import DOPPLER_MODELS, FADING_MODELS
+from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.medium import SHARING
+from sim.selection import POLICIES as SELECTION_POLICIES
+from workloads.base import available as registered_algorithms
+
+__all__ = [
+    "Scenario", "SweepCfg", "Workload", "ClientModel", "OneOf", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS",
+    "MAX_CORRELATED_CLIENTS",
+]
 
 MAX_CLIENTS = 100_000
-# Cholesky of the clients' correlation matrix is O(n^3); channels.shadowing has the same bound.
-MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
 # Defaults of the tiny base, chosen by measurement (docs/results.md).
 BASE_STEPS = 1200
 BASE_ARTICLES = 600
 
+
+
+class OneOf:
+    """Field metadata: a name from its owner's table (a registry, a policy table), read at validation.
+
+    The owner is the only list of names, so a name registered before a
+    scenario is validated is accepted; anything else fails as a choice does
+    (``'x' is not one of a, b``).  Usage: ``Annotated[str, OneOf(names)]``.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+
+    def check(self, value: Any) -> str:
+        known = list(self.names())
+        if not isinstance(value, str) or value not in known:
+            quoted = [repr(n) for n in known]
+            expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.names())}
+
+
+def _names(table: Iterable[str]) -> OneOf:
+    fixed = tuple(table)
+    return OneOf(lambda: fixed)
+
+
+AlgorithmName = Annotated[str, OneOf(registered_algorithms)]
+SharingName = Annotated[str, _names(SHARING)]
 
 
 class _Strict(BaseModel):
@@ -88,7 +131,7 @@ class Mobility(_Strict):
     kind: Literal["static", "constant_velocity", "random_waypoint"] = Field(
         "static",
         description="static; constant_velocity: random heading, reflected at the cell edge; random_waypoint: "
-        "walk to uniform waypoints in the cell, no pause (uniform_disc placement only)",
+        "walk to uniform waypoints in the cell, no pause (placement uniform_disc or ring)",
     )
     speed_mps: float = Field(
         3.0, ge=0, le=150, description="client ground speed [m/s]; also sets the Doppler f_d = v f_c / c"
@@ -110,7 +153,7 @@ class Clients(_Strict):
         description="clients selected per synchronous round (M of count, among the available); null = every "
         "available client",
     )
-    selection: Literal["uniform", "round_robin", "best_channel", "proportional_fair", "age"] = Field(
+    selection: Annotated[str, _names(SELECTION_POLICIES)] = Field(
         "uniform",
         description="how per_round clients are chosen: uniform = without replacement from a stream of its own "
         "(the same clients for every algorithm on a seed); round_robin = deterministic cycle; best_channel = "
@@ -189,7 +232,7 @@ class PathLoss(_Strict):
 
 
 class Fading(_Strict):
-    model: Literal["none", "rayleigh", "rician", "nakagami"] = Field(
+    model: Annotated[str, _names(FADING_MODELS)] = Field(
         "rayleigh", description="small-scale fading of the power gain (mean 1)"
     )
     k_db: float = Field(6.0, ge=-50, le=50, description="Rician K factor [dB]")
@@ -201,7 +244,7 @@ class Fading(_Strict):
         description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round, "
         "frozen within it), set = time-correlated per doppler_model (moving clients: v f_c / c when null)",
     )
-    doppler_model: Literal["sum_of_sinusoids", "ar1"] = Field(
+    doppler_model: Annotated[str, _names(DOPPLER_MODELS)] = Field(
         "sum_of_sinusoids",
         description="time correlation with a Doppler: sum_of_sinusoids = 32 plane waves (Zheng-Xiao), "
         "autocorrelation J0(2 pi f_d tau) at every lag; ar1 = AR(1) with rho = J0(2 pi f_d dt) between draws "
@@ -307,14 +350,14 @@ class ChannelCfg(_Strict):
 
 
 class MediumCfg(_Strict):
-    uplink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
+    uplink_sharing: SharingName = Field(
         "fdma_static",
         description="fdma_static: each of the round's N clients owns B/N for the round; ofdma: band split "
         "equally among clients transmitting at that instant; tdma: one at a time, first come first served; "
         "proportional_fair: as ofdma, but the split maximises the sum of the log rates (equal on the downlink). "
         "Uplink power is concentrated in the client's sub-band",
     )
-    downlink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
+    downlink_sharing: SharingName = Field(
         "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
@@ -374,12 +417,9 @@ class ClientModel(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal[
-        "none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda", "fedbiot", "flexlora",
-        "local_only", "centralised",
-    ] = Field(
+    algorithm: AlgorithmName = Field(
         "none",
-        description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
+        description="federated algorithm, any name registered with workloads.register; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
         "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
         "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; fedbiot = FedBiOT: "
         "adapter LoRA on a layer-dropped emulator that the server aligns layer-wise; flexlora = FlexLoRA: per-client "

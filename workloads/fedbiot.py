@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 from workloads.base import register
@@ -85,7 +86,7 @@ def proximal_term(params: Iterable[torch.Tensor], initial: Iterable[torch.Tensor
 
 @register("fedbiot")
 class FedBiOT(OffsiteLM):
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         if cfg.model_source == "tiny" and len(set(cfg.families)) != 1:
             raise ValueError(f"fedbiot splits one server LLM: workload.families must name one family, got {cfg.families}")
         ss = self._setup(cfg, seed)

@@ -70,7 +70,7 @@ def _to_bnb_nf4(model: Any, block: int, double_quant: bool) -> None:
 
 @register("fedsoda")
 class FedSODA(OffsiteLM):
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         # FedLM.__init__ would give every client the full model; the task is
         # rebuilt from the same seed branches instead.
         if cfg.model_source == "tiny" and len(set(cfg.families)) != 1:

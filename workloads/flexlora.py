@@ -89,7 +89,7 @@ def _modules(model: Any) -> dict[str, Any]:
 class FlexLoRA(FedLM):
     uses_public = False
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         super().__init__(cfg, num_clients, seed)
         self.slot = cfg.lora_rank
         self.ranks: list[int | None] = [None] * num_clients
