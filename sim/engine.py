@@ -33,6 +33,7 @@ from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, make_medium
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
+from sim.outcome import OUTCOMES, Outcome
 from sim.rng import RoundNormals, RoundUniforms, client_generators
 from sim.scenario import Scenario
 from sim.selection import Selector
@@ -41,9 +42,9 @@ from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
 
-# Append only: the codes are stored in the per-client arrays.
-OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped", "offline", "stale")
-DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = range(len(OUTCOMES))
+# The codes stored in the per-client arrays (sim.outcome), as plain ints: numpy
+# compares a scalar with an IntEnum member some 50 times slower than with an int.
+DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = (o.value for o in Outcome)
 
 CLIENT_COLUMNS = (
     "round",
@@ -141,6 +142,8 @@ class Engine:
     """Runs one scenario with one algorithm."""
 
     def __init__(self, scn: Scenario, algorithm: Algorithm, radio: Radio | None = None) -> None:
+        if not isinstance(algorithm, Algorithm):
+            raise TypeError(f"{type(algorithm).__name__} does not subclass workloads.Algorithm")
         self.scn, self.algorithm = scn, algorithm
         self.radio = radio or build_radio(scn)
         n = scn.clients.count
@@ -166,8 +169,8 @@ class Engine:
             None if cl.per_round is None else Selector(cl.selection, n, cl.per_round, scn.seed, cl.pf_time_constant_rounds)
         )
         # What each client holds, as the algorithm declares it; -1 (written empty) where it declares nothing.
-        storage = getattr(algorithm, "client_storage_bytes", None)
-        self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
+        held = [algorithm.client_storage_bytes(i) for i in range(n)]
+        self._storage = np.array([-1 if b is None else b for b in held], dtype=np.int64)
         self._first_round = [self.env.event() for _ in range(n)]
         self._fedbuff: FedBuff | None = None
         # Why this run's rounds need one process per client; None: the closed form gives the same records.
@@ -233,7 +236,8 @@ class Engine:
             rnd.restrict(members)
         who = range(n) if members is None else members.tolist()
         rnd.down = self.algorithm.broadcast(r)
-        per_client = getattr(self.algorithm, "downlink", None)
+        # Without a per-client downlink every client downloads the broadcast: no call per client.
+        per_client = self.algorithm.downlink if self.algorithm.per_client_downlink else None
         if members is None:
             rnd.down_bits[:] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in range(n)]
         else:
@@ -333,11 +337,10 @@ class Engine:
         for i in range(n) if rnd.members is None else rnd.members.tolist():
             if rnd.outcome[i] != DELIVERED:
                 failures[i] = OUTCOMES[rnd.outcome[i]]
-        received = getattr(self.algorithm, "downloaded", None)
-        if received is not None:
+        if self.algorithm.tracks_downloads:
             # compute_start is set once the download (and its propagation) is through.
             for i in np.flatnonzero(rnd.compute_start <= close_s).tolist():
-                received(i, r)
+                self.algorithm.downloaded(i, r)
         self.algorithm.aggregate(r, delivered, failures)
         if scn.round.aggregation_s > 0:
             yield env.timeout(scn.round.aggregation_s)

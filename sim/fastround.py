@@ -172,7 +172,7 @@ class FastRounds:
         who_list = who.tolist()
         alg = e.algorithm
         down = alg.broadcast(r)
-        per_client = getattr(alg, "downlink", None)
+        per_client = alg.downlink if alg.per_client_downlink else None
         down_bits = np.zeros(n, dtype=np.int64)
         down_bits[who] = down.bits if per_client is None else [per_client(i, r).bits for i in who_list]
         m = who.shape[0]
@@ -282,10 +282,9 @@ class FastRounds:
         delivered = {i: payloads[i] for i in good}
         names = c.OUTCOMES
         failures = {i: names[o] for i, o in zip(who_list, outcome[who].tolist()) if o != c.DELIVERED}
-        received = getattr(alg, "downloaded", None)
-        if received is not None:
+        if alg.tracks_downloads:
             for i in np.flatnonzero(compute_start <= close_s).tolist():
-                received(i, r)
+                alg.downloaded(i, r)
         alg.aggregate(r, delivered, failures)
         now_s = close_s + scn.round.aggregation_s if scn.round.aggregation_s > 0 else close_s
         every = scn.workload.eval_every

@@ -13,7 +13,7 @@ from sim.engine import Engine
 from sim.fastround import _Link, events_needed
 from sim.run import run_scenario
 from tests.conftest import deep_merge, scenario
-from workloads.base import Budget, Payload
+from workloads.base import Algorithm, Budget, Payload
 
 BASE = {
     "seed": 3,
@@ -101,7 +101,7 @@ def test_tdma_queue_by_hand():
     np.testing.assert_array_equal(end, [2.0, 3.0, 5.5, np.inf, 5.0])
 
 
-class Adaptive:
+class Adaptive(Algorithm):
     """A test double that uses every hook: per-client downloads, budget-sized uploads, skips, Top-k."""
 
     def __init__(self, n: int) -> None:
