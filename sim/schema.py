@@ -479,7 +479,7 @@ class Workload(_Strict):
     lora_targets: list[str] = Field(
         ["q_proj", "v_proj", "lm_head"],
         min_length=1,
-        description="LoRA target modules (Llama names; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj)",
+        description="LoRA target modules (Llama names; embed_tokens puts a trainable rank-r vector on every token; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj, embed_tokens to wte)",
     )
     local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
     batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")
