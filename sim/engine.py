@@ -32,7 +32,8 @@ from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
-from sim.rng import RoundNormals, client_generators
+from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
+from sim.rng import RoundNormals, client_generators, generator
 from sim.scenario import Scenario
 from sim.selection import Selector
 from workloads.base import Algorithm, Budget, Payload
@@ -61,6 +62,7 @@ CLIENT_COLUMNS = (
     "compute_s",
     "energy_j",
     "outcome",
+    "downlink_airtime_s",
 )
 # round.mode async adds the staleness of each update (sync records keep their columns and bytes).
 ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
@@ -112,6 +114,12 @@ class _Round:
         self.down = Payload(0)
         self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
         self.dl_arq: dict[int, ArqOutcome] = {}
+        # Multicast (medium.downlink_mode): per group its virtual receiver, ARQ and transfer; per receiver its group.
+        self.group_index: list[int] = []
+        self.mc: list[MulticastOutcome] = []
+        self.mc_transfer: list[Transfer] = []
+        self.group_of: dict[int, int] = {}
+        self.mc_ok: dict[int, bool] = {}
         self.compute_s = np.empty(0)
 
     def restrict(self, members: np.ndarray) -> None:
@@ -148,6 +156,8 @@ class Engine:
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
+        cells = 1 if self.radio.drop.site is None else int(self.radio.drop.site.max()) + 1
+        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(cells)]
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
@@ -219,24 +229,42 @@ class Engine:
         who = range(n) if members is None else members.tolist()
         rnd.down = self.algorithm.broadcast(r)
         per_client = getattr(self.algorithm, "downlink", None)
-        if members is None:
+        multicast = med.downlink_mode == "multicast"
+        common = None
+        if per_client is not None and multicast:
+            # A download that is the broadcast payload itself can go by multicast; any other is the client's own.
+            downs = [per_client(i, r) for i in who]
+            rnd.down_bits[list(who)] = [d.bits for d in downs]
+            common = np.array([i for i, d in zip(who, downs) if d is rnd.down], dtype=np.int64)
+        elif members is None:
             rnd.down_bits[:] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in range(n)]
         else:
             # Only the members download; the others' zeros keep the round's sums right.
             rnd.down_bits[members] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in who]
         m = n if members is None else int(members.shape[0])
         self.uplink.begin_round(rnd.ul.snr_linear, m, rnd.ul.extra_loss, members)
-        self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
         blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        if multicast:
+            if common is None:
+                common = np.arange(n, dtype=np.int64) if members is None else members
+            self._open_multicast(rnd, dl, common[rnd.down_bits[common] > 0], who, blocks)
+        else:
+            self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
+            if blocks is not None:
+                self.downlink.set_blocks(*blocks)
         if blocks is not None:  # fading within the round, per coherence block
             self.uplink.set_blocks(*blocks)
-            self.downlink.set_blocks(*blocks)
         rnd.dl_arq = {
             i: arq_attempts(
                 int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
             )
             for i in who
+            if i not in rnd.group_of
         }
+        if multicast:
+            for g, v in enumerate(rnd.group_index):
+                # Sent by the server at the round start, heard by the whole group.
+                rnd.mc_transfer.append(self.downlink.transmit(v, rnd.mc[g].air_bits))
         if members is None:
             rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
         else:
@@ -256,6 +284,33 @@ class Engine:
             return np.flatnonzero(available)
         return self.selector.select(available, ul.snr_db, ul.rate_bps)
 
+    def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
+        """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
+        n, med = self.scn.clients.count, self.scn.medium
+        site = self.radio.drop.site
+        groups = multicast_groups(receivers, site)
+        in_group = set(receivers.tolist())
+        unicast = [i for i in who if i not in in_group]
+        index = [n + g for g in range(len(groups))]
+        snr, extra = extend_for_groups(dl.snr_linear, dl.extra_loss, groups)
+        if isinstance(self.downlink, MultiCellMedium) and site is not None:
+            self.downlink.set_virtual_sites(np.array([site[g[0]] for g in groups], dtype=np.int64))
+        taking_part = np.array(unicast + index, dtype=np.int64)
+        self.downlink.begin_round(snr, taking_part.shape[0], extra, taking_part)
+        if blocks is not None:
+            ratio, t0_s, block_s = blocks
+            self.downlink.set_blocks(extend_blocks(ratio, dl.snr_linear, groups), t0_s, block_s)
+        rnd.group_index = index
+        extra_rx = np.broadcast_to(np.asarray(dl.extra_loss, dtype=float), (n,))
+        for g, (v, members) in enumerate(zip(index, groups)):
+            # Each receiver decodes the weakest's MCS (its block error taken at the weakest's SNR: an upper bound).
+            p = 1.0 - (1.0 - self.downlink.expected_bler(v)) * (1.0 - extra_rx[members])
+            cell = 0 if site is None else int(site[members[0]])
+            out = multicast_arq(int(rnd.down.bits), med.packet_bits, p, med.max_attempts, self._arq_mc[cell])
+            rnd.mc.append(out)
+            for i, ok in zip(members.tolist(), out.ok.tolist()):
+                rnd.group_of[i], rnd.mc_ok[i] = g, ok
+
     def _offline(self, rnd: _Round, i: int, at_s: float) -> Any:
         """Client i goes off at ``at_s``: whatever it is doing stops, what it spent is counted."""
         yield self.env.timeout(at_s - self.env.now)
@@ -263,10 +318,12 @@ class Engine:
             return
         rnd.outcome[i] = OFFLINE
         rnd.stop_s[i] = self.env.now
-        for medium, transfer in ((self.downlink, rnd.downloads.get(i)), (self.uplink, rnd.uploads.get(i))):
+        down = rnd.downloads[i]
+        shared = i in rnd.group_of  # a multicast goes on for the rest of its group
+        for medium, transfer in ((self.downlink, None if shared else down), (self.uplink, rnd.uploads.get(i))):
             if transfer is not None:
                 medium.cancel(transfer)
-        if rnd.downloads[i].cut:
+        if down.cut or (shared and not (down.end_s is not None and down.end_s <= self.env.now)):
             rnd.compute_start[i] = np.nan  # the model never arrived
         self._clients[i].interrupt("offline")
         rnd.finish(i)
@@ -292,6 +349,13 @@ class Engine:
         airtime = np.zeros(n)
         attempts = np.zeros(n, dtype=np.int64)
         payload_bits = np.zeros(n, dtype=np.int64)
+        down_airtime = np.zeros(n)
+        for i, t in rnd.downloads.items():
+            down_airtime[i] = t.airtime_s
+        # On the air: each unicast and each multicast once, retransmissions in, cut ones as far as they got.
+        on_air = [t for i, t in rnd.downloads.items() if i not in rnd.group_of] + rnd.mc_transfer
+        down_air_bits = sum(t.sent_bits if t.cut else t.bits for t in on_air)
+        down_air_s = sum(t.airtime_s for t in on_air)
         for i, t in rnd.uploads.items():
             airtime[i] = t.airtime_s
             # A cut upload sent only the packets it had started.
@@ -340,6 +404,7 @@ class Engine:
             "k": rnd.k,
             "payload_bits": payload_bits,
             "downlink_bits": rnd.down_bits,
+            "downlink_airtime_s": down_airtime,
             "client_storage_bytes": self._storage,
             "airtime_s": airtime,
             "attempts": attempts,
@@ -358,7 +423,8 @@ class Engine:
             payload_bits, is_delivered = payload_bits[rnd.members], is_delivered[rnd.members]
             airtime, energy = airtime[rnd.members], energy[rnd.members]
         return round_row(r, float(env.now), float(env.now - rnd.t0), taking_part, is_delivered, payload_bits,
-                         rnd.down_bits, airtime, energy, rnd.k, self.result.rounds, metrics)
+                         rnd.down_bits, airtime, energy, rnd.k, self.result.rounds, metrics,
+                         down_air_bits=float(down_air_bits), down_airtime_s=float(down_air_s))
 
     # ------------------------------------------------------------------ client
 
@@ -376,17 +442,21 @@ class Engine:
     def _client_round(self, rnd: _Round, i: int) -> Any:
         env, med, ul = self.env, self.scn.medium, rnd.ul
         latency = float(ul.latency_s[i])
-        dl_arq = rnd.dl_arq[i]
-        down = self.downlink.transmit(i, dl_arq.air_bits)
+        g = rnd.group_of.get(i)
+        if g is None:
+            dl_arq = rnd.dl_arq[i]
+            down, down_ok = self.downlink.transmit(i, dl_arq.air_bits), dl_arq.ok
+        else:
+            down, down_ok = rnd.mc_transfer[g], rnd.mc_ok[i]
         rnd.downloads[i] = down
-        if dl_arq.ok and down.end_s is not None and math.isfinite(down.end_s):
+        if down_ok and down.end_s is not None and math.isfinite(down.end_s):
             # The end is known already (scheduled sharing): wait once for
             # download, propagation and compute together; one event fewer.
             rnd.compute_start[i] = down.end_s + latency
             yield env.timeout(down.end_s - env.now + latency + rnd.compute_s[i])
         else:
             yield down.done
-            if not dl_arq.ok:
+            if not down_ok:
                 rnd.outcome[i] = DOWNLINK_FAILURE
                 rnd.finish(i)
                 return
@@ -417,8 +487,13 @@ class Engine:
 
 def round_row(r: int, now_s: float, duration_s: float, participants: int, delivered: np.ndarray,
               payload_bits: np.ndarray, down_bits: np.ndarray, airtime_s: np.ndarray, energy_j: np.ndarray,
-              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float]) -> dict[str, Any]:
-    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics."""
+              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float], *,
+              down_air_bits: float, down_airtime_s: float) -> dict[str, Any]:
+    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics.
+
+    down_air_bits, down_airtime_s : what the downlink put on the air this round
+        (each unicast and each multicast once, retransmissions included) [bit], [s]
+    """
     ks = k[k >= 0]
     up_bytes = int(payload_bits.sum()) // 8
     prev = earlier[-1]["cum_uplink_bytes"] if earlier else 0
@@ -431,6 +506,8 @@ def round_row(r: int, now_s: float, duration_s: float, participants: int, delive
         "dropped": int(participants - delivered.sum()),
         "uplink_bytes": up_bytes,
         "downlink_bytes": int(down_bits.sum()) // 8,
+        "downlink_air_bytes": int(down_air_bits) // 8,
+        "downlink_airtime_s": down_airtime_s,
         "cum_uplink_bytes": prev + up_bytes,
         "airtime_s": float(airtime_s.sum()),
         "energy_j": float(energy_j.sum()),

@@ -272,6 +272,9 @@ class FedBuff:
         k = np.array([row["payload"].k if "payload" in row and row["payload"].k is not None else -1 for row in rows],
                      dtype=np.int64)
         down_bits = np.array([row.get("down_bits", 0) for row in rows], dtype=np.int64)
+        downs = [row.get("down") for row in rows]
+        down_airtime = np.array([0.0 if t is None else t.airtime_s for t in downs])
+        down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in downs if t is not None))
         columns = {
             "round": np.full(m, r, dtype=np.int64),
             "client": idx,
@@ -283,6 +286,7 @@ class FedBuff:
             "k": k,
             "payload_bits": payload_bits,
             "downlink_bits": down_bits,
+            "downlink_airtime_s": down_airtime,
             "client_storage_bytes": e._storage[idx],
             "airtime_s": airtime,
             "attempts": attempts,
@@ -297,4 +301,5 @@ class FedBuff:
         from sim.engine import round_row  # the engine imports this module: one row builder, imported late
 
         return round_row(r, float(self.env.now), float(self.env.now - t_last), m, delivered, payload_bits, down_bits,
-                         airtime, energy, k, e.result.rounds, metrics)
+                         airtime, energy, k, e.result.rounds, metrics,
+                         down_air_bits=down_air_bits, down_airtime_s=float(down_airtime.sum()))

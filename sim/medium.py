@@ -604,7 +604,12 @@ class MultiCellMedium:
 
     def __init__(self, cells: list[Medium], site: np.ndarray) -> None:
         self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
+        self._client_site = self.site
         self.bandwidth_hz = cells[0].bandwidth_hz
+
+    def set_virtual_sites(self, cells: np.ndarray) -> None:
+        """Cells of the round's virtual receivers (multicast groups), indexed after the clients."""
+        self.site = np.concatenate([self._client_site, np.asarray(cells, dtype=np.int64)])
 
     def set_interference(self, inr_linear: np.ndarray) -> None:
         for cell in self.cells:

@@ -27,6 +27,7 @@ PURPOSES = {
     "burst_loss": 11,
     "shadowing_motion": 12,
     "fading_process": 13,
+    "arq_multicast": 14,
     # Who takes part (sim.selection, sim.availability).
     "selection": 21,
     "availability": 22,

@@ -223,6 +223,8 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.medium.downlink_mode == "multicast" and scn.round.mode == "async":
+        return ("medium", "downlink_mode"), "multicast needs round.mode sync (async clients download at different times)"
     if scn.channel.interference == "full_load":
         loc = ("channel", "interference")
         if placement.kind != "hex_grid":

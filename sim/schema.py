@@ -315,7 +315,14 @@ class MediumCfg(_Strict):
         "Uplink power is concentrated in the client's sub-band",
     )
     downlink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
-        "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
+        "fdma_static", description="as uplink_sharing, for the downlink transfers (unicasts, and each multicast as one transfer)"
+    )
+    downlink_mode: Literal["unicast", "multicast"] = Field(
+        "unicast",
+        description="unicast: the broadcast goes to each client as its own transfer (N copies on the air); "
+        "multicast: one transmission per cell to every participant whose download is the broadcast, at the "
+        "weakest receiver's rate, each packet repeated until all have it (max_attempts; a receiver still "
+        "missing one is dropped with downlink_failure); per-client downloads stay unicast. Sync rounds only",
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
     packet_error_rate: float = Field(
