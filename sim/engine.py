@@ -27,6 +27,7 @@ import numpy as np
 import simpy
 
 from channels.link import dbm_to_w
+from channels.power_control import link_to_power, pusch_power_dbm
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
@@ -63,6 +64,7 @@ CLIENT_COLUMNS = (
     "energy_j",
     "outcome",
     "downlink_airtime_s",
+    "tx_power_dbm",
 )
 # round.mode async adds the staleness of each update (sync records keep their columns and bytes).
 ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
@@ -121,6 +123,7 @@ class _Round:
         self.group_of: dict[int, int] = {}
         self.mc_ok: dict[int, bool] = {}
         self.compute_s = np.empty(0)
+        self.tx_dbm = np.empty(0)  # each client's uplink transmit power this round
 
     def restrict(self, members: np.ndarray) -> None:
         """Only ``members`` (client indices) take part this round."""
@@ -242,7 +245,11 @@ class Engine:
             # Only the members download; the others' zeros keep the round's sums right.
             rnd.down_bits[members] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in who]
         m = n if members is None else int(members.shape[0])
-        self.uplink.begin_round(rnd.ul.snr_linear, m, rnd.ul.extra_loss, members)
+        rnd.tx_dbm = self._uplink_power_dbm(members)
+        snr_ul = rnd.ul.snr_linear
+        if scn.clients.power_control == "open_loop":
+            snr_ul = link_to_power(snr_ul, rnd.tx_dbm, scn.clients.tx_power_dbm)
+        self.uplink.begin_round(snr_ul, m, rnd.ul.extra_loss, members)
         blocks = ch.block_ratios(t0, scn.round.deadline_s)
         if multicast:
             if common is None:
@@ -283,6 +290,24 @@ class Engine:
         if self.selector is None:
             return np.flatnonzero(available)
         return self.selector.select(available, ul.snr_db, ul.rate_bps)
+
+    def _uplink_power_dbm(self, members: np.ndarray | None) -> np.ndarray:
+        """[num_clients] transmit power of each client this round [dBm] (open-loop power control, or the maximum)."""
+        cl, n = self.scn.clients, self.scn.clients.count
+        if cl.power_control == "off":
+            return np.full(n, cl.tx_power_dbm)
+        band_hz = self.radio.channel.bandwidth_ul_hz
+        if self.scn.medium.uplink_sharing == "tdma":
+            grant_hz: np.ndarray | float = band_hz  # the whole band, in turn
+        else:
+            # The expected share: the band over the participants of the client's cell.
+            site = self.radio.drop.site if self.radio.drop.site is not None else np.zeros(n, dtype=np.int64)
+            taking_part = np.ones(n, dtype=bool) if members is None else np.isin(np.arange(n), members)
+            per_cell = np.bincount(site[taking_part], minlength=int(site.max()) + 1)
+            grant_hz = band_hz / np.maximum(per_cell[site], 1)
+        gains_db = self.scn.cell.antenna_gain_dbi + cl.antenna_gain_dbi
+        coupling_db = self.radio.pathloss_db + self.radio.shadowing_db - gains_db
+        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, coupling_db, grant_hz)
 
     def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
         """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
@@ -389,7 +414,7 @@ class Engine:
         stop_s = close_s if rnd.members is None else np.minimum(close_s, rnd.stop_s)
         computed = np.clip(stop_s - rnd.compute_start, 0.0, rnd.compute_s)
         computed = np.where(np.isnan(computed), 0.0, computed)
-        energy = scn.clients.device.compute_power_w * computed + self.tx_power_w * airtime
+        energy = scn.clients.device.compute_power_w * computed + dbm_to_w(rnd.tx_dbm) * airtime
         is_delivered = rnd.outcome == DELIVERED
         if self.selector is not None and rnd.members is not None:
             self.selector.update(r, rnd.members, is_delivered[rnd.members], ul.rate_bps)
@@ -404,7 +429,6 @@ class Engine:
             "k": rnd.k,
             "payload_bits": payload_bits,
             "downlink_bits": rnd.down_bits,
-            "downlink_airtime_s": down_airtime,
             "client_storage_bytes": self._storage,
             "airtime_s": airtime,
             "attempts": attempts,
@@ -412,6 +436,8 @@ class Engine:
             "compute_s": rnd.compute_s,
             "energy_j": energy,
             "outcome": rnd.outcome,
+            "downlink_airtime_s": down_airtime,
+            "tx_power_dbm": rnd.tx_dbm,
         }
         cols = self.result.clients
         for name, values in columns.items():
@@ -467,7 +493,9 @@ class Engine:
         goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
         # Clamped to int64: the records' budget_bits column (a link can carry more than 2^63 bits in theory).
         bits = min(int(goodput * time_left), 2**63 - 1) if time_left > 0 else 0
-        budget = Budget(bits, goodput, float(ul.snr_db[i]), time_left)
+        # The SNR at the client's own transmit power (below the maximum under power control).
+        snr_db = float(ul.snr_db[i] + rnd.tx_dbm[i] - self.scn.clients.tx_power_dbm)
+        budget = Budget(bits, goodput, snr_db, time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
         if payload is None:

@@ -286,7 +286,6 @@ class FedBuff:
             "k": k,
             "payload_bits": payload_bits,
             "downlink_bits": down_bits,
-            "downlink_airtime_s": down_airtime,
             "client_storage_bytes": e._storage[idx],
             "airtime_s": airtime,
             "attempts": attempts,
@@ -294,6 +293,8 @@ class FedBuff:
             "compute_s": compute_s,
             "energy_j": energy,
             "outcome": outcome,
+            "downlink_airtime_s": down_airtime,
+            "tx_power_dbm": np.full(m, scn.clients.tx_power_dbm),
             "staleness": np.array([row.get("staleness", -1) for row in rows], dtype=np.int64),
         }
         for name, values in columns.items():

@@ -223,6 +223,14 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.clients.power_control == "open_loop":
+        loc = ("clients", "power_control")
+        if scn.round.mode == "async":
+            return loc, "open_loop needs round.mode sync (the grant is the round's expected share)"
+        if scn.channel.snr_db is not None or scn.channel.trace is not None:
+            return loc, "open_loop needs the path loss from geometry (channel.snr_db or channel.trace replaces it)"
+        if scn.channel.interference == "full_load":
+            return loc, "open_loop with full_load is not modelled (the interferers would transmit at full power)"
     if scn.medium.downlink_mode == "multicast" and scn.round.mode == "async":
         return ("medium", "downlink_mode"), "multicast needs round.mode sync (async clients download at different times)"
     if scn.channel.interference == "full_load":

@@ -101,6 +101,17 @@ class Clients(_Strict):
     height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
     tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
     antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
+    power_control: Literal["off", "open_loop"] = Field(
+        "off",
+        description="off: every UE transmits at tx_power_dbm; open_loop: TS 38.213 7.1.1 PUSCH power "
+        "min(tx_power_dbm, pc_p0_dbm + 10 log10(grant / 180 kHz) + pc_alpha PL), PL the coupling loss (path loss, "
+        "shadowing, antenna gains), the grant the client's expected share of the round (the band over the "
+        "cell's participants; the whole band under tdma). Sync rounds, SNR from geometry, no full_load",
+    )
+    pc_p0_dbm: float = Field(
+        -90.0, ge=-202, le=24, description="open_loop: P_O_PUSCH, target received power per 180 kHz at full compensation [dBm]"
+    )
+    pc_alpha: float = Field(0.8, ge=0, le=1, description="open_loop: fractional path-loss compensation alpha")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
     per_round: int | None = Field(
