@@ -32,6 +32,7 @@ from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
+from sim.harq import harq_attempts
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
 from sim.rng import RoundNormals, client_generators, generator
@@ -262,11 +263,7 @@ class Engine:
         if blocks is not None:  # fading within the round, per coherence block
             self.uplink.set_blocks(*blocks)
         rnd.dl_arq = {
-            i: arq_attempts(
-                int(rnd.down_bits[i]), med.packet_bits, self.downlink.expected_bler(i), med.max_attempts, self._arq_dl[i]
-            )
-            for i in who
-            if i not in rnd.group_of
+            i: self.arq(self.downlink, i, int(rnd.down_bits[i]), self._arq_dl[i]) for i in who if i not in rnd.group_of
         }
         if multicast:
             for g, v in enumerate(rnd.group_index):
@@ -290,6 +287,13 @@ class Engine:
         if self.selector is None:
             return np.flatnonzero(available)
         return self.selector.select(available, ul.snr_db, ul.rate_bps)
+
+    def arq(self, medium: Any, client: int, bits: int, rng: np.random.Generator) -> ArqOutcome:
+        """What ARQ (or HARQ with chase combining) does to ``bits`` from/to ``client`` on ``medium`` this round."""
+        med = self.scn.medium
+        if med.combining == "chase":
+            return harq_attempts(bits, med.packet_bits, medium.harq_error_rates(client, med.max_attempts), rng)
+        return arq_attempts(bits, med.packet_bits, medium.expected_bler(client), med.max_attempts, rng)
 
     def _uplink_power_dbm(self, members: np.ndarray | None) -> np.ndarray:
         """[num_clients] transmit power of each client this round [dBm] (open-loop power control, or the maximum)."""
@@ -504,7 +508,7 @@ class Engine:
             return
         if payload.k is not None:
             rnd.k[i] = payload.k
-        arq = arq_attempts(payload.bits, med.packet_bits, bler, med.max_attempts, self._arq_ul[i])
+        arq = self.arq(self.uplink, i, payload.bits, self._arq_ul[i])
         rnd.payloads[i], rnd.arq[i] = payload, arq
         transfer = self.uplink.transmit(i, arq.air_bits)
         rnd.uploads[i] = transfer

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
-from sim.medium import arq_attempts
 from workloads.base import Budget, Payload
 
 if TYPE_CHECKING:
@@ -185,13 +184,13 @@ class FedBuff:
             self.procs[i].interrupt(why)
 
     def _cycle(self, i: int, rec: dict[str, Any]) -> Any:
-        e, med, env = self.e, self.e.scn.medium, self.env
+        e, env = self.e, self.env
         ul, v = self.ul, rec["version"]
         latency = float(ul.latency_s[i])
         rec["snr_db"], rec["rate_bps"] = float(ul.snr_db[i]), float(ul.rate_bps[i])
         per_client = getattr(e.algorithm, "downlink", None)
         rec["down_bits"] = down_bits = (per_client(i, v) if per_client else e.algorithm.broadcast(v)).bits
-        dl_arq = arq_attempts(int(down_bits), med.packet_bits, e.downlink.expected_bler(i), med.max_attempts, e._arq_dl[i])
+        dl_arq = e.arq(e.downlink, i, int(down_bits), e._arq_dl[i])
         rec["down"] = e.downlink.transmit(i, dl_arq.air_bits)
         yield rec["down"].done
         if not dl_arq.ok:
@@ -215,7 +214,7 @@ class FedBuff:
             rec["outcome_name"] = "skipped"
             return
         rec["payload"] = payload
-        arq = arq_attempts(payload.bits, med.packet_bits, bler, med.max_attempts, e._arq_ul[i])
+        arq = e.arq(e.uplink, i, payload.bits, e._arq_ul[i])
         rec["arq"] = arq
         rec["up"] = e.uplink.transmit(i, arq.air_bits)
         yield rec["up"].done

@@ -50,7 +50,7 @@ import simpy
 
 from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
-from channels.rate import RateModel
+from channels.rate import RateModel, chase_error_rates, combined_bler
 
 __all__ = [
     "Medium",
@@ -116,6 +116,8 @@ class Medium:
         self.block_s = math.inf
         self._expected_rate = np.empty(0)
         self._expected_bler = np.empty(0)
+        self._expected_share_snr = np.empty(0)
+        self._extra_loss = np.empty(0)
 
     def begin_round(
         self,
@@ -140,8 +142,10 @@ class Medium:
         # Block errors at the SNR the client sees on its expected share of the
         # band, not at the full-band SNR: with power concentrated in B/N the
         # link adaptation picks its MCS for N times the full-band SNR.
-        block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
-        self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
+        self._expected_share_snr = self._share_snr(self.snr_linear)
+        self._extra_loss = np.broadcast_to(np.asarray(extra_loss, dtype=float), self.snr_linear.shape)
+        block = self.rate.block_error_rate(self._expected_share_snr)
+        self._expected_bler = 1.0 - (1.0 - block) * (1.0 - self._extra_loss)
 
     def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
         """Fading within the round (after :meth:`begin_round`).
@@ -188,6 +192,11 @@ class Medium:
     def expected_bler(self, client: int) -> float:
         """Probability that one packet try of ``client`` fails this round."""
         return float(self._expected_bler[client])
+
+    def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
+        """[attempts] P(try k fails | tries 1 .. k-1 failed) with chase combining, on the expected share."""
+        combined = combined_bler(self.rate, float(self._expected_share_snr[client]), attempts)
+        return chase_error_rates(combined, float(self._extra_loss[client]))
 
     def share_rate_bps(
         self, snr_linear: np.ndarray | float, sharers: int, inr: np.ndarray | float = 0.0
@@ -640,6 +649,9 @@ class MultiCellMedium:
 
     def expected_bler(self, client: int) -> float:
         return self.cells[self.site[client]].expected_bler(client)
+
+    def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
+        return self.cells[self.site[client]].harq_error_rates(client, attempts)
 
     def transmit(self, client: int, bits: float) -> Transfer:
         return self.cells[self.site[client]].transmit(client, bits)

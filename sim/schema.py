@@ -340,6 +340,12 @@ class MediumCfg(_Strict):
         0.0, ge=0, le=1, description="probability that one transmission of one packet fails"
     )
     max_attempts: int = Field(4, ge=1, le=64, description="ARQ: transmissions per packet before the upload fails")
+    combining: Literal["none", "chase"] = Field(
+        "none",
+        description="none: ARQ tries fail independently at the same error rate; chase: HARQ with chase combining, "
+        "try k decoded at k times the SNR with the MCS of the first (nr_mcs; shannon is error-free, so only "
+        "packet_error_rate remains, uncombined). Unicasts; multicast repeats stay plain",
+    )
 
 
 class RoundCfg(_Strict):

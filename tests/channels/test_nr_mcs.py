@@ -86,3 +86,20 @@ def test_bad_arguments_fail_loudly():
         NrMcsRate.from_sionna("sideways")
     with pytest.raises(ValueError, match="bler_target"):
         NrMcsRate.from_sionna("uplink", bler_target=1.5)
+
+
+@pytest.mark.parametrize("direction, category", [("uplink", 0), ("downlink", 1)])
+def test_chase_combining_decodes_copy_k_at_k_times_the_snr(rates, direction, category):
+    # Sionna's TBLER of the MCS chosen at s, at k s (k = 1 .. 4): the BLER after combining k copies.
+    snr = 10 ** (np.array([-2.0, 3.0, 11.0, 19.0]) / 10)
+    phy = PHYAbstraction()
+    ours = rates[(direction, 1)]
+    for s in snr:
+        mcs = int(ours.mcs_index(s))
+        k_snr = torch.tensor(s * np.arange(1, 5), dtype=torch.float32)
+        re = torch.full(k_snr.shape, 1728, dtype=torch.int32)
+        expected = phy(torch.full(k_snr.shape, mcs, dtype=torch.int32), sinr_eff=k_snr, num_allocated_re=re,
+                       mcs_table_index=1, mcs_category=category)[3].numpy()
+        # Grid rounding of k s (0.1 dB) is Sionna's own rule, so the lookup is exact up to float32.
+        np.testing.assert_allclose(ours.combined_bler(s, 4), np.clip(expected, 0, 1), atol=1e-6)
+        assert ours.combined_bler(s, 1)[0] == pytest.approx(float(ours.block_error_rate(s)), abs=1e-6)
