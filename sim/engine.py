@@ -32,6 +32,7 @@ from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
+from sim.energy import client_energy_j
 from sim.harq import harq_attempts
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
@@ -94,7 +95,9 @@ class _Round:
     """Per-round state shared by the server and the client processes."""
 
     def __init__(self, env: simpy.Environment, index: int, n: int, t0: float, deadline_abs: float) -> None:
+        self.env = env
         self.index, self.t0, self.deadline_abs = index, t0, deadline_abs
+        self.end_s = np.full(n, np.nan)  # when each client's part in the round ended (nan: at the close)
         self.closed = False
         self.pending = n
         self.all_done = env.event()
@@ -137,6 +140,7 @@ class _Round:
             self.all_done.succeed()
 
     def finish(self, client: int) -> None:
+        self.end_s[client] = self.env.now
         self.busy[client] = False
         self.pending -= 1
         if self.pending == 0:
@@ -157,6 +161,9 @@ class Engine:
         self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
         if np.any(ch.inr_ul > 0):
             self.uplink.set_interference(ch.inr_ul)
+        self.prb_hz = 12 * scn.cell.scs_khz * 1e3
+        if med.min_allocation == "prb":
+            self.uplink.set_min_allocation(self.prb_hz)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
@@ -309,6 +316,8 @@ class Engine:
             taking_part = np.ones(n, dtype=bool) if members is None else np.isin(np.arange(n), members)
             per_cell = np.bincount(site[taking_part], minlength=int(site.max()) + 1)
             grant_hz = band_hz / np.maximum(per_cell[site], 1)
+            if self.scn.medium.min_allocation == "prb":
+                grant_hz = np.maximum(grant_hz, min(self.prb_hz, band_hz))  # one PRB at a time, at least
         gains_db = self.scn.cell.antenna_gain_dbi + cl.antenna_gain_dbi
         coupling_db = self.radio.pathloss_db + self.radio.shadowing_db - gains_db
         return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, coupling_db, grant_hz)
@@ -418,7 +427,8 @@ class Engine:
         stop_s = close_s if rnd.members is None else np.minimum(close_s, rnd.stop_s)
         computed = np.clip(stop_s - rnd.compute_start, 0.0, rnd.compute_s)
         computed = np.where(np.isnan(computed), 0.0, computed)
-        energy = scn.clients.device.compute_power_w * computed + dbm_to_w(rnd.tx_dbm) * airtime
+        busy = np.where(np.isnan(rnd.end_s), close_s, rnd.end_s) - rnd.t0
+        energy = client_energy_j(scn.clients.device, dbm_to_w(rnd.tx_dbm), computed, airtime, down_airtime, busy)
         is_delivered = rnd.outcome == DELIVERED
         if self.selector is not None and rnd.members is not None:
             self.selector.update(r, rnd.members, is_delivered[rnd.members], ul.rate_bps)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from sim.energy import client_energy_j
 from workloads.base import Budget, Payload
 
 if TYPE_CHECKING:
@@ -265,15 +266,16 @@ class FedBuff:
             min(max(row["stop_s"] - row["compute_start"], 0.0), row["compute_s"]) if "compute_s" in row else 0.0
             for row in rows
         ])
-        energy = scn.clients.device.compute_power_w * computed + e.tx_power_w * airtime
+        downs = [row.get("down") for row in rows]
+        down_airtime = np.array([0.0 if t is None else t.airtime_s for t in downs])
+        down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in downs if t is not None))
+        busy = np.array([row["stop_s"] - row["t0"] for row in rows])
+        energy = client_energy_j(scn.clients.device, e.tx_power_w, computed, airtime, down_airtime, busy)
         outcome = np.array([code[row["outcome_name"]] for row in rows], dtype=np.int8)
         delivered = (outcome == code["delivered"]).astype(np.int64)
         k = np.array([row["payload"].k if "payload" in row and row["payload"].k is not None else -1 for row in rows],
                      dtype=np.int64)
         down_bits = np.array([row.get("down_bits", 0) for row in rows], dtype=np.int64)
-        downs = [row.get("down") for row in rows]
-        down_airtime = np.array([0.0 if t is None else t.airtime_s for t in downs])
-        down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in downs if t is not None))
         columns = {
             "round": np.full(m, r, dtype=np.int64),
             "client": idx,

@@ -118,6 +118,7 @@ class Medium:
         self._expected_bler = np.empty(0)
         self._expected_share_snr = np.empty(0)
         self._extra_loss = np.empty(0)
+        self.max_concentration = math.inf  # B / (one PRB) under a minimum allocation
 
     def begin_round(
         self,
@@ -176,6 +177,20 @@ class Medium:
         """[num_clients] full-band interference-to-noise ratio I / N of each client's receiver (full load)."""
         self.inr = np.asarray(inr_linear, dtype=float)
 
+    def set_min_allocation(self, prb_hz: float) -> None:
+        """No share narrower than ``prb_hz``: more sharers than PRBs time-share them.
+
+        A transmitter then concentrates its power in one PRB at most: on a
+        fluid share B/n < PRB its SNR is (B / PRB) s, not n s, and its rate
+        (B/n) SE((B / PRB) s), i.e. one PRB for a fraction PRBs / n of the time.
+        """
+        if not prb_hz > 0:
+            raise ValueError(f"prb_hz must be > 0, got {prb_hz}")
+        self.max_concentration = max(1.0, self.bandwidth_hz / prb_hz)
+
+    def _concentration(self, share: np.ndarray | float) -> np.ndarray | float:
+        return np.minimum(share, self.max_concentration) if math.isfinite(self.max_concentration) else share
+
     def _inr(self, clients: np.ndarray | None = None) -> np.ndarray | float:
         if self.inr is None:
             return 0.0
@@ -187,7 +202,7 @@ class Medium:
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
         if not self.power_concentration:
             return snr_linear
-        return concentrated_share_sinr(snr_linear, self._inr(), self.expected)
+        return concentrated_share_sinr(snr_linear, self._inr(), self._concentration(self.expected))
 
     def expected_bler(self, client: int) -> float:
         """Probability that one packet try of ``client`` fails this round."""
@@ -208,7 +223,7 @@ class Medium:
         n = max(1, sharers)
         snr = np.asarray(snr_linear, dtype=float)
         if self.power_concentration:
-            snr = concentrated_share_sinr(snr, inr, n)
+            snr = concentrated_share_sinr(snr, inr, self._concentration(n))
         return self.rate.rate_bps(snr, self.bandwidth_hz / n)
 
     def expected_rate_bps(self, client: int) -> float:
@@ -584,7 +599,7 @@ class ProportionalFair(Ofdma):
         on = share > 0
         # The split is made on the interference-free curve; each share's rate then at its SINR.
         c = bw / share[on]
-        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], c), share[on])
+        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], self._concentration(c)), share[on])
         return rates
 
 
@@ -623,6 +638,10 @@ class MultiCellMedium:
     def set_interference(self, inr_linear: np.ndarray) -> None:
         for cell in self.cells:
             cell.set_interference(inr_linear)
+
+    def set_min_allocation(self, prb_hz: float) -> None:
+        for cell in self.cells:
+            cell.set_min_allocation(prb_hz)
 
     def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
         for cell in self.cells:

@@ -48,6 +48,24 @@ def _spectrum_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def _prb_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
+    """More uplink sharers than PRBs: say what the minimum allocation did (or that there was none)."""
+    prbs, most = summary.get("uplink_prbs"), summary.get("max_participants")
+    if prbs is None or most is None or scn.medium.uplink_sharing == "tdma":
+        return []
+    cells = 1 + 3 * scn.clients.placement.num_rings * (scn.clients.placement.num_rings + 1) \
+        if scn.clients.placement.kind == "hex_grid" else 1
+    if most <= prbs * cells:
+        return []
+    prb_khz = 12 * scn.cell.scs_khz
+    if scn.medium.min_allocation == "prb":
+        what = (f"each client concentrated its power in one PRB at most and the {prbs} PRBs were time-shared "
+                "(`medium.min_allocation: prb`).")
+    else:
+        what = "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`)."
+    return [f"Up to {most} clients shared {prbs} uplink PRBs of {prb_khz:g} kHz per cell: {what}", ""]
+
+
 def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> str:
     ch = scn.channel
     snr_src = f"fixed at {ch.snr_db} dB" if ch.snr_db is not None else f"{ch.pathloss.model} path loss from geometry"
@@ -58,6 +76,7 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
         f"{ch.fading.model} fading; uplink sharing {scn.medium.uplink_sharing}; deadline {scn.round.deadline_s:g} s.",
         "",
         *(_spectrum_note(scn, summary)),
+        *(_prb_note(scn, summary)),
         "## Totals",
         "",
         _table(

@@ -82,6 +82,14 @@ class Device(_Strict):
         0.5, ge=0, le=5, description="log-normal spread of client speeds (sigma of ln speed); 0 = identical"
     )
     compute_power_w: float = Field(5.0, ge=0, le=1e4, description="power drawn while computing [W]")
+    pa_efficiency: float = Field(
+        1.0, gt=0, le=1, description="power-amplifier efficiency: radiated over drawn power while transmitting (1 = count radiated power only)"
+    )
+    tx_circuit_power_w: float = Field(0.0, ge=0, le=1e3, description="transmit-chain power drawn on top of the PA while transmitting [W]")
+    rx_power_w: float = Field(0.0, ge=0, le=1e3, description="power drawn while receiving a download (unicast or multicast) [W]")
+    idle_power_w: float = Field(
+        0.0, ge=0, le=1e3, description="power drawn while taking part in a round but neither computing, sending nor receiving [W]"
+    )
 
 
 class Mobility(_Strict):
@@ -163,6 +171,9 @@ class Cell(_Strict):
         description="fdd: uplink and downlink are two bands, each all the time (bandwidth_mhz, "
         "downlink_bandwidth_mhz); tdd: one band (bandwidth_mhz) shared in time by tdd_pattern, each direction's rate "
         "times its share of slots",
+    )
+    scs_khz: Literal[15, 30, 60, 120] = Field(
+        30, description="subcarrier spacing [kHz]; one PRB is 12 subcarriers (360 kHz at 30 kHz)"
     )
     tdd_pattern: str = Field(
         "DDDSU",
@@ -340,6 +351,12 @@ class MediumCfg(_Strict):
         0.0, ge=0, le=1, description="probability that one transmission of one packet fails"
     )
     max_attempts: int = Field(4, ge=1, le=64, description="ARQ: transmissions per packet before the upload fails")
+    min_allocation: Literal["prb", "none"] = Field(
+        "prb",
+        description="prb: no share narrower than one PRB (12 x cell.scs_khz): with more uplink sharers than PRBs "
+        "a client concentrates its power in one PRB at most and the PRBs are time-shared (report.md says so); "
+        "none: fluid shares of any width",
+    )
     combining: Literal["none", "chase"] = Field(
         "none",
         description="none: ARQ tries fail independently at the same error rate; chase: HARQ with chase combining, "
