@@ -255,6 +255,8 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
 
 # TR 38.901 Table 7.4.1-1 applicability of the path-loss models [GHz].
 _CARRIER_RANGE_GHZ = {"umi": (0.5, 100.0), "uma": (0.5, 100.0), "inh": (0.5, 100.0), "rma": (0.5, 30.0)}
+# An indoor office's ceiling: InH with a base station above it is no longer an office (the default 10 m is outdoor).
+INH_MAX_BS_HEIGHT_M = 6.0
 MIN_BANDWIDTH_MHZ = 1e-3  # 1 kHz; a sub-normal bandwidth divides to infinity
 
 
@@ -278,6 +280,11 @@ def _radio_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             lo, hi = _CARRIER_RANGE_GHZ[pl.model]
             if not lo <= fc <= hi:
                 return ("cell", "carrier_ghz"), f"{pl.model} path loss is valid for {lo:g} .. {hi:g} GHz (got {fc:g})"
+        if pl.model == "inh" and scn.cell.bs_height_m > INH_MAX_BS_HEIGHT_M:
+            return ("cell", "bs_height_m"), (
+                f"inh is an indoor office with the base station on the ceiling, 3 m in TR 38.901 Table 7.4.1-1; "
+                f"at most {INH_MAX_BS_HEIGHT_M:g} m (got {scn.cell.bs_height_m:g})"
+            )
         closest = _closest_m(scn)
         if closest <= 0:
             return ("clients", "placement"), (

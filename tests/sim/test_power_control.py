@@ -77,3 +77,4 @@ def test_power_control_needs_what_it_reads(tmp_path, extra, why):
     path.write_text(f"clients: {{power_control: open_loop}}\n{extra}\n")
     with pytest.raises(ScenarioError, match=why):
         load_scenario(path)
+
