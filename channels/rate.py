@@ -129,3 +129,6 @@ class TimeShare:
 
     def combined_bler(self, snr_linear: float, attempts: int) -> np.ndarray:
         return combined_bler(self.inner, snr_linear, attempts)
+
+    def tb_bits(self, snr_linear: float) -> int:
+        return int(self.inner.tb_bits(snr_linear))  # type: ignore[attr-defined]

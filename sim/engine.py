@@ -298,9 +298,16 @@ class Engine:
     def arq(self, medium: Any, client: int, bits: int, rng: np.random.Generator) -> ArqOutcome:
         """What ARQ (or HARQ with chase combining) does to ``bits`` from/to ``client`` on ``medium`` this round."""
         med = self.scn.medium
+        packet = self.packet_bits(medium, client)
         if med.combining == "chase":
-            return harq_attempts(bits, med.packet_bits, medium.harq_error_rates(client, med.max_attempts), rng)
-        return arq_attempts(bits, med.packet_bits, medium.expected_bler(client), med.max_attempts, rng)
+            return harq_attempts(bits, packet, medium.harq_error_rates(client, med.max_attempts), rng)
+        return arq_attempts(bits, packet, medium.expected_bler(client), med.max_attempts, rng)
+
+    def packet_bits(self, medium: Any, client: int) -> int:
+        """Bits per packet of ``client`` on ``medium`` this round: fixed, or its MCS's transport block."""
+        if self.scn.medium.packet_size == "transport_block":
+            return medium.tb_bits(client)
+        return self.scn.medium.packet_bits
 
     def _uplink_power_dbm(self, members: np.ndarray | None) -> np.ndarray:
         """[num_clients] transmit power of each client this round [dBm] (open-loop power control, or the maximum)."""
@@ -344,7 +351,8 @@ class Engine:
             # Each receiver decodes the weakest's MCS (its block error taken at the weakest's SNR: an upper bound).
             p = 1.0 - (1.0 - self.downlink.expected_bler(v)) * (1.0 - extra_rx[members])
             cell = 0 if site is None else int(site[members[0]])
-            out = multicast_arq(int(rnd.down.bits), med.packet_bits, p, med.max_attempts, self._arq_mc[cell])
+            out = multicast_arq(int(rnd.down.bits), self.packet_bits(self.downlink, v), p, med.max_attempts,
+                                self._arq_mc[cell])
             rnd.mc.append(out)
             for i, ok in zip(members.tolist(), out.ok.tolist()):
                 rnd.group_of[i], rnd.mc_ok[i] = g, ok
@@ -398,7 +406,7 @@ class Engine:
             airtime[i] = t.airtime_s
             # A cut upload sent only the packets it had started.
             attempts[i] = rnd.arq[i].attempts if not t.cut else min(
-                rnd.arq[i].attempts, math.ceil(t.sent_bits / self.scn.medium.packet_bits)
+                rnd.arq[i].attempts, math.ceil(t.sent_bits / self.packet_bits(self.uplink, i))
             )
             payload_bits[i] = rnd.payloads[i].bits
             # Judged on the arrival time itself, so an upload landing exactly at

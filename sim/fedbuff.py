@@ -216,7 +216,7 @@ class FedBuff:
             return
         rec["payload"] = payload
         arq = e.arq(e.uplink, i, payload.bits, e._arq_ul[i])
-        rec["arq"] = arq
+        rec["arq"], rec["packet_bits"] = arq, e.packet_bits(e.uplink, i)
         rec["up"] = e.uplink.transmit(i, arq.air_bits)
         yield rec["up"].done
         yield env.timeout(latency)
@@ -259,7 +259,7 @@ class FedBuff:
             if "up" in cyc:
                 t = cyc["up"]
                 attempts[j] = cyc["arq"].attempts if not t.cut else min(
-                    cyc["arq"].attempts, math.ceil(t.sent_bits / scn.medium.packet_bits)
+                    cyc["arq"].attempts, math.ceil(t.sent_bits / cyc["packet_bits"])
                 )
         compute_s = np.array([row.get("compute_s", 0.0) for row in rows])
         computed = np.array([

@@ -208,6 +208,10 @@ class Medium:
         """Probability that one packet try of ``client`` fails this round."""
         return float(self._expected_bler[client])
 
+    def tb_bits(self, client: int) -> int:
+        """Transport-block size of the MCS ``client`` gets on its expected share this round [bit]."""
+        return int(self.rate.tb_bits(float(self._expected_share_snr[client])))  # type: ignore[attr-defined]
+
     def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
         """[attempts] P(try k fails | tries 1 .. k-1 failed) with chase combining, on the expected share."""
         combined = combined_bler(self.rate, float(self._expected_share_snr[client]), attempts)
@@ -671,6 +675,9 @@ class MultiCellMedium:
 
     def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
         return self.cells[self.site[client]].harq_error_rates(client, attempts)
+
+    def tb_bits(self, client: int) -> int:
+        return self.cells[self.site[client]].tb_bits(client)
 
     def transmit(self, client: int, bits: float) -> Transfer:
         return self.cells[self.site[client]].transmit(client, bits)

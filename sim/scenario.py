@@ -231,6 +231,8 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             return loc, "open_loop needs the path loss from geometry (channel.snr_db or channel.trace replaces it)"
         if scn.channel.interference == "full_load":
             return loc, "open_loop with full_load is not modelled (the interferers would transmit at full power)"
+    if scn.medium.packet_size == "transport_block" and scn.channel.rate.model != "nr_mcs":
+        return ("medium", "packet_size"), f"transport_block needs channel.rate.model nr_mcs (got {scn.channel.rate.model})"
     if scn.medium.downlink_mode == "multicast" and scn.round.mode == "async":
         return ("medium", "downlink_mode"), "multicast needs round.mode sync (async clients download at different times)"
     if scn.channel.interference == "full_load":

@@ -347,6 +347,11 @@ class MediumCfg(_Strict):
         "missing one is dropped with downlink_failure); per-client downloads stay unicast. Sync rounds only",
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
+    packet_size: Literal["fixed", "transport_block"] = Field(
+        "fixed",
+        description="fixed: packets of packet_bits; transport_block (nr_mcs): each packet is the transport block "
+        "of the client's MCS on rate.allocated_re resource elements (TS 38.214 5.1.3.2), the block its TBLER is for",
+    )
     packet_error_rate: float = Field(
         0.0, ge=0, le=1, description="probability that one transmission of one packet fails"
     )

@@ -110,3 +110,31 @@ def test_chase_combining_through_a_run_on_nr_mcs():
     plain = runs["none"][1].client_column("attempts").mean() / 100
     assert plain == pytest.approx((1 - p**16) / (1 - p), abs=4 / math.sqrt(4000))
     assert per_packet < plain  # 1 + p against 1 / (1 - p)
+
+
+def test_transport_block_packets_through_a_run():
+    # Prepare: 30 dB, one client: packets are the TB of the MCS link adaptation picks there.
+    import workloads
+    from sim.engine import Engine
+    from tests.conftest import scenario
+
+    cfg = {
+        "rounds": 3,
+        "clients": {"count": 1},
+        "channel": {"snr_db": 30.0, "fading": {"model": "none"}, "rate": {"model": "nr_mcs"}},
+        "medium": {"packet_size": "transport_block", "max_attempts": 16},
+        "round": {"deadline_s": 100.0},
+        "workload": {"algorithm": "none", "payload_bits": 1_000_000, "downlink_bits": 0, "work_flop": 0.0},
+    }
+    scn = scenario(**cfg)
+    engine = Engine(scn, workloads.create("none", scn.workload, 1, scn.seed))
+    # Execute
+    res = engine.run()
+    # Assert: at 30 dB link adaptation picks MCS 27 (Qm 6, R 910/1024); on 1,728 REs TS 38.214 gives
+    # N_info = 9214.1 -> n = 8, N'_info = 9216 > 8424 -> C = 2, TBS = 16 ceil(9240 / 16) - 24 = 9224.
+    # 1 Mbit is then 109 packets, each sent once (its TBLER at 30 dB is below 1e-3).
+    assert int(engine.uplink.rate.mcs_index(10 ** 3.0)) == 27
+    assert engine.packet_bits(engine.uplink, 0) == 9224
+    attempts = res.client_column("attempts")
+    assert attempts.min() >= math.ceil(1_000_000 / 9224) == 109
+    assert attempts.mean() <= 109 * 1.01
