@@ -10,7 +10,7 @@ from channels.hexgrid import hex_drop, hex_sites
 from channels.link import Channel, LinkState, dbm_to_w, thermal_noise_dbm
 from channels.mobility import Mobility, doppler_hz
 from channels.nr_mcs import NrMcsRate
-from channels.pathloss import free_space_db, log_distance_db, los_probability_umi
+from channels.pathloss import free_space_db, log_distance_db
 from channels.rate import RateModel, ShannonRate
 from channels.trace import SnrTrace, read_trace, trace_csv
 from channels.tr38901 import (
@@ -39,7 +39,6 @@ __all__ = [
     "hex_sites",
     "free_space_db",
     "log_distance_db",
-    "los_probability_umi",
     "read_trace",
     "ring",
     "thermal_noise_dbm",

@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-__all__ = ["Fading", "DOPPLER_MODELS", "SOS_WAVES", "coherence_time_s"]
+__all__ = ["Fading", "FADING_MODELS", "DOPPLER_MODELS", "SOS_WAVES", "coherence_time_s"]
 
-_MODELS = ("none", "rayleigh", "rician", "nakagami")
+FADING_MODELS = ("none", "rayleigh", "rician", "nakagami")
 DOPPLER_MODELS = ("sum_of_sinusoids", "ar1")
 SOS_WAVES = 32
 
@@ -72,8 +72,8 @@ class Fading:
         doppler_model: str = "ar1",
         rngs: list[np.random.Generator] | None = None,
     ) -> None:
-        if model not in _MODELS:
-            raise ValueError(f"fading model {model!r} is not one of {', '.join(_MODELS)}")
+        if model not in FADING_MODELS:
+            raise ValueError(f"fading model {model!r} is not one of {', '.join(FADING_MODELS)}")
         if m < 0.5:
             raise ValueError(f"Nakagami m must be >= 0.5, got {m}")
         if doppler_hz is not None and doppler_hz < 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPEED_OF_LIGHT_M_S", "free_space_db", "log_distance_db", "los_probability_umi"]
+__all__ = ["SPEED_OF_LIGHT_M_S", "free_space_db", "log_distance_db"]
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 
@@ -30,13 +30,3 @@ def log_distance_db(
     pl0 = free_space_db(reference_m, carrier_hz) if reference_loss_db is None else reference_loss_db
     return pl0 + 10.0 * np.asarray(exponent) * np.log10(d / reference_m)
 
-
-def los_probability_umi(distance_2d_m: np.ndarray | float) -> np.ndarray:
-    """LOS probability of 3GPP TR 38.901 Table 7.4.2-1, UMi street canyon.
-
-    Pr = 1 for d <= 18 m, else 18/d + exp(-d/36) (1 - 18/d).
-    """
-    d = np.asarray(distance_2d_m, dtype=float)
-    with np.errstate(divide="ignore"):
-        far = 18.0 / d + np.exp(-d / 36.0) * (1.0 - 18.0 / d)
-    return np.where(d <= 18.0, 1.0, far)

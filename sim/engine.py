@@ -36,6 +36,7 @@ from sim.energy import client_energy_j
 from sim.harq import harq_attempts
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
+from sim.outcome import OUTCOMES, Outcome
 from sim.rng import RoundNormals, client_generators, generator
 from sim.scenario import Scenario
 from sim.selection import Selector
@@ -43,9 +44,9 @@ from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
 
-# Append only: the codes are stored in the per-client arrays.
-OUTCOMES = ("delivered", "deadline", "arq_failure", "downlink_failure", "skipped", "offline", "stale")
-DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = range(len(OUTCOMES))
+# The codes stored in the per-client arrays (sim.outcome), as plain ints: numpy
+# compares a scalar with an IntEnum member some 50 times slower than with an int.
+DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = (o.value for o in Outcome)
 
 CLIENT_COLUMNS = (
     "round",
@@ -151,6 +152,8 @@ class Engine:
     """Runs one scenario with one algorithm."""
 
     def __init__(self, scn: Scenario, algorithm: Algorithm, radio: Radio | None = None) -> None:
+        if not isinstance(algorithm, Algorithm):
+            raise TypeError(f"{type(algorithm).__name__} does not subclass workloads.Algorithm")
         self.scn, self.algorithm = scn, algorithm
         self.radio = radio or build_radio(scn)
         n = scn.clients.count
@@ -178,8 +181,8 @@ class Engine:
             None if cl.per_round is None else Selector(cl.selection, n, cl.per_round, scn.seed, cl.pf_time_constant_rounds)
         )
         # What each client holds, as the algorithm declares it; -1 (written empty) where it declares nothing.
-        storage = getattr(algorithm, "client_storage_bytes", None)
-        self._storage = np.array([storage(i) if storage else -1 for i in range(n)], dtype=np.int64)
+        held = [algorithm.client_storage_bytes(i) for i in range(n)]
+        self._storage = np.array([-1 if b is None else b for b in held], dtype=np.int64)
         self._first_round = self.env.event()
         self._fedbuff: FedBuff | None = None
         if scn.round.mode == "async":
@@ -239,7 +242,8 @@ class Engine:
             rnd.restrict(members)
         who = range(n) if members is None else members.tolist()
         rnd.down = self.algorithm.broadcast(r)
-        per_client = getattr(self.algorithm, "downlink", None)
+        # Without a per-client downlink every client downloads the broadcast: no call per client.
+        per_client = self.algorithm.downlink if self.algorithm.per_client_downlink else None
         multicast = med.downlink_mode == "multicast"
         common = None
         if per_client is not None and multicast:
@@ -420,11 +424,10 @@ class Engine:
         for i in range(n) if rnd.members is None else rnd.members.tolist():
             if rnd.outcome[i] != DELIVERED:
                 failures[i] = OUTCOMES[rnd.outcome[i]]
-        received = getattr(self.algorithm, "downloaded", None)
-        if received is not None:
+        if self.algorithm.tracks_downloads:
             # compute_start is set once the download (and its propagation) is through.
             for i in np.flatnonzero(rnd.compute_start <= close_s).tolist():
-                received(i, r)
+                self.algorithm.downloaded(i, r)
         self.algorithm.aggregate(r, delivered, failures)
         if scn.round.aggregation_s > 0:
             yield env.timeout(scn.round.aggregation_s)

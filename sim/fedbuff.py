@@ -18,9 +18,9 @@ arrives (the buffer holds one update per client, so ``K <= N`` fills).
 One cycle may take at most ``round.deadline_s`` (outcome ``deadline``); a
 client that goes off mid-cycle fails ``offline`` and starts again when it is
 back on.  The weight reaches the algorithm in ``Payload.meta``
-(``staleness``, ``staleness_weight``, ``version``); an algorithm runs async
-when it defines ``pull(client, version)``, called when a download arrives:
-its next ``local_update(client, version, budget)`` starts from that model.
+(``staleness``, ``staleness_weight``, ``version``); the algorithm's
+``pull(client, version)`` is called when a download arrives: its next
+``local_update(client, version, budget)`` starts from that model.
 
 The channel is drawn once per model version (block fading per version;
 with fading within transfers, its blocks cover one ``deadline_s`` from the
@@ -39,6 +39,7 @@ import numpy as np
 import simpy
 
 from sim.energy import client_energy_j
+from sim.outcome import Outcome
 from workloads.base import Budget, Payload
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class FedBuff:
             taken, self.buffer, self._buffered = self.buffer, [], {}
             rows, self.rows = self.rows, []
             payloads = {c: p for c, p in taken}
-            failures = {row["client"]: row["outcome_name"] for row in rows if row["outcome_name"] != "delivered"}
+            failures = {row["client"]: row["outcome"].label for row in rows if row["outcome"] != Outcome.DELIVERED}
             for c in payloads:
                 failures.pop(c, None)
             e.algorithm.aggregate(r, payloads, failures)
@@ -131,7 +132,7 @@ class FedBuff:
         for k, (c, _) in enumerate(self.buffer):
             if c == client:
                 del self.buffer[k]
-                self._buffered.pop(client)["outcome_name"] = "stale"
+                self._buffered.pop(client)["outcome"] = Outcome.STALE
                 break
         self.buffer.append((client, payload))
         self._buffered[client] = rec
@@ -164,14 +165,14 @@ class FedBuff:
             rec: dict[str, Any] = {"client": i, "t0": float(self.env.now), "version": self.version}
             self._cycle_id[i] += 1
             deadline_s = self.env.now + self.e.scn.round.deadline_s
-            why = "offline" if off_s <= deadline_s else "deadline"
+            why = Outcome.OFFLINE if off_s <= deadline_s else Outcome.DEADLINE
             self.env.process(self._watch(i, int(self._cycle_id[i]), min(deadline_s, off_s), why))
             try:
                 yield from self._cycle(i, rec)
             except simpy.Interrupt as stop:
                 if stop.cause == "end":
                     return
-                rec["outcome_name"] = str(stop.cause)
+                rec["outcome"] = stop.cause
                 rec["stop_s"] = float(self.env.now)
                 for medium, key in ((self.e.downlink, "down"), (self.e.uplink, "up")):
                     if key in rec:
@@ -179,7 +180,7 @@ class FedBuff:
             self._cycle_id[i] += 1  # the watchdog of this cycle is void
             self._finish(rec)
 
-    def _watch(self, i: int, cycle: int, at_s: float, why: str) -> Any:
+    def _watch(self, i: int, cycle: int, at_s: float, why: Outcome) -> Any:
         yield self.env.timeout(max(0.0, at_s - self.env.now))
         if not self.done and self._cycle_id[i] == cycle:
             self.procs[i].interrupt(why)
@@ -195,7 +196,7 @@ class FedBuff:
         rec["down"] = e.downlink.transmit(i, dl_arq.air_bits)
         yield rec["down"].done
         if not dl_arq.ok:
-            rec["outcome_name"] = "downlink_failure"
+            rec["outcome"] = Outcome.DOWNLINK_FAILURE
             return
         yield env.timeout(latency)
         pull = getattr(e.algorithm, "pull", None)
@@ -212,7 +213,7 @@ class FedBuff:
         rec["budget_bits"] = budget.max_bits
         payload = e.algorithm.local_update(i, v, budget)
         if payload is None:
-            rec["outcome_name"] = "skipped"
+            rec["outcome"] = Outcome.SKIPPED
             return
         rec["payload"] = payload
         arq = e.arq(e.uplink, i, payload.bits, e._arq_ul[i])
@@ -221,21 +222,21 @@ class FedBuff:
         yield rec["up"].done
         yield env.timeout(latency)
         if not arq.ok:
-            rec["outcome_name"] = "arq_failure"
+            rec["outcome"] = Outcome.ARQ_FAILURE
             return
         rc = e.scn.round
         tau = self.version - v
         rec["staleness"] = tau
         self.log.append((float(env.now), "arrive", i, tau))
         if rc.max_staleness is not None and tau > rc.max_staleness:
-            rec["outcome_name"] = "stale"
+            rec["outcome"] = Outcome.STALE
             return
         payload.meta.update(
             staleness=float(tau),
             staleness_weight=staleness_weight(tau, rc.staleness_weighting, rc.staleness_a, rc.staleness_b),
             version=float(v),
         )
-        rec["outcome_name"] = "delivered"
+        rec["outcome"] = Outcome.DELIVERED
         self._arrive(i, payload, rec)
 
     def _finish(self, rec: dict[str, Any]) -> None:
@@ -246,10 +247,7 @@ class FedBuff:
 
     def _record(self, r: int, rows: list[dict[str, Any]], t_last: float, metrics: dict[str, float]) -> dict[str, Any]:
         """Append aggregation r's client rows to the result; return its rounds.csv row."""
-        from sim.engine import OUTCOMES
-
         e, scn = self.e, self.e.scn
-        code = {name: k for k, name in enumerate(OUTCOMES)}
         m = len(rows)
         idx = np.array([row["client"] for row in rows], dtype=np.int64)
         airtime = np.array([row["up"].airtime_s if "up" in row else 0.0 for row in rows])
@@ -271,8 +269,8 @@ class FedBuff:
         down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in downs if t is not None))
         busy = np.array([row["stop_s"] - row["t0"] for row in rows])
         energy = client_energy_j(scn.clients.device, e.tx_power_w, computed, airtime, down_airtime, busy)
-        outcome = np.array([code[row["outcome_name"]] for row in rows], dtype=np.int8)
-        delivered = (outcome == code["delivered"]).astype(np.int64)
+        outcome = np.array([row["outcome"].value for row in rows], dtype=np.int8)
+        delivered = (outcome == Outcome.DELIVERED.value).astype(np.int64)
         k = np.array([row["payload"].k if "payload" in row and row["payload"].k is not None else -1 for row in rows],
                      dtype=np.int64)
         down_bits = np.array([row.get("down_bits", 0) for row in rows], dtype=np.int64)

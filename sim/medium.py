@@ -64,7 +64,6 @@ __all__ = [
     "SHARING",
 ]
 
-SHARING = ("fdma_static", "ofdma", "tdma", "proportional_fair")
 # A transfer whose remainder is below this many bits is complete (float noise).
 _EPS_BITS = 1e-6
 
@@ -608,6 +607,8 @@ class ProportionalFair(Ofdma):
 
 
 _POLICIES: dict[str, type[Medium]] = {m.sharing: m for m in (FdmaStatic, Ofdma, Tdma, ProportionalFair)}
+# The sharing policies' names (the scenario's medium.*_sharing accepts exactly these).
+SHARING = tuple(_POLICIES)
 
 
 def make_medium(

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sim.engine import OUTCOMES
+from sim.outcome import OUTCOMES
 from sim.records import RecordError, atomic_write, read_record_text
 
 __all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results", "check_results"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PURPOSES", "client_generators", "generator", "RoundNormals"]
+from workloads.base import SEED_PURPOSE as _WORKLOAD_PURPOSE
+
+__all__ = ["PURPOSES", "branch", "client_generators", "generator", "RoundNormals"]
 
 # Stable ids: changing one reshuffles every run that uses it.
 PURPOSES = {
@@ -21,7 +23,8 @@ PURPOSES = {
     "device": 5,
     "arq_uplink": 6,
     "arq_downlink": 7,
-    "workload": 8,
+    # The algorithm's own branch (8): it spawns its data, init and client streams from it.
+    "workload": _WORKLOAD_PURPOSE,
     "los_phase": 9,
     "mobility": 10,
     "burst_loss": 11,
@@ -35,9 +38,14 @@ PURPOSES = {
 }
 
 
+def branch(seed: int, purpose: str, *index: int) -> np.random.SeedSequence:
+    """The seed tree's node for one purpose (and client, round or other index)."""
+    return np.random.SeedSequence(seed, spawn_key=(PURPOSES[purpose], *index))
+
+
 def generator(seed: int, purpose: str, *index: int) -> np.random.Generator:
     """The generator for one purpose and one client, round or other index."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PURPOSES[purpose], *index)))
+    return np.random.default_rng(branch(seed, purpose, *index))
 
 
 def client_generators(seed: int, purpose: str, num_clients: int) -> list[np.random.Generator]:

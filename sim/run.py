@@ -13,6 +13,7 @@ from sim.engine import Engine, RunResult
 from sim.outdir import OutputDirError, own_run_dir
 from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
 from sim.report import render_report
+from sim.rng import branch
 from sim.scenario import Scenario, scenario_to_yaml
 
 __all__ = ["OutputDirError", "run_scenario", "summarize"]
@@ -70,7 +71,8 @@ def run_scenario(
 
     with own_run_dir(out, force) as staging:
         t_wall = time.perf_counter()
-        algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, scn.seed)
+        seed = branch(scn.seed, "workload")  # the algorithm's branch of the run's seed tree
+        algorithm = workloads.create(scn.workload.algorithm, scn.workload, scn.clients.count, seed)
         engine = Engine(scn, algorithm)
         if quiet:
             result = engine.run()

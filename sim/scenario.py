@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.grid import MAX_SWEEP_POINTS, count_points
-from sim.schema import MAX_CORRELATED_CLIENTS, Scenario, SweepCfg, leaf_fields
+from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.schema import Scenario, SweepCfg, leaf_fields
 from sim.selection import check_participation
 from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
@@ -94,7 +95,9 @@ def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"{_short(repr(value))} is not one of {expected}"
+        close = difflib.get_close_matches(value, expected.split(", "), n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{_short(repr(value))} is not one of {expected}{hint}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -190,6 +193,26 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             )
         if wl.sgp_skip_positions > wl.text_tokens:
             return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
+    if wl.algorithm == "fedbiot":
+        # fedbiot splits one server LLM into an adapter and an emulator that every client holds.
+        if wl.client_models:
+            return ("workload", "client_models"), "does not apply to fedbiot (one server LLM, split once for every client)"
+        if wl.model_source not in ("tiny", "smollm2"):
+            return ("workload", "model_source"), f"fedbiot runs on tiny or smollm2 (got {wl.model_source})"
+        if wl.model_source == "tiny" and len(set(wl.families)) != 1:
+            return ("workload", "families"), f"fedbiot splits one server LLM: name one family (got {wl.families})"
+        layers = wl.layers if wl.model_source == "tiny" else SMOLLM2_LAYERS
+        ends = 2 if wl.biot_adapter_side == "both" else 1
+        need = ends * wl.adapter_layers + wl.biot_emulator_layers
+        if need > layers:
+            return ("workload", "biot_emulator_layers"), (
+                f"fedbiot needs {need} layers ({ends} x adapter_layers={wl.adapter_layers} + "
+                f"biot_emulator_layers={wl.biot_emulator_layers}) but the model has {layers}"
+            )
+    if wl.algorithm == "flexlora":
+        for i, rank in enumerate(wl.flex_ranks):
+            if rank > wl.lora_rank:
+                return ("workload", "flex_ranks", i), f"{rank} is larger than lora_rank={wl.lora_rank}, the LoRA every client is built with"
     problem = workload_problem(scn) or _radio_problem(scn)
     if problem:
         return problem
@@ -346,9 +369,7 @@ def sweep_points(scn: Scenario) -> list[dict[str, Any]]:
     return expand(scn.sweep.grid, scn.sweep.zip, scn.sweep.seeds, scn.seed)
 
 
-def _check_sweep(
-    scn: Scenario, data: dict[str, Any], fail: Any, from_cli: set[str]
-) -> ScenarioError | None:
+def _check_sweep(scn: Scenario, data: dict[str, Any], fail: Any) -> ScenarioError | None:
     """Every sweep key must name a scenario field and every point must validate."""
     import copy
 
@@ -531,7 +552,7 @@ def load_scenario(
     problem = _check_consistency(scn)
     if problem:
         raise fail(*problem)
-    sweep_error = _check_sweep(scn, data, fail, from_cli)
+    sweep_error = _check_sweep(scn, data, fail)
     if sweep_error:
         raise sweep_error
     return scn

@@ -10,21 +10,64 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["Scenario", "SweepCfg", "Workload", "ClientModel", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS", "MAX_CORRELATED_CLIENTS"]
+from channels.fading import DOPPLER_MODELS, FADING_MODELS
+from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.medium import SHARING
+from sim.selection import POLICIES as SELECTION_POLICIES
+from workloads.base import available as registered_algorithms
+
+__all__ = [
+    "Scenario", "SweepCfg", "Workload", "ClientModel", "OneOf", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS",
+    "MAX_CORRELATED_CLIENTS",
+]
 
 MAX_CLIENTS = 100_000
-# Cholesky of the clients' correlation matrix is O(n^3); channels.shadowing has the same bound.
-MAX_CORRELATED_CLIENTS = 5000
 MAX_ROUNDS = 100_000
 # Defaults of the tiny base, chosen by measurement (docs/results.md).
 BASE_STEPS = 1200
 BASE_ARTICLES = 600
 
+
+
+class OneOf:
+    """Field metadata: a name from its owner's table (a registry, a policy table), read at validation.
+
+    The owner is the only list of names, so a name registered before a
+    scenario is validated is accepted; anything else fails as a choice does
+    (``'x' is not one of a, b``).  Usage: ``Annotated[str, OneOf(names)]``.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self.names = names
+
+    def check(self, value: Any) -> str:
+        known = list(self.names())
+        if not isinstance(value, str) or value not in known:
+            quoted = [repr(n) for n in known]
+            expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.names())}
+
+
+def _names(table: Iterable[str]) -> OneOf:
+    fixed = tuple(table)
+    return OneOf(lambda: fixed)
+
+
+AlgorithmName = Annotated[str, OneOf(registered_algorithms)]
+SharingName = Annotated[str, _names(SHARING)]
 
 
 class _Strict(BaseModel):
@@ -96,7 +139,7 @@ class Mobility(_Strict):
     kind: Literal["static", "constant_velocity", "random_waypoint"] = Field(
         "static",
         description="static; constant_velocity: random heading, reflected at the cell edge; random_waypoint: "
-        "walk to uniform waypoints in the cell, no pause (uniform_disc placement only)",
+        "walk to uniform waypoints in the cell, no pause (placement uniform_disc or ring)",
     )
     speed_mps: float = Field(
         3.0, ge=0, le=150, description="client ground speed [m/s]; also sets the Doppler f_d = v f_c / c"
@@ -129,7 +172,7 @@ class Clients(_Strict):
         description="clients selected per synchronous round (M of count, among the available); null = every "
         "available client",
     )
-    selection: Literal["uniform", "round_robin", "best_channel", "proportional_fair", "age"] = Field(
+    selection: Annotated[str, _names(SELECTION_POLICIES)] = Field(
         "uniform",
         description="how per_round clients are chosen: uniform = without replacement from a stream of its own "
         "(the same clients for every algorithm on a seed); round_robin = deterministic cycle; best_channel = "
@@ -211,7 +254,7 @@ class PathLoss(_Strict):
 
 
 class Fading(_Strict):
-    model: Literal["none", "rayleigh", "rician", "nakagami"] = Field(
+    model: Annotated[str, _names(FADING_MODELS)] = Field(
         "rayleigh", description="small-scale fading of the power gain (mean 1)"
     )
     k_db: float = Field(6.0, ge=-50, le=50, description="Rician K factor [dB]")
@@ -223,7 +266,7 @@ class Fading(_Strict):
         description="maximum Doppler shift [Hz]; null = block fading (independent draw per client per round, "
         "frozen within it), set = time-correlated per doppler_model (moving clients: v f_c / c when null)",
     )
-    doppler_model: Literal["sum_of_sinusoids", "ar1"] = Field(
+    doppler_model: Annotated[str, _names(DOPPLER_MODELS)] = Field(
         "sum_of_sinusoids",
         description="time correlation with a Doppler: sum_of_sinusoids = 32 plane waves (Zheng-Xiao), "
         "autocorrelation J0(2 pi f_d tau) at every lag; ar1 = AR(1) with rho = J0(2 pi f_d dt) between draws "
@@ -329,14 +372,14 @@ class ChannelCfg(_Strict):
 
 
 class MediumCfg(_Strict):
-    uplink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
+    uplink_sharing: SharingName = Field(
         "fdma_static",
         description="fdma_static: each of the round's N clients owns B/N for the round; ofdma: band split "
         "equally among clients transmitting at that instant; tdma: one at a time, first come first served; "
         "proportional_fair: as ofdma, but the split maximises the sum of the log rates (equal on the downlink). "
         "Uplink power is concentrated in the client's sub-band",
     )
-    downlink_sharing: Literal["fdma_static", "ofdma", "tdma", "proportional_fair"] = Field(
+    downlink_sharing: SharingName = Field(
         "fdma_static", description="as uplink_sharing, for the downlink transfers (unicasts, and each multicast as one transfer)"
     )
     downlink_mode: Literal["unicast", "multicast"] = Field(
@@ -420,13 +463,13 @@ class ClientModel(_Strict):
 
 
 class Workload(_Strict):
-    algorithm: Literal[
-        "none", "fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk", "fedsoda", "local_only", "centralised"
-    ] = Field(
+    algorithm: AlgorithmName = Field(
         "none",
-        description="federated algorithm; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
+        description="federated algorithm, any name registered with workloads.register; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
         "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
-        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; local_only = private "
+        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; fedbiot = FedBiOT: "
+        "adapter LoRA on a layer-dropped emulator that the server aligns layer-wise; flexlora = FlexLoRA: per-client "
+        "LoRA rank, server averages the full-size updates and sends each client a truncated SVD; local_only = private "
         "training alone, nothing sent (lower bound); centralised = one model trained on the union of the clients' "
         "private data with the same total steps, no network cost (upper bound)",
     )
@@ -528,7 +571,9 @@ class Workload(_Strict):
     )
     # fedsoda (workloads/fedsoda.py); the README section on fedsoda gives each choice's source.
     adapter_layers: int = Field(
-        1, ge=1, le=32, description="fedsoda: layers kept at each end of the model, where the clients' LoRA adapters live"
+        1, ge=1, le=32,
+        description="fedsoda, fedbiot: adapter layers, where the clients' LoRA adapters live (fedsoda: at each end of the "
+        "model; fedbiot: at the top, or at each end with biot_adapter_side both)",
     )
     sgp_similarity: Literal["cka", "cosine"] = Field(
         "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
@@ -559,6 +604,45 @@ class Workload(_Strict):
     quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
     quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
         "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"
+    )
+    # fedbiot (workloads/fedbiot.py); the README section on fedbiot and flexlora gives each choice's source.
+    biot_adapter_side: Literal["top", "both"] = Field(
+        "top", description="fedbiot: adapter_layers at the top of the model (FedBiOT), or at both ends (Offsite-tuning)"
+    )
+    biot_emulator_layers: int = Field(
+        1, ge=0, le=1024, description="fedbiot: emulator layers kept, spread uniformly over the non-adapter layers (layer dropping)"
+    )
+    biot_weight_dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "bf16", description="fedbiot: storage and download format of the frozen emulator and adapter base weights"
+    )
+    biot_prox: float = Field(
+        0.01, ge=0, le=1e6,
+        description="fedbiot: lambda of the clients' proximal term, lambda times the squared L2 distance of the adapter "
+        "LoRA from a_0, the one the round started from",
+    )
+    biot_align_init_steps: int = Field(
+        4, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA before the sub-LLM is released"
+    )
+    biot_align_steps: int = Field(2, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA after each aggregation")
+    biot_align_lr: float = Field(1e-3, gt=0, le=1, description="fedbiot: learning rate of the alignment (AdamW)")
+    biot_hidden_weight: float = Field(
+        1.0, ge=0, le=1e3, description="fedbiot: weight of the layer-wise hidden-state loss (mean over emulator layers)"
+    )
+    biot_hidden_distance: Literal["l2", "cosine"] = Field(
+        "l2", description="fedbiot: l2 = squared error over the teacher's squared norm; cosine = one minus the mean token cosine"
+    )
+    biot_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedbiot: weight of the logit KL (temperature, distill_positions)")
+    # flexlora (workloads/flexlora.py)
+    flex_rank_rule: Literal["budget", "list"] = Field(
+        "budget",
+        description="flexlora: budget = each client's rank is the largest flex_ranks entry whose exact upload fits "
+        "flex_budget_share of its first round's budget (device speed and link); list = client i takes flex_ranks[i], cycled",
+    )
+    flex_ranks: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
+        [2, 4, 8], min_length=1, description="flexlora: the LoRA ranks a client may take (each at most lora_rank)"
+    )
+    flex_budget_share: float = Field(
+        0.5, gt=0, le=1, description="flexlora: share of the first budget's max_bits the chosen rank's upload may fill"
     )
 
 

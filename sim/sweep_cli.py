@@ -76,9 +76,9 @@ def _check_report_options(args: argparse.Namespace) -> None:
     if target is not None and not 0 <= target <= 1:
         raise ScenarioError(f"--target-accuracy: must be a share in 0 .. 1 (got {target:g})")
     if args.baseline is not None:
-        from sim.schema import Workload
+        from workloads import available
 
-        known = Workload.model_fields["algorithm"].annotation.__args__  # type: ignore[union-attr]
+        known = available()
         if args.baseline not in known:
             raise ScenarioError(f"--baseline: {args.baseline[:40]!r} is not one of {', '.join(known)}")
 

@@ -1,8 +1,8 @@
 """fedwave.workloads: the learning side (algorithms, payload coding, aggregation).
 
 Never imports ``sim`` or ``simpy``, and importing it does not load torch: the
-language-model algorithms (fedavg_lora, fd_full, fd_topk_zeropad,
-adaptive_topk) are imported by :func:`create` when first asked for.
+language-model algorithms (every registered name but ``none``; see
+:func:`available`) are imported by :func:`create` when first asked for.
 """
 
 from workloads import network_only

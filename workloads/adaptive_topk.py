@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from workloads.base import Budget, register
 from workloads.budget import topk_from_budget
 from workloads.distill import Distillation
@@ -23,7 +25,7 @@ __all__ = ["AdaptiveTopk"]
 class AdaptiveTopk(Distillation):
     aggregation = "support"
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         self.share_hidden = cfg.hidden_weight > 0
         self.aggregation = cfg.adaptive_aggregation
         self.index_coding = cfg.index_coding

@@ -1,8 +1,9 @@
 """The Algorithm seam between the simulated network and the learning.
 
 ``sim`` drives an :class:`Algorithm` through the round; this package never
-imports ``sim`` or ``simpy``.  Sizes are exact: a :class:`Payload` carries the
-number of bits its encoder produced.
+imports ``sim`` or ``simpy``, and this module not torch either (the scenario
+schema reads the algorithm names from it).  Sizes are exact: a
+:class:`Payload` carries the number of bits its encoder produced.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-__all__ = ["Budget", "Payload", "Algorithm", "register", "create", "available"]
+import numpy as np
+
+__all__ = ["Budget", "Payload", "Algorithm", "SEED_PURPOSE", "register", "create", "available", "seed_branch"]
 
 
 @dataclass(frozen=True)
@@ -50,64 +53,109 @@ class Payload:
             raise ValueError(f"payload bits must be >= 0, got {self.bits}")
 
 
-@runtime_checkable
-class Algorithm(Protocol):
-    """One federated learning algorithm, seen from the round driver.
+class Algorithm:
+    """One federated learning algorithm, seen from the round driver; every algorithm subclasses it.
 
-    Optional: ``client_storage_bytes(client) -> int``, the bytes of the model
-    a client holds as stored; clients.csv records it (empty without it).
+    Required (the base raises NotImplementedError): ``broadcast``,
+    ``work_flop``, ``local_update``, ``aggregate``, ``evaluate``.
 
-    Optional: ``pull(client, version)``, for asynchronous rounds
-    (``round.mode: async``): the client's download of server model
-    ``version`` has arrived and its next ``local_update(client, version,
-    budget)`` starts from it; ``aggregate`` then gets payloads whose ``meta``
-    carries ``staleness``, ``staleness_weight`` and ``version``.
+    Optional, each with a default that suits an algorithm whose clients all
+    download the same thing and hold nothing the records should show:
+
+    - ``downlink(client, round_index)``: what one client downloads; default
+      the broadcast itself.
+    - ``downloaded(client, round_index)``: that client's download arrived;
+      default nothing.
+    - ``client_storage_bytes(client)``: bytes of the model the client holds
+      as stored; default None (clients.csv leaves it empty).
+    - ``pull(client, version)``: asynchronous rounds (``round.mode: async``),
+      the client's download of model ``version`` arrived; default nothing.
+
+    The round driver needs to know which of ``downlink`` and ``downloaded`` a
+    class overrides (the defaults cost a call per client per round for
+    nothing); :attr:`per_client_downlink` and :attr:`tracks_downloads` say so,
+    set for every subclass from its methods.
     """
 
-    def broadcast(self, round_index: int) -> Payload:
-        """The model/knowledge the server sends to every client this round.
+    per_client_downlink: bool = False
+    tracks_downloads: bool = False
 
-        An algorithm whose clients download different things (one adapter per
-        model family, a one-time model download) also defines
-        ``downlink(client, round_index) -> Payload``; the engine then sizes
-        each client's download by it and calls ``broadcast`` only to let the
-        server prepare the round.
-        Such an algorithm may also define ``downloaded(client, round_index)``:
-        the engine calls it, before ``aggregate``, for every client whose
-        download arrived this round, so the algorithm knows what each client
-        holds.
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.per_client_downlink = cls.downlink is not Algorithm.downlink
+        cls.tracks_downloads = cls.downloaded is not Algorithm.downloaded
+
+    def broadcast(self, round_index: int) -> Payload:
+        """What the server sends every client this round.
+
+        Called once per round before any download.  An algorithm whose
+        clients download different things also overrides ``downlink``; the
+        driver then sizes each client's download by it and calls
+        ``broadcast`` only to let the server prepare the round.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.broadcast")
+
+    def downlink(self, client: int, round_index: int) -> Payload:
+        """What ``client`` downloads this round (after ``broadcast``); default: the broadcast."""
+        return self.broadcast(round_index)
+
+    def downloaded(self, client: int, round_index: int) -> None:
+        """``client``'s download arrived this round; called before ``aggregate`` for every such client."""
+
+    def client_storage_bytes(self, client: int) -> int | None:
+        """Bytes of the model ``client`` holds as stored; None when the algorithm declares nothing."""
+        return None
+
+    def pull(self, client: int, version: int) -> None:
+        """Asynchronous rounds: ``client`` holds server model ``version``; its next update starts from it.
+
+        ``aggregate`` then gets payloads whose ``meta`` carries ``staleness``,
+        ``staleness_weight`` and ``version``.
         """
 
     def work_flop(self, client: int, round_index: int) -> float:
         """Local compute this round [FLOP]; the device profile turns it into time."""
+        raise NotImplementedError(f"{type(self).__name__}.work_flop")
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
         """Train locally and encode the upload to fit ``budget``; None skips the upload."""
+        raise NotImplementedError(f"{type(self).__name__}.local_update")
 
     def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
-        """Combine delivered payloads; ``failures`` maps client -> why it sent nothing."""
+        """Combine delivered payloads; ``failures`` maps client -> why it sent nothing (the outcome's name)."""
+        raise NotImplementedError(f"{type(self).__name__}.aggregate")
 
     def evaluate(self, round_index: int) -> dict[str, float]:
-        """Metrics after aggregation (empty for network-only runs)."""
+        """Metrics after aggregation, names starting ``eval_`` (empty for network-only runs)."""
+        raise NotImplementedError(f"{type(self).__name__}.evaluate")
 
 
-Factory = Callable[[Any, int, int], Algorithm]
+# The algorithm's id in the run's seed tree (sim.rng.PURPOSES["workload"] is this number).
+SEED_PURPOSE = 8
+
+Factory = Callable[[Any, int, np.random.SeedSequence], Algorithm]
 _REGISTRY: dict[str, Factory] = {}
-# Algorithms that need torch register themselves when their module is imported;
-# importing them only on demand keeps ``import workloads`` (and network-only runs) torch-free.
+# The built-in algorithms that need torch register themselves when their module
+# is imported; naming them here (with the module that registers them) lets the
+# scenario accept them and keeps ``import workloads`` (and network-only runs) torch-free.
 _LAZY: dict[str, str] = {
     "fedavg_lora": "workloads.fedavg_lora",
     "fd_full": "workloads.fd_full",
     "fd_topk_zeropad": "workloads.fd_topk_zeropad",
     "adaptive_topk": "workloads.adaptive_topk",
     "fedsoda": "workloads.fedsoda",
+    "fedbiot": "workloads.fedbiot",
+    "flexlora": "workloads.flexlora",
     "local_only": "workloads.bounds",
     "centralised": "workloads.bounds",
 }
 
 
 def register(name: str) -> Callable[[Factory], Factory]:
-    """Class/function decorator: make an algorithm selectable by ``workload.algorithm``."""
+    """Class/function decorator: make an algorithm selectable by ``workload.algorithm``.
+
+    A name registered before a scenario is loaded is accepted by it.
+    """
 
     def deco(factory: Factory) -> Factory:
         if name in _REGISTRY:
@@ -118,16 +166,33 @@ def register(name: str) -> Callable[[Factory], Factory]:
     return deco
 
 
-def create(name: str, cfg: Any, num_clients: int, seed: int) -> Algorithm:
-    """Build a registered algorithm from its workload configuration."""
+def seed_branch(seed: int) -> np.random.SeedSequence:
+    """The algorithm's branch of the seed tree of a run with root ``seed`` (as ``sim.rng.branch(seed, "workload")``)."""
+    return np.random.SeedSequence(seed, spawn_key=(SEED_PURPOSE,))
+
+
+def create(name: str, cfg: Any, num_clients: int, seed: int | np.random.SeedSequence) -> Algorithm:
+    """Build a registered algorithm from its workload configuration.
+
+    ``seed`` is the algorithm's branch of the run's seed tree, or the run's
+    root seed (an int), whose branch is then taken.  The factory gets a fresh
+    copy of the branch, so spawning from it gives the same children whatever
+    was spawned from ``seed`` before.
+    """
     if name not in _REGISTRY and name in _LAZY:
         importlib.import_module(_LAZY[name])
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(available())}") from None
-    return factory(cfg, num_clients, seed)
+    ss = seed_branch(seed) if isinstance(seed, (int, np.integer)) else seed
+    fresh = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key, pool_size=ss.pool_size)
+    algorithm = factory(cfg, num_clients, fresh)
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(f"algorithm {name!r} built a {type(algorithm).__name__}, which does not subclass workloads.Algorithm")
+    return algorithm
 
 
 def available() -> list[str]:
+    """Every selectable algorithm name: the registered ones and the built-ins not yet imported."""
     return sorted(set(_REGISTRY) | set(_LAZY))

@@ -50,7 +50,7 @@ class LocalOnly(FedLM):
 class Centralised(FedLM):
     uses_public = False
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         super().__init__(cfg, num_clients, seed)
         first = self.clients[0]
         # Every private article in client 0's tokenizer (the anchor's), which the one model reads.

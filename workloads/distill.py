@@ -47,7 +47,7 @@ class Distillation(FedLM):
     share_hidden = False
     index_coding = "fixed"
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         super().__init__(cfg, num_clients, seed)
         self.target: tuple[np.ndarray, np.ndarray] | None = None  # (probs [P, V], support [P, V])
         self.view_targets: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # target mapped into each tokenizer

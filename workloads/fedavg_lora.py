@@ -32,7 +32,7 @@ __all__ = ["FedAvgLora"]
 class FedAvgLora(FedLM):
     uses_public = False
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         super().__init__(cfg, num_clients, seed)
         self.global_state: dict[str, dict[str, np.ndarray]] = {}  # shape -> adapter
         self.down = Payload(0)

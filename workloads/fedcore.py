@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from workloads.align import VocabMap, align_positions, normalise_piece, vocab_map
-from workloads.base import Payload
+from workloads.base import Algorithm, Payload
 from workloads.data import (
     Corpus, CorpusSplit, TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus,
 )
@@ -127,7 +128,7 @@ def _tokenizer_key(cfg: Any, client: int) -> str:
     return f"tiny-v{vocab}"
 
 
-class FedLM:
+class FedLM(Algorithm):
     """Shared state and steps; subclasses implement broadcast/local_update/aggregate.
 
     Clients whose tokenizers differ (``views`` has more than one entry) exchange
@@ -138,8 +139,8 @@ class FedLM:
 
     uses_public = True
 
-    def _setup(self, cfg: Any, seed: int) -> np.random.SeedSequence:
-        """Device, precision and threads; returns the workload's own branch of the scenario seed.
+    def _setup(self, cfg: Any, seed: np.random.SeedSequence) -> np.random.SeedSequence:
+        """Device, precision and threads; returns ``seed``, the workload's branch of the run's seed tree.
 
         Subclasses that build their clients differently call this too, and
         spawn from the branch in the same order, so every algorithm sees the
@@ -150,9 +151,9 @@ class FedLM:
         self.amp_dtype = pick_precision(cfg.precision, self.device)
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
-        return np.random.SeedSequence([seed, 0x574B])
+        return seed
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         data_ss, model_ss, client_ss = self._setup(cfg, seed).spawn(3)
         data = load_corpus(cfg.corpus)
         tiny = _source(cfg, 0) == "tiny"  # the scenario refuses tiny and pretrained sources in one run
@@ -275,8 +276,11 @@ class FedLM:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def train_private(self, c: LMClient, steps: int | None = None) -> float:
-        """``steps`` (default ``local_steps``) steps of cross-entropy on the label token; returns the last loss."""
+    def train_private(self, c: LMClient, steps: int | None = None, penalty: Callable[[], torch.Tensor] | None = None) -> float:
+        """``steps`` (default ``local_steps``) steps of cross-entropy on the label token; returns the last loss.
+
+        penalty : a regulariser added to every step's loss (FedBiOT's proximal term)
+        """
         c.model.train()
         loss_value = math.nan
         for _ in range(self.cfg.local_steps if steps is None else steps):
@@ -287,6 +291,8 @@ class FedLM:
             with self.autocast():
                 logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
             loss = torch.nn.functional.cross_entropy(logits.float(), x[:, -1])
+            if penalty is not None:
+                loss = loss + penalty()
             c.opt.zero_grad(set_to_none=True)
             loss.backward()
             c.opt.step()

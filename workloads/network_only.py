@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workloads.base import Budget, Payload, register
+from workloads.base import Algorithm, Budget, Payload, register
 
 __all__ = ["NetworkOnly"]
 
 
 @register("none")
-class NetworkOnly:
+class NetworkOnly(Algorithm):
     """Every client uploads ``payload_bits`` and receives ``downlink_bits`` per round."""
 
-    def __init__(self, cfg: Any, num_clients: int, seed: int) -> None:
+    def __init__(self, cfg: Any, num_clients: int, seed: Any) -> None:
         self.up = Payload(int(cfg.payload_bits))
         self.down = Payload(int(cfg.downlink_bits))
         self.flop = float(cfg.work_flop)

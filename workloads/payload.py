@@ -42,7 +42,6 @@ __all__ = [
     "bound_bits_per_entry",
     "encode_arrays",
     "decode_arrays",
-    "arrays_bits",
     "encode_masked",
     "decode_masked",
     "pack_parts",
@@ -283,10 +282,6 @@ def decode_topk(data: bytes) -> TopK:
 
 
 # --------------------------------------------------------------------------- named arrays
-
-
-def arrays_bits(arrays: Mapping[str, np.ndarray], precision: str = "fp16") -> int:
-    return 8 * len(encode_arrays(arrays, precision))
 
 
 def encode_arrays(arrays: Mapping[str, np.ndarray], precision: str = "fp16") -> bytes:

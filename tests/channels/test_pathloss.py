@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from channels.pathloss import free_space_db, log_distance_db, los_probability_umi
+from channels.pathloss import free_space_db, log_distance_db
 
 
 @pytest.mark.parametrize(
@@ -26,10 +26,3 @@ def test_log_distance_defaults_to_free_space_at_reference_and_clamps_below():
     expected = 20 * np.log10(4 * np.pi * 1.0 * 3.5e9 / 299_792_458.0)
     np.testing.assert_allclose(pl, [expected, expected])
 
-
-def test_umi_los_probability_hand_values():
-    # TR 38.901 Table 7.4.2-1 UMi: 1 up to 18 m, then 18/d + exp(-d/36)(1 - 18/d).
-    p = los_probability_umi(np.array([5.0, 18.0, 36.0, 100.0]))
-    np.testing.assert_allclose(
-        p, [1.0, 1.0, 0.5 + np.exp(-1) * 0.5, 0.18 + np.exp(-100 / 36) * 0.82], rtol=1e-12
-    )

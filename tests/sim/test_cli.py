@@ -34,7 +34,7 @@ def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, write_y
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{scn}:2: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami"
+        f"{scn}:2: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami (did you mean 'rayleigh'?)"
     ]
     assert "Traceback" not in proc.stderr and not out.exists()
 

@@ -12,7 +12,7 @@ from sim.multicast import extend_blocks, multicast_arq
 from sim.run import run_scenario
 from sim.scenario import ScenarioError, load_scenario
 from tests.conftest import deep_merge, scenario
-from workloads.base import Payload
+from workloads.base import Algorithm, Payload
 
 # Three clients at known distances, no fading, no errors: a 0 dBm base station
 # keeps every downlink SNR under Shannon's cap, so the rates are B log2(1 + SNR).
@@ -135,10 +135,11 @@ def test_retransmissions_count_on_the_air_and_a_lost_receiver_is_a_downlink_fail
     assert res.rounds[0]["downlink_air_bytes"] == 4 * 12_000 // 8
 
 
-class _TwoKinds:
+class _TwoKinds(Algorithm):
     """Clients 0 and 1 download the broadcast; client 2 its own, larger, download."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.down, self.own = Payload(2_400_000), Payload(4_800_000)
 
     def broadcast(self, round_index):

@@ -120,8 +120,9 @@ def test_nr_mcs_bler_drives_arq_retransmissions(tmp_path, write_yaml):
         },
     )
     assert all(r["outcome"] == "delivered" for r in rows)
-    # Tries per packet delivered within M attempts: (1 - p^M) / (1 - p) - M p^M / (1 - p^M) ~ 1 / (1 - p).
-    mean = (1 - p**max_attempts) / (1 - p) - max_attempts * p**max_attempts / (1 - p**max_attempts)
+    # Every packet got through within M tries, so each one's tries are geometric truncated at M:
+    # E[T | T <= M] = sum_j j p^(j-1) (1 - p) / (1 - p^M) = 1 / (1 - p) - M p^M / (1 - p^M).
+    mean = 1 / (1 - p) - max_attempts * p**max_attempts / (1 - p**max_attempts)
     per_packet_sd = np.sqrt(p) / (1 - p)
     measured = sum(int(r["attempts"]) for r in rows) / (packets * clients)
     assert measured == pytest.approx(mean, abs=4 * per_packet_sd / np.sqrt(packets * clients))

@@ -79,28 +79,65 @@ def embedded_pngs(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 def test_run_report_is_rebuilt_from_a_finished_folder(tmp_path):
-    scn = Scenario.model_validate({"seed": 2, "rounds": 3, "clients": {"count": 5}, "round": {"deadline_s": 0.5}})
+    # 5 clients, 3 rounds, the default 1 Mbit each way per client per round, a deadline every client makes.
+    scn = Scenario.model_validate({"seed": 2, "rounds": 3, "clients": {"count": 5}, "round": {"deadline_s": 3.0}})
     run_scenario(scn, tmp_path)
 
     assert main(["report", str(tmp_path)]) == 0
 
     page = (tmp_path / "report.html").read_text()
     md = (tmp_path / "report.md").read_text()
-    pngs = embedded_pngs(page)
+    clients, rows = read_csv(tmp_path / "clients.csv"), read_csv(tmp_path / "rounds.csv")
+    assert [c["outcome"] for c in clients] == ["delivered"] * 15
+    # 15 uploads and 15 downloads of 125,000 bytes: 1.875 MB each way.
+    assert "| uplink payload | 1.88 MB |" in md and "| downlink payload | 1.88 MB |" in md
+    assert "| uploads delivered | 15 of 15 |" in md and "| delivered | 15 |" in md and "| deadline | 0 |" in md
+    # Energy: 5 W while computing plus 23 dBm = 0.19953 W while sending, summed over client-rounds.
+    energy_j = sum(5.0 * float(c["compute_s"]) + 0.199526231 * float(c["airtime_s"]) for c in clients)
+    assert f"| client energy | {energy_j:.3f} J |" in md
+    assert f"| simulated time | {sum(float(r['duration_s']) for r in rows):.3f} s |" in md
+    # ceil(1e6 / 12000) = 84 packets, none lost.
+    assert {c["attempts"] for c in clients} == {"84"}
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert names == ["airtime_energy.png", "cell_map.png", "dropped.png", "latency.png", "uplink_by_round.png"]
-    assert len(pngs) == 5 and all(p.startswith(PNG_MAGIC) for p in pngs)
+    # The page inlines exactly the plots written beside it.
+    assert sorted(embedded_pngs(page)) == sorted((tmp_path / "plots" / n).read_bytes() for n in names)
+    assert all(p.startswith(PNG_MAGIC) for p in embedded_pngs(page))
     assert "## Totals" in md and "](plots/cell_map.png)" in md
     assert "http" not in page.lower().replace("http-equiv", "")
 
 
-def test_a_multi_cell_run_keeps_its_cell_map(tmp_path):
+def test_a_multi_cell_run_keeps_its_cell_map(tmp_path, monkeypatch):
+    import matplotlib.figure
+    import numpy as np
+
     placement = {"kind": "hex_grid", "num_rings": 1, "isd_m": 300}
     run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 14, "placement": placement}}), tmp_path)
+    saved = []
+    savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k))[1])
 
     assert main(["report", str(tmp_path)]) == 0
+
     assert "](plots/cell_map.png)" in (tmp_path / "report.md").read_text()
+    ax = next(ax for fig in saved for ax in fig.axes if any(line.get_marker() == "^" for line in ax.get_lines()))
+    (sites,) = [np.column_stack(line.get_data()) for line in ax.get_lines() if line.get_marker() == "^"]
+    # One ring around the centre at isd 300 m: the centre, then six sites 300 m out, 60 degrees apart.
+    np.testing.assert_allclose(np.sort(np.hypot(*sites.T)), [0.0] + [300.0] * 6, atol=1e-9)
+    bearings = np.sort(np.degrees(np.arctan2(sites[1:, 1], sites[1:, 0])) % 360)
+    np.testing.assert_allclose(np.diff(bearings), [60.0] * 5, atol=1e-9)
+    # Every client is drawn where its record puts it: its distance to the nearest site is its distance_m.
+    (xy,) = [c.get_offsets() for c in ax.collections if len(c.get_offsets()) == 14]
+    nearest = np.min(np.hypot(xy[:, None, 0] - sites[None, :, 0], xy[:, None, 1] - sites[None, :, 1]), axis=1)
+    np.testing.assert_allclose(nearest, [float(c["distance_m"]) for c in read_csv(tmp_path / "clients.csv")], rtol=1e-9)
 
 
 def test_run_report_plots_accuracy_when_the_workload_evaluates(tmp_path):

@@ -22,7 +22,7 @@ def test_ten_line_yaml_works_and_fills_defaults(write_yaml):
 def test_bad_choice_names_file_line_field_and_choices(write_yaml):
     path = write_yaml("rounds: 2\nchannel:\n  fading:\n    model: raleigh\n", name="quick.yaml")
     assert error_of(path) == (
-        f"{path}:4: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami"
+        f"{path}:4: channel.fading.model: 'raleigh' is not one of none, rayleigh, rician, nakagami (did you mean 'rayleigh'?)"
     )
 
 
@@ -65,7 +65,12 @@ def test_unreadable_documents(tmp_path, content, problem):
 
 
 def test_syntax_error_names_the_line(write_yaml):
-    assert error_of(write_yaml("rounds: 2\nclients:\n  count: [1,\n")).split(":")[1].isdigit()
+    # The flow mapping opened with { on line 3 is closed with ]: the parser stops at that ].
+    path = write_yaml("rounds: 2\nclients:\n  placement: {kind: ring]\nseed: 3\n")
+    assert error_of(path) == f"{path}:3: YAML syntax error: expected ',' or '}}', but got ']'"
+    # An unclosed list runs to the end of the file: the error is where the parser ran out, line 4.
+    path = write_yaml("rounds: 2\nclients:\n  count: [1,\n")
+    assert error_of(path) == f"{path}:4: YAML syntax error: expected the node content, but found '<stream end>'"
 
 
 def test_missing_file(tmp_path):

@@ -24,6 +24,17 @@ def make(algorithm: str, **workload):
     return workloads.create(algorithm, scn.workload, scn.clients.count, scn.seed)
 
 
+# Parameters by hand (Llama, vocab 512, untied head, no biases, MLP 2h wide), LoRA r = 8 on q_proj, v_proj, lm_head:
+# h 32, 2 layers, 2 heads: 2 x 512 x 32 + 2 x (4 x 32^2 + 3 x 32 x 64 + 2 x 32) + 32 = 53,408,
+#   LoRA 2 x 2 x (8 x 32 + 32 x 8) + (8 x 32 + 512 x 8) = 6,400: 59,808;
+# h 48, 3 layers, 4 heads: 2 x 512 x 48 + 3 x (4 x 48^2 + 3 x 48 x 96 + 2 x 48) + 48 = 118,608,
+#   LoRA 3 x 2 x (8 x 48 + 48 x 8) + (8 x 48 + 512 x 8) = 9,088: 127,696.
+PARAMS = {0: 59_808, 1: 127_696}
+# A private sequence is 24 article tokens, the separator and the label (26); a public one lacks the label (25).
+TRAIN_TOKENS = 6 * 16 * 26  # local_steps x batch_size x sequence length
+PUBLIC_TOKENS = 16 * 25  # public_size x public sequence length
+
+
 def test_clients_really_have_their_stated_sizes_and_flops_follow_them():
     alg = make("fedavg_lora")
     for c in alg.clients:
@@ -31,12 +42,20 @@ def test_clients_really_have_their_stated_sizes_and_flops_follow_them():
         want = MIXED[c.index % 2]
         assert (cfg.hidden_size, cfg.num_hidden_layers) == (want["hidden_size"], want["layers"])
         assert cfg.num_attention_heads == want.get("heads", 2)  # unset: the workload-level heads
-    small, big = alg.clients[0], alg.clients[1]
-    assert small.params < big.params
-    # Same private data size would give the same tokens; FLOPs scale with each client's own parameters.
-    ratio = alg.work_flop(1, 0) / alg.work_flop(0, 0)
-    tokens = (min(16, big.ids.shape[0]) / min(16, small.ids.shape[0]))
-    assert ratio == pytest.approx(big.params / small.params * tokens)
+        assert c.params == PARAMS[c.index % 2]
+    # 6 FLOP per parameter per trained token (Kaplan et al. 2020); fedavg_lora touches no public data.
+    for i in range(4):
+        assert alg.work_flop(i, 0) == alg.work_flop(i, 3) == 6 * PARAMS[i % 2] * TRAIN_TOKENS
+
+
+def test_distillation_flops_count_the_public_passes():
+    alg = make("adaptive_topk")
+    for i in (0, 1):
+        # Round 0: training plus one inference pass over the public set at 2 FLOP per parameter per token;
+        # later rounds also distil distill_steps = 2 times over it at 6 FLOP per parameter per token.
+        assert alg.work_flop(i, 0) == PARAMS[i] * (6 * TRAIN_TOKENS + 2 * PUBLIC_TOKENS)
+        assert alg.work_flop(i, 1) == PARAMS[i] * (6 * (TRAIN_TOKENS + 2 * PUBLIC_TOKENS) + 2 * PUBLIC_TOKENS)
+    assert alg.work_flop(0, 0) == 943_531_008  # 59,808 x (14,976 + 800)
 
 
 def test_fedavg_averages_only_adapters_of_one_shape():
@@ -70,7 +89,23 @@ def test_a_mixed_size_run_completes(tmp_path):
     run_scenario(Scenario.model_validate(tiny_scenario("adaptive_topk", client_models=MIXED, warmup_steps=5)), tmp_path)
     with open(tmp_path / "rounds.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 and all(0.0 <= float(r["eval_accuracy"]) <= 1.0 for r in rows)
+    with open(tmp_path / "clients.csv") as f:
+        clients = list(csv.DictReader(f))
+
+    assert len(rows) == 2
+    sent = [c for c in clients if c["k"] != ""]
+    assert {c["client"] for c in sent} >= {"0", "1"}  # both widths uploaded
+    # Whatever the width, an upload is Top-k over P = 16 x 2 = 32 positions of the 512-token vocabulary
+    # (9 index + 16 value bits an entry: 100 k bytes, plus a 15-byte header) and the [P, r] = [32, 8] fp16
+    # hidden projection (512 bytes, plus 6 + 2 + len("llama") + 1 + 2 x 4 = 22 of header), each behind a
+    # 4-byte length: 8 x (557 + 100 k) bits.
+    for c in sent:
+        assert int(c["payload_bits"]) == 8 * (557 + 100 * int(c["k"]))
+    for r in rows:
+        mine = [c for c in clients if c["round"] == r["round"]]
+        assert int(r["uplink_bytes"]) == sum(int(c["payload_bits"]) for c in mine) // 8
+        # The mean over 4 clients of each one's accuracy on 100 test sequences: a multiple of 1 / 400.
+        assert float(r["eval_accuracy"]) * 400 == pytest.approx(round(float(r["eval_accuracy"]) * 400), abs=1e-6)
 
 
 def test_client_models_are_validated_with_one_line_errors(tmp_path):

@@ -40,7 +40,6 @@ def test_topk_round_trip_within_quantisation(msg, precision, coding):
     data = encode_topk(msg, precision, coding)
     out = decode_topk(data)
 
-    assert 8 * len(data) == topk_bits(msg.vocab_size, msg.positions, msg.k, precision, coding)
     np.testing.assert_array_equal(out.indices, msg.indices)
     if precision == "fp16":
         np.testing.assert_array_equal(out.values, msg.values.astype(np.float16).astype(np.float32))
@@ -49,6 +48,31 @@ def test_topk_round_trip_within_quantisation(msg, precision, coding):
         # Grid step (max - min) / 255, half a step of error, plus fp16 rounding of the bounds.
         tol = span / 510 + 2e-3 * np.abs(msg.values).max(axis=1) + 1e-6
         assert np.all(np.abs(out.values - msg.values) <= tol[:, None])
+
+
+@pytest.mark.parametrize(
+    "vocab, positions, k, precision, coding, bits",
+    [
+        # 15-byte header (magic, precision, coding: 1 byte each; V, P, k: 4 bytes each), then the body to whole bytes.
+        # 4 x 32 indices at ceil(log2 2048) = 11 bits = 1408, values 4 x 32 x 16 = 2048: 3456 bits = 432 bytes.
+        (2048, 4, 32, "fp16", "fixed", 8 * (15 + 432)),
+        # Same indices, values 4 x 32 x 8 = 1024, plus each position's fp16 min and max 4 x 32 = 128: 320 bytes.
+        (2048, 4, 32, "int8", "fixed", 8 * (15 + 320)),
+        # C(10, 3) = 120; 120^2 = 14400 < 2^14: 14 index bits, values 2 x 3 x 16 = 96: 110 bits -> 14 bytes.
+        (10, 2, 3, "fp16", "entropy", 8 * (15 + 14)),
+        # 3 x 5 indices at ceil(log2 100) = 7 bits = 105, values 3 x 5 x 16 = 240: 345 bits -> 44 bytes.
+        (100, 3, 5, "fp16", "fixed", 8 * (15 + 44)),
+        # k = V: the index set is implied, only 16 values of 16 bits: 32 bytes.
+        (16, 1, 16, "fp16", "entropy", 8 * (15 + 32)),
+    ],
+)
+def test_topk_size_is_the_hand_counted_bits(vocab, positions, k, precision, coding, bits):
+    dense = np.random.default_rng(0).normal(size=(positions, vocab)).astype(np.float32)
+
+    data = encode_topk(TopK.from_dense(dense, k), precision, coding)
+
+    assert 8 * len(data) == bits
+    assert topk_bits(vocab, positions, k, precision, coding) == bits
 
 
 @settings(max_examples=40, deadline=None)
