@@ -58,6 +58,13 @@ def _prb_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
     if most <= prbs * cells:
         return []
     prb_khz = 12 * scn.cell.scs_khz
+    if prbs == 0:
+        band_khz = scn.cell.bandwidth_mhz * 1e3
+        what = ("clients time-share it, each spreading its power over the whole band (`medium.min_allocation: prb`)."
+                if scn.medium.min_allocation == "prb" else
+                "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`).")
+        return [f"The uplink band ({band_khz:g} kHz) is narrower than one PRB of {prb_khz:g} kHz and up to {most} "
+                f"clients shared it: {what}", ""]
     if scn.medium.min_allocation == "prb":
         what = (f"each client concentrated its power in one PRB at most and the {prbs} PRBs were time-shared "
                 "(`medium.min_allocation: prb`).")

@@ -58,3 +58,17 @@ def test_the_report_says_when_clients_outnumber_prbs(tmp_path):
     summary = run_scenario(scenario(**cfg), tmp_path / "r")
     assert summary["uplink_prbs"] == 10
     assert "Up to 20 clients shared 10 uplink PRBs of 360 kHz per cell" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_band_narrower_than_one_prb_is_reported_as_such(tmp_path):
+    cfg = {
+        "rounds": 1,
+        "clients": {"count": 3},
+        "cell": {"bandwidth_mhz": 0.05},
+        "workload": {"algorithm": "none", "payload_bits": 1000, "downlink_bits": 1000},
+    }
+    summary = run_scenario(scenario(**cfg), tmp_path / "r")
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert summary["uplink_prbs"] == 0
+    assert "The uplink band (50 kHz) is narrower than one PRB of 360 kHz and up to 3 clients shared it" in report
+    assert "0 PRBs" not in report
