@@ -46,7 +46,8 @@ def miss(payload_bits: int, doppler_hz: float) -> float:
                 "fading": {"model": "rayleigh", "doppler_hz": doppler_hz},
                 "rate": {"max_se_bps_hz": None},
             },
-            "medium": {"uplink_sharing": "fdma_static"},
+            # Fluid shares of B/N (narrower than one PRB): the closed forms drawn beside are worked on them.
+            "medium": {"uplink_sharing": "fdma_static", "min_allocation": "none"},
             "round": {"deadline_s": DEADLINE_S},
             "workload": {"algorithm": "none", "payload_bits": payload_bits, "downlink_bits": 0, "work_flop": 0},
         }

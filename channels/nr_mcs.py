@@ -59,6 +59,11 @@ class McsTable:
     mcs : MCS index chosen at each grid point
     se_bps_hz : spectral efficiency Qm * R of that MCS [bit/s/Hz]
     tbler : transport-block error rate of that MCS at that SNR
+    tbler_by_mcs : [num_mcs, num_grid_points] TBLER of every MCS at every grid
+        point (1 where the BLER data have no entry), for HARQ chase combining;
+        None = not computed
+    tb_bits_by_mcs : [num_mcs] transport-block size of every MCS on the table's
+        resource elements (TS 38.214 5.1.3.2, Sionna's ``calculate_tb_size``) [bit]
     """
 
     snr_db_min: float
@@ -66,6 +71,8 @@ class McsTable:
     mcs: np.ndarray
     se_bps_hz: np.ndarray
     tbler: np.ndarray
+    tbler_by_mcs: np.ndarray | None = None
+    tb_bits_by_mcs: np.ndarray | None = None
 
     def index(self, snr_linear: np.ndarray | float) -> np.ndarray:
         """Nearest grid point of each SNR, clamped to the grid (Sionna's rule)."""
@@ -116,12 +123,32 @@ def sionna_mcs_table(direction: str, mcs_table: int, bler_target: float, allocat
             mcs, sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table, mcs_category=data_category
         )
         qm, rate = MCSDecoderNR()(mcs, torch.full_like(mcs, mcs_table), torch.full_like(mcs, category))
+        # Every MCS at every SNR, for the TBLER after chase combining (MCS 0-2 have no data: inf -> 1).
+        by_mcs = [
+            phy(
+                torch.full_like(mcs, m), sinr_eff=sinr, num_allocated_re=re, mcs_table_index=mcs_table,
+                mcs_category=data_category,
+            )[3].to(torch.float64).numpy()
+            for m in range(int(mcs.max()) + 1)
+        ]
+    # The transport block the BLER tables are for: allocated_re resource elements at each MCS.
+    from sionna.phy.nr.utils import calculate_tb_size
+
+    num_mcs = 29 if mcs_table == 1 else 28  # TS 38.214 Tables 5.1.3.1-1 and -2: MCS 0-28 and 0-27
+    all_mcs = torch.arange(num_mcs, dtype=torch.int32)
+    qm_all, r_all = MCSDecoderNR()(all_mcs, torch.full_like(all_mcs, mcs_table), torch.full_like(all_mcs, category))
+    tb_bits = np.array([
+        int(calculate_tb_size(int(q), float(r), num_coded_bits=int(q) * allocated_re, return_cw_length=False)[0])
+        for q, r in zip(qm_all.tolist(), r_all.tolist())
+    ], dtype=np.int64)
     table = McsTable(
         snr_db_min=float(lo),
         snr_db_step=float(step),
         mcs=mcs.numpy().astype(np.int64),
         se_bps_hz=(qm.to(torch.float64) * rate.to(torch.float64)).numpy(),
         tbler=np.clip(tbler.to(torch.float64).numpy(), 0.0, 1.0),
+        tbler_by_mcs=np.clip(np.nan_to_num(np.array(by_mcs), nan=1.0, posinf=1.0), 0.0, 1.0),
+        tb_bits_by_mcs=tb_bits,
     )
     check_capacity(table, bler_target, f"{direction} MCS table {mcs_table}")
     return table
@@ -171,6 +198,28 @@ class NrMcsRate:
 
     def rate_bps(self, snr_linear: np.ndarray | float, bandwidth_hz: float | np.ndarray) -> np.ndarray:
         return np.asarray(bandwidth_hz) * self.spectral_efficiency(snr_linear)
+
+    def tb_bits(self, snr_linear: float) -> int:
+        """Transport-block size of the MCS chosen at ``snr_linear`` [bit]: the packet its TBLER is for."""
+        if self.table.tb_bits_by_mcs is None:
+            raise ValueError("this MCS table has no transport-block sizes (tb_bits_by_mcs)")
+        return int(self.table.tb_bits_by_mcs[int(self.mcs_index(snr_linear))])
+
+    def combined_bler(self, snr_linear: float, attempts: int) -> np.ndarray:
+        """[attempts] TBLER after chase-combining k = 1 .. attempts copies sent at ``snr_linear``.
+
+        The MCS is the one link adaptation picks at ``snr_linear``; copy k is
+        decoded at k times that SNR (maximum-ratio combining of identical
+        copies).  1 throughout where that MCS is above capacity at the SNR.
+        """
+        tab = self.table
+        if tab.tbler_by_mcs is None:
+            raise ValueError("this MCS table has no per-MCS BLER curves (tbler_by_mcs) for chase combining")
+        g = int(tab.index(snr_linear))
+        if tab.se_bps_hz[g] > np.log2(1.0 + snr_linear):
+            return np.ones(attempts)
+        k = np.arange(1, attempts + 1)
+        return tab.tbler_by_mcs[tab.mcs[g], tab.index(k * snr_linear)]
 
     def block_error_rate(self, snr_linear: np.ndarray | float) -> np.ndarray:
         """TBLER of the chosen MCS at each SNR; 1 where its rate would exceed capacity."""

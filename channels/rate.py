@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RateModel", "ShannonRate", "TimeShare", "tdd_shares", "NR_MAX_SE_BPS_HZ", "TDD_SPECIAL_SYMBOLS"]
+__all__ = ["RateModel", "ShannonRate", "TimeShare", "combined_bler", "chase_error_rates", "tdd_shares", "NR_MAX_SE_BPS_HZ", "TDD_SPECIAL_SYMBOLS"]
 
 # The special slot of a TDD pattern, (downlink, guard, uplink) OFDM symbols of 14:
 # 10:2:2, the format commonly configured with DDDSU in n78 (3.5 GHz).
@@ -63,6 +63,31 @@ class ShannonRate:
         """Zero: a rate at (or a gap below) capacity is taken as error-free."""
         return np.zeros(np.shape(snr_linear))
 
+    def combined_bler(self, snr_linear: float, attempts: int) -> np.ndarray:
+        """[attempts] zeros: nothing to combine on an error-free link."""
+        return np.zeros(attempts)
+
+
+def combined_bler(model: RateModel, snr_linear: float, attempts: int) -> np.ndarray:
+    """[attempts] block error rate after chase-combining k = 1 .. attempts copies sent at ``snr_linear``.
+
+    A model without its own ``combined_bler`` takes the block error rate at k
+    times the SNR (a code whose error rate depends only on the SNR).
+    """
+    own = getattr(model, "combined_bler", None)
+    if own is not None:
+        return np.asarray(own(snr_linear, attempts), dtype=float)
+    return np.asarray(model.block_error_rate(snr_linear * np.arange(1, attempts + 1)), dtype=float)
+
+
+def chase_error_rates(combined: np.ndarray, extra_loss: float) -> np.ndarray:
+    """[M] P(try k fails | tries 1 .. k-1 failed) from the BLER after k combined copies, k = 1 .. M."""
+    bler = np.clip(np.asarray(combined, dtype=float), 0.0, 1.0)
+    before = np.concatenate([[1.0], bler[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        block = np.where(before > 0.0, np.minimum(bler / before, 1.0), 0.0)
+    return 1.0 - (1.0 - block) * (1.0 - extra_loss)
+
 
 def tdd_shares(pattern: str, special: tuple[int, int, int] = TDD_SPECIAL_SYMBOLS) -> tuple[float, float]:
     """(uplink, downlink) share of time of a TDD slot pattern such as ``"DDDSU"``.
@@ -101,3 +126,9 @@ class TimeShare:
 
     def block_error_rate(self, snr_linear: np.ndarray) -> np.ndarray:
         return self.inner.block_error_rate(snr_linear)
+
+    def combined_bler(self, snr_linear: float, attempts: int) -> np.ndarray:
+        return combined_bler(self.inner, snr_linear, attempts)
+
+    def tb_bits(self, snr_linear: float) -> int:
+        return int(self.inner.tb_bits(snr_linear))  # type: ignore[attr-defined]

@@ -97,8 +97,9 @@ def _rma(
     h_ue = np.asarray(h_ut, dtype=float)
     # RMa's breakpoint uses the actual antenna heights (no effective height).
     d_bp = 2.0 * np.pi * h_bs * h_ue * fc * 1e9 / SPEED_OF_LIGHT_M_S
-    d3d_bp = np.hypot(d_bp, h_bs - h_ue)
-    los = np.where(d2d <= d_bp, _rma_los1(d3d, fc, h), _rma_los1(d3d_bp, fc, h) + 40.0 * np.log10(d3d / d3d_bp))
+    # Beyond it, the TR's PL2 = PL1(d_BP) + 40 log10(d_3D / d_BP): the 2D breakpoint distance in both
+    # places, as Table 7.4.1-1 writes it (and ns-3 computes it).
+    los = np.where(d2d <= d_bp, _rma_los1(d3d, fc, h), _rma_los1(d_bp, fc, h) + 40.0 * np.log10(d3d / d_bp))
     nlos = (
         161.04
         - 7.1 * np.log10(w)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from channels import Channel, Drop, Fading, ShannonRate, fixed, free_space_db, log_distance_db, uniform_disc
 from channels.geometry import ring
@@ -27,6 +28,9 @@ from sim.scenario import Scenario
 
 __all__ = ["Radio", "build_radio", "device_speeds"]
 
+# TR 38.901 Table 7.6.3.1-2: correlation distance of the LOS/NLOS state [m].
+LOS_CORRELATION_M = {"umi": 50.0, "uma": 50.0, "rma": 60.0, "inh": 10.0}
+
 # fedwave's long-standing log-normal sigma for the non-3GPP models (a common
 # urban macro figure; TR 38.901 gives per-scenario values for its own models).
 DEFAULT_SHADOWING_SIGMA_DB = 8.0
@@ -37,9 +41,12 @@ class Radio:
     """The cell for one run; arrays are [num_clients].
 
     With moving clients, :meth:`advance` moves them: ``drop``, ``pathloss_db``
-    and the channel's mean SNR then describe the latest time advanced to.  LOS
-    state stays that of the first drop; shadowing follows each client's path
-    when it has a correlation distance, and stays put otherwise.
+    and the channel's mean SNR then describe the latest time advanced to.  A
+    drawn LOS state (``los: auto``) follows each client's path: a standard
+    normal per client, AR(1) in displacement with TR 38.901's LOS correlation
+    distance, gives LOS where its normal CDF is below the LOS probability at
+    the client's new distance.  Shadowing follows each path when it has a
+    correlation distance, and stays put otherwise.
     """
 
     drop: Drop
@@ -53,6 +60,8 @@ class Radio:
     shadowing_sigma_db: np.ndarray | None = None
     shadowing_normals: np.ndarray | None = None
     shadowing_gens: list[np.random.Generator] | None = None
+    los_normals: np.ndarray | None = None
+    los_gens: list[np.random.Generator] | None = None
 
     def advance(self, t_s: float) -> None:
         """Move the clients to simulated time ``t_s`` and update the large-scale channel."""
@@ -60,9 +69,25 @@ class Radio:
             return
         d = self.drop
         self.drop = Drop(self.mobility.positions(t_s), d.ue_height_m, d.bs_height_m)
+        moved = np.hypot(*(self.drop.xy_m - d.xy_m).T)
+        pl_cfg = self.scenario.channel.pathloss
+        if self.los_normals is not None and self.los_gens is not None:
+            los_model = pl_cfg.model if pl_cfg.model in TR38901_MODELS else "umi"
+            w = np.array([g.standard_normal() for g in self.los_gens])
+            self.los_normals = evolve_normals(self.los_normals, moved, LOS_CORRELATION_M[los_model], w)
+            p_los = tr38901_los_probability(los_model, self.drop.distance_2d_m, self.drop.ue_height_m, pl_cfg.inh_office)
+            self.los = ndtr(self.los_normals) < p_los
+            if self.shadowing_sigma_db is not None and pl_cfg.model in TR38901_MODELS \
+                    and self.scenario.channel.shadowing_sigma_db is None:
+                # The TR's sigma depends on the LOS state (and RMa's on the distance).
+                self.shadowing_sigma_db = tr38901_shadowing_sigma_db(
+                    pl_cfg.model, self.los, self.drop.distance_2d_m, self.scenario.cell.carrier_ghz * 1e9,
+                    self.drop.bs_height_m, self.drop.ue_height_m,
+                )
+                if self.shadowing_normals is not None:
+                    self.shadowing_db = self.shadowing_sigma_db * self.shadowing_normals
         corr_m = self.scenario.channel.shadowing_correlation_m
         if corr_m is not None and self.shadowing_normals is not None and self.shadowing_gens is not None:
-            moved = np.hypot(*(self.drop.xy_m - d.xy_m).T)
             w = np.array([g.standard_normal() for g in self.shadowing_gens])
             self.shadowing_normals = evolve_normals(self.shadowing_normals, moved, corr_m, w)
             self.shadowing_db = self.shadowing_sigma_db * self.shadowing_normals
@@ -199,6 +224,7 @@ def build_radio(scn: Scenario) -> Radio:
     drop = _drop(scn)
     pl_cfg = scn.channel.pathloss
     carrier_hz = scn.cell.carrier_ghz * 1e9
+    u_los = None
     if pl_cfg.model == "free_space" or pl_cfg.los == "los":
         los = np.ones(n, dtype=bool)
     elif pl_cfg.los == "nlos":
@@ -207,7 +233,8 @@ def build_radio(scn: Scenario) -> Radio:
         # log_distance has no LOS probability of its own: it borrows UMi's.
         los_model = pl_cfg.model if pl_cfg.model in TR38901_MODELS else "umi"
         p_los = tr38901_los_probability(los_model, drop.distance_2d_m, drop.ue_height_m, pl_cfg.inh_office)
-        los = _one_per_client(scn, "los", "random") < p_los
+        u_los = _one_per_client(scn, "los", "random")
+        los = u_los < p_los
     pathloss = _pathloss_db(scn, drop, los)
     shadow = np.zeros(n)
     sigma_db = z = None
@@ -276,10 +303,15 @@ def build_radio(scn: Scenario) -> Radio:
     )
     if scn.channel.interference == "full_load":
         channel.inr_ul = inr_ul
+    los_z = los_gens = None
+    if u_los is not None and mobility is not None and mobility.moving:
+        # The drop's uniform as a normal, to be carried along each path (the drop's LOS is U < P_LOS).
+        los_z = ndtri(np.clip(u_los, 1e-300, 1.0 - 1e-16))
+        los_gens = client_generators(scn.seed, "los_motion", n)
     motion_gens = None
     if z is not None and mobility is not None and scn.channel.shadowing_correlation_m is not None:
         motion_gens = client_generators(scn.seed, "shadowing_motion", n)
-    return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn, sigma_db, z, motion_gens)
+    return Radio(drop, los, pathloss, shadow, channel, rate, mobility, scn, sigma_db, z, motion_gens, los_z, los_gens)
 
 
 def _rates(scn: Scenario) -> tuple[RateModel, RateModel]:

@@ -27,14 +27,18 @@ import numpy as np
 import simpy
 
 from channels.link import dbm_to_w
+from channels.power_control import link_to_power, pusch_power_dbm
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
-from sim.medium import ArqOutcome, MultiCellMedium, Transfer, make_medium
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
+from sim.energy import client_energy_j
+from sim.harq import harq_attempts
+from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
+from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
 from sim.outcome import OUTCOMES, Outcome
-from sim.rng import RoundNormals, RoundUniforms, client_generators
+from sim.rng import RoundNormals, RoundUniforms, client_generators, generator
 from sim.scenario import Scenario
 from sim.selection import Selector
 from sim.fastround import FastRounds, events_needed, per_client
@@ -64,6 +68,8 @@ CLIENT_COLUMNS = (
     "compute_s",
     "energy_j",
     "outcome",
+    "downlink_airtime_s",
+    "tx_power_dbm",
 )
 # round.mode async adds the staleness of each update (sync records keep their columns and bytes).
 ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
@@ -92,7 +98,9 @@ class _Round:
     """Per-round state shared by the server and the client processes."""
 
     def __init__(self, env: simpy.Environment, index: int, n: int, t0: float, deadline_abs: float) -> None:
+        self.env = env
         self.index, self.t0, self.deadline_abs = index, t0, deadline_abs
+        self.end_s = np.full(n, np.nan)  # when each client's part in the round ended (nan: at the close)
         self.closed = False
         self.pending = n
         self.all_done = env.event()
@@ -119,7 +127,14 @@ class _Round:
         self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
         self.dl_arq: dict[int, ArqOutcome] = {}
         self.ul_arq: Any = None  # sim.arq.ArqTables of the round's uploads
+        # Multicast (medium.downlink_mode): per group its virtual receiver, ARQ and transfer; per receiver its group.
+        self.group_index: list[int] = []
+        self.mc: list[MulticastOutcome] = []
+        self.mc_transfer: list[Transfer] = []
+        self.group_of: dict[int, int] = {}
+        self.mc_ok: dict[int, bool] = {}
         self.compute_s = np.empty(0)
+        self.tx_dbm = np.empty(0)  # each client's uplink transmit power this round
 
     def restrict(self, members: np.ndarray) -> None:
         """Only ``members`` (client indices) take part this round."""
@@ -132,6 +147,7 @@ class _Round:
             self.all_done.succeed()
 
     def finish(self, client: int) -> None:
+        self.end_s[client] = self.env.now
         self.busy[client] = False
         self.pending -= 1
         if self.pending == 0:
@@ -154,12 +170,20 @@ class Engine:
         self.downlink = self._medium(ch.bandwidth_dl_hz, med.downlink_sharing, ch.rate_downlink, False)
         if np.any(ch.inr_ul > 0):
             self.uplink.set_interference(ch.inr_ul)
+        self.prb_hz = 12 * scn.cell.scs_khz * 1e3
+        if med.min_allocation == "prb":
+            self.uplink.set_min_allocation(self.prb_hz)
         self._fading = RoundNormals(client_generators(scn.seed, "fading", n), width=2)
         self._arq_ul = client_generators(scn.seed, "arq_uplink", n)
         self._arq_dl = client_generators(scn.seed, "arq_downlink", n)
         # Synchronous rounds: a block of uniforms per client and round for each direction's ARQ (sim.arq).
         self._arq_u_ul = RoundUniforms(self._arq_ul, width=arq_width(scn.medium.max_attempts))
         self._arq_u_dl = RoundUniforms(self._arq_dl, width=arq_width(scn.medium.max_attempts))
+        # Chase combining and transport-block packets need per-client error-rate sequences and packet sizes:
+        # those runs draw ARQ from each client's generator (Engine.arq); plain ARQ from the uniform blocks.
+        self.uniform_arq = med.combining == "none" and med.packet_size == "fixed"
+        cells = 1 if self.radio.drop.site is None else int(self.radio.drop.site.max()) + 1
+        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(cells)]
         self.speed_flops = device_speeds(scn)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
@@ -238,24 +262,50 @@ class Engine:
         rnd.down = self.algorithm.broadcast(r)
         # Without a per-client downlink every client downloads the broadcast: no call per client.
         per_client = self.algorithm.downlink if self.algorithm.per_client_downlink else None
-        if members is None:
+        multicast = med.downlink_mode == "multicast"
+        common = None
+        if per_client is not None and multicast:
+            # A download that is the broadcast payload itself can go by multicast; any other is the client's own.
+            downs = [per_client(i, r) for i in who]
+            rnd.down_bits[list(who)] = [d.bits for d in downs]
+            common = np.array([i for i, d in zip(who, downs) if d is rnd.down], dtype=np.int64)
+        elif members is None:
             rnd.down_bits[:] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in range(n)]
         else:
             # Only the members download; the others' zeros keep the round's sums right.
             rnd.down_bits[members] = rnd.down.bits if per_client is None else [per_client(i, r).bits for i in who]
         m = n if members is None else int(members.shape[0])
-        self.uplink.begin_round(rnd.ul.snr_linear, m, rnd.ul.extra_loss, members)
-        self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
+        rnd.tx_dbm = self._uplink_power_dbm(members)
+        snr_ul = rnd.ul.snr_linear
+        if scn.clients.power_control == "open_loop":
+            snr_ul = link_to_power(snr_ul, rnd.tx_dbm, scn.clients.tx_power_dbm)
+        self.uplink.begin_round(snr_ul, m, rnd.ul.extra_loss, members)
         blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        if multicast:
+            if common is None:
+                common = np.arange(n, dtype=np.int64) if members is None else members
+            self._open_multicast(rnd, dl, common[rnd.down_bits[common] > 0], who, blocks)
+        else:
+            self.downlink.begin_round(dl.snr_linear, m, dl.extra_loss, members)
+            if blocks is not None:
+                self.downlink.set_blocks(*blocks)
         if blocks is not None:  # fading within the round, per coherence block
             self.uplink.set_blocks(*blocks)
-            self.downlink.set_blocks(*blocks)
-        rnd.ul_arq, dl_arq = self.arq_tables(r)
-        who_ids = np.arange(n) if members is None else members
-        tries, air, ok = arq_many(rnd.down_bits[who_ids], med.packet_bits, dl_arq, who_ids)
-        rnd.dl_arq = {
-            i: ArqOutcome(a, b, c) for i, a, b, c in zip(who_ids.tolist(), tries.tolist(), air.tolist(), ok.tolist())
-        }
+        unicast = np.array([i for i in who if i not in rnd.group_of], dtype=np.int64)
+        if self.uniform_arq:
+            rnd.ul_arq, dl_arq = self.arq_tables(r)
+            tries, air, ok = arq_many(rnd.down_bits[unicast], med.packet_bits, dl_arq, unicast)
+            rnd.dl_arq = {
+                i: ArqOutcome(a, b, c) for i, a, b, c in zip(unicast.tolist(), tries.tolist(), air.tolist(), ok.tolist())
+            }
+        else:
+            rnd.dl_arq = {
+                i: self.arq(self.downlink, i, int(rnd.down_bits[i]), self._arq_dl[i]) for i in unicast.tolist()
+            }
+        if multicast:
+            for g, v in enumerate(rnd.group_index):
+                # Sent by the server at the round start, heard by the whole group.
+                rnd.mc_transfer.append(self.downlink.transmit(v, rnd.mc[g].air_bits))
         if members is None:
             rnd.compute_s = np.array([self.algorithm.work_flop(i, r) for i in range(n)]) / self.speed_flops
         else:
@@ -270,10 +320,11 @@ class Engine:
 
     def arq_tables(self, r: int) -> tuple[ArqTables, ArqTables]:
         """(uplink, downlink) ARQ draws of round ``r``, after the media's begin_round."""
-        m = self.scn.medium.max_attempts
+        m, n = self.scn.medium.max_attempts, self.scn.clients.count
+        # [:n]: the clients' own rows (a multicast round adds its groups' virtual receivers after them).
         return (
-            ArqTables(per_client(self.uplink, "_expected_bler"), m, self._arq_u_ul.draw(r)),
-            ArqTables(per_client(self.downlink, "_expected_bler"), m, self._arq_u_dl.draw(r)),
+            ArqTables(per_client(self.uplink, "_expected_bler")[:n], m, self._arq_u_ul.draw(r)),
+            ArqTables(per_client(self.downlink, "_expected_bler")[:n], m, self._arq_u_dl.draw(r)),
         )
 
     def _members(self, t0: float, ul: Any) -> np.ndarray:
@@ -283,6 +334,68 @@ class Engine:
             return np.flatnonzero(available)
         return self.selector.select(available, ul.snr_db, ul.rate_bps)
 
+    def arq(self, medium: Any, client: int, bits: int, rng: np.random.Generator) -> ArqOutcome:
+        """What ARQ (or HARQ with chase combining) does to ``bits`` from/to ``client`` on ``medium`` this round."""
+        med = self.scn.medium
+        packet = self.packet_bits(medium, client)
+        if med.combining == "chase":
+            return harq_attempts(bits, packet, medium.harq_error_rates(client, med.max_attempts), rng)
+        return arq_attempts(bits, packet, medium.expected_bler(client), med.max_attempts, rng)
+
+    def packet_bits(self, medium: Any, client: int) -> int:
+        """Bits per packet of ``client`` on ``medium`` this round: fixed, or its MCS's transport block."""
+        if self.scn.medium.packet_size == "transport_block":
+            return medium.tb_bits(client)
+        return self.scn.medium.packet_bits
+
+    def _uplink_power_dbm(self, members: np.ndarray | None) -> np.ndarray:
+        """[num_clients] transmit power of each client this round [dBm] (open-loop power control, or the maximum)."""
+        cl, n = self.scn.clients, self.scn.clients.count
+        if cl.power_control == "off":
+            return np.full(n, cl.tx_power_dbm)
+        band_hz = self.radio.channel.bandwidth_ul_hz
+        if self.scn.medium.uplink_sharing == "tdma":
+            grant_hz: np.ndarray | float = band_hz  # the whole band, in turn
+        else:
+            # The expected share: the band over the participants of the client's cell.
+            site = self.radio.drop.site if self.radio.drop.site is not None else np.zeros(n, dtype=np.int64)
+            taking_part = np.ones(n, dtype=bool) if members is None else np.isin(np.arange(n), members)
+            per_cell = np.bincount(site[taking_part], minlength=int(site.max()) + 1)
+            grant_hz = band_hz / np.maximum(per_cell[site], 1)
+            if self.scn.medium.min_allocation == "prb":
+                grant_hz = np.maximum(grant_hz, min(self.prb_hz, band_hz))  # one PRB at a time, at least
+        gains_db = self.scn.cell.antenna_gain_dbi + cl.antenna_gain_dbi
+        coupling_db = self.radio.pathloss_db + self.radio.shadowing_db - gains_db
+        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, coupling_db, grant_hz)
+
+    def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
+        """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
+        n, med = self.scn.clients.count, self.scn.medium
+        site = self.radio.drop.site
+        groups = multicast_groups(receivers, site)
+        in_group = set(receivers.tolist())
+        unicast = [i for i in who if i not in in_group]
+        index = [n + g for g in range(len(groups))]
+        snr, extra = extend_for_groups(dl.snr_linear, dl.extra_loss, groups)
+        if isinstance(self.downlink, MultiCellMedium) and site is not None:
+            self.downlink.set_virtual_sites(np.array([site[g[0]] for g in groups], dtype=np.int64))
+        taking_part = np.array(unicast + index, dtype=np.int64)
+        self.downlink.begin_round(snr, taking_part.shape[0], extra, taking_part)
+        if blocks is not None:
+            ratio, t0_s, block_s = blocks
+            self.downlink.set_blocks(extend_blocks(ratio, dl.snr_linear, groups), t0_s, block_s)
+        rnd.group_index = index
+        extra_rx = np.broadcast_to(np.asarray(dl.extra_loss, dtype=float), (n,))
+        for g, (v, members) in enumerate(zip(index, groups)):
+            # Each receiver decodes the weakest's MCS (its block error taken at the weakest's SNR: an upper bound).
+            p = 1.0 - (1.0 - self.downlink.expected_bler(v)) * (1.0 - extra_rx[members])
+            cell = 0 if site is None else int(site[members[0]])
+            out = multicast_arq(int(rnd.down.bits), self.packet_bits(self.downlink, v), p, med.max_attempts,
+                                self._arq_mc[cell])
+            rnd.mc.append(out)
+            for i, ok in zip(members.tolist(), out.ok.tolist()):
+                rnd.group_of[i], rnd.mc_ok[i] = g, ok
+
     def _offline(self, rnd: _Round, i: int, at_s: float) -> Any:
         """Client i goes off at ``at_s``: whatever it is doing stops, what it spent is counted."""
         yield self.env.timeout(at_s - self.env.now)
@@ -290,10 +403,12 @@ class Engine:
             return
         rnd.outcome[i] = OFFLINE
         rnd.stop_s[i] = self.env.now
-        for medium, transfer in ((self.downlink, rnd.downloads.get(i)), (self.uplink, rnd.uploads.get(i))):
+        down = rnd.downloads[i]
+        shared = i in rnd.group_of  # a multicast goes on for the rest of its group
+        for medium, transfer in ((self.downlink, None if shared else down), (self.uplink, rnd.uploads.get(i))):
             if transfer is not None:
                 medium.cancel(transfer)
-        if rnd.downloads[i].cut:
+        if down.cut or (shared and not (down.end_s is not None and down.end_s <= self.env.now)):
             rnd.compute_start[i] = np.nan  # the model never arrived
         self._clients[i].interrupt("offline")
         rnd.finish(i)
@@ -319,11 +434,18 @@ class Engine:
         airtime = np.zeros(n)
         attempts = np.zeros(n, dtype=np.int64)
         payload_bits = np.zeros(n, dtype=np.int64)
+        down_airtime = np.zeros(n)
+        for i, t in rnd.downloads.items():
+            down_airtime[i] = t.airtime_s
+        # On the air: each unicast and each multicast once, retransmissions in, cut ones as far as they got.
+        on_air = [t for i, t in rnd.downloads.items() if i not in rnd.group_of] + rnd.mc_transfer
+        down_air_bits = sum(t.sent_bits if t.cut else t.bits for t in on_air)
+        down_air_s = sum(t.airtime_s for t in on_air)
         for i, t in rnd.uploads.items():
             airtime[i] = t.airtime_s
             # A cut upload sent only the packets it had started.
             attempts[i] = rnd.arq[i].attempts if not t.cut else min(
-                rnd.arq[i].attempts, math.ceil(t.sent_bits / self.scn.medium.packet_bits)
+                rnd.arq[i].attempts, math.ceil(t.sent_bits / self.packet_bits(self.uplink, i))
             )
             payload_bits[i] = rnd.payloads[i].bits
             # Judged on the arrival time itself, so an upload landing exactly at
@@ -351,15 +473,22 @@ class Engine:
         return self.record_round(
             r, rnd.t0, float(env.now), close_s, ul, rnd.members, rnd.stop_s, rnd.compute_start, rnd.compute_s,
             rnd.outcome, rnd.budget_bits, rnd.k, payload_bits, rnd.down_bits, airtime, attempts, metrics,
+            end_s=rnd.end_s, tx_dbm=rnd.tx_dbm, down_airtime=down_airtime, down_air_bits=float(down_air_bits),
+            down_air_s=float(down_air_s),
         )
 
     def record_round(
         self, r: int, t0: float, now_s: float, close_s: float, ul: Any, members: np.ndarray | None,
         stop_s: np.ndarray, compute_start: np.ndarray, compute_s: np.ndarray, outcome: np.ndarray,
         budget_bits: np.ndarray, k: np.ndarray, payload_bits: np.ndarray, down_bits: np.ndarray,
-        airtime: np.ndarray, attempts: np.ndarray, metrics: dict[str, float],
+        airtime: np.ndarray, attempts: np.ndarray, metrics: dict[str, float], *, end_s: np.ndarray,
+        tx_dbm: np.ndarray, down_airtime: np.ndarray, down_air_bits: float, down_air_s: float,
     ) -> dict[str, Any]:
         """Append round ``r``'s per-client columns (arrays over every client) and return its rounds.csv row.
+
+        end_s : [n] when each client's part in the round ended (nan: at the close) [s], for its waiting energy
+        tx_dbm : [n] uplink transmit power; down_airtime : [n] time on the air of each client's download [s]
+        down_air_bits, down_air_s : what the downlink put on the air this round [bit], [s]
 
         Both round drivers end here, so their records are built by one piece of code.
         """
@@ -367,7 +496,8 @@ class Engine:
         stop = close_s if members is None else np.minimum(close_s, stop_s)
         computed = np.clip(stop - compute_start, 0.0, compute_s)
         computed = np.where(np.isnan(computed), 0.0, computed)
-        energy = scn.clients.device.compute_power_w * computed + self.tx_power_w * airtime
+        busy = np.where(np.isnan(end_s), close_s, end_s) - t0
+        energy = client_energy_j(scn.clients.device, dbm_to_w(tx_dbm), computed, airtime, down_airtime, busy)
         is_delivered = outcome == DELIVERED
         if self.selector is not None and members is not None:
             self.selector.update(r, members, is_delivered[members], ul.rate_bps)
@@ -389,6 +519,8 @@ class Engine:
             "compute_s": compute_s,
             "energy_j": energy,
             "outcome": outcome,
+            "downlink_airtime_s": down_airtime,
+            "tx_power_dbm": tx_dbm,
         }
         cols = self.result.clients
         for name, values in columns.items():
@@ -400,7 +532,8 @@ class Engine:
             payload_bits, is_delivered = payload_bits[members], is_delivered[members]
             airtime, energy = airtime[members], energy[members]
         return round_row(r, float(now_s), float(now_s - t0), taking_part, is_delivered, payload_bits,
-                         down_bits, airtime, energy, k, self.result.rounds, metrics)
+                         down_bits, airtime, energy, k, self.result.rounds, metrics,
+                         down_air_bits=float(down_air_bits), down_airtime_s=float(down_air_s))
 
     # ------------------------------------------------------------------ client
 
@@ -418,17 +551,21 @@ class Engine:
     def _client_round(self, rnd: _Round, i: int) -> Any:
         env, med, ul = self.env, self.scn.medium, rnd.ul
         latency = float(ul.latency_s[i])
-        dl_arq = rnd.dl_arq[i]
-        down = self.downlink.transmit(i, dl_arq.air_bits)
+        g = rnd.group_of.get(i)
+        if g is None:
+            dl_arq = rnd.dl_arq[i]
+            down, down_ok = self.downlink.transmit(i, dl_arq.air_bits), dl_arq.ok
+        else:
+            down, down_ok = rnd.mc_transfer[g], rnd.mc_ok[i]
         rnd.downloads[i] = down
-        if dl_arq.ok and down.end_s is not None and math.isfinite(down.end_s):
+        if down_ok and down.end_s is not None and math.isfinite(down.end_s):
             # The end is known already (scheduled sharing): wait once for
             # download, propagation and compute together; one event fewer.
             rnd.compute_start[i] = down.end_s + latency
             yield env.timeout(down.end_s - env.now + latency + rnd.compute_s[i])
         else:
             yield down.done
-            if not dl_arq.ok:
+            if not down_ok:
                 rnd.outcome[i] = DOWNLINK_FAILURE
                 rnd.finish(i)
                 return
@@ -439,7 +576,9 @@ class Engine:
         goodput = self.uplink.expected_rate_bps(i) * (1.0 - bler)
         # Clamped to int64: the records' budget_bits column (a link can carry more than 2^63 bits in theory).
         bits = min(int(goodput * time_left), 2**63 - 1) if time_left > 0 else 0
-        budget = Budget(bits, goodput, float(ul.snr_db[i]), time_left)
+        # The SNR at the client's own transmit power (below the maximum under power control).
+        snr_db = float(ul.snr_db[i] + rnd.tx_dbm[i] - self.scn.clients.tx_power_dbm)
+        budget = Budget(bits, goodput, snr_db, time_left)
         rnd.budget_bits[i] = budget.max_bits
         payload = self.algorithm.local_update(i, rnd.index, budget)
         if payload is None:
@@ -448,7 +587,10 @@ class Engine:
             return
         if payload.k is not None:
             rnd.k[i] = payload.k
-        arq = arq_one(payload.bits, med.packet_bits, rnd.ul_arq, i)
+        if rnd.ul_arq is not None:
+            arq = arq_one(payload.bits, med.packet_bits, rnd.ul_arq, i)
+        else:
+            arq = self.arq(self.uplink, i, payload.bits, self._arq_ul[i])
         rnd.payloads[i], rnd.arq[i] = payload, arq
         transfer = self.uplink.transmit(i, arq.air_bits)
         rnd.uploads[i] = transfer
@@ -459,8 +601,13 @@ class Engine:
 
 def round_row(r: int, now_s: float, duration_s: float, participants: int, delivered: np.ndarray,
               payload_bits: np.ndarray, down_bits: np.ndarray, airtime_s: np.ndarray, energy_j: np.ndarray,
-              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float]) -> dict[str, Any]:
-    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics."""
+              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float], *,
+              down_air_bits: float, down_airtime_s: float) -> dict[str, Any]:
+    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics.
+
+    down_air_bits, down_airtime_s : what the downlink put on the air this round
+        (each unicast and each multicast once, retransmissions included) [bit], [s]
+    """
     ks = k[k >= 0]
     up_bytes = int(payload_bits.sum()) // 8
     prev = earlier[-1]["cum_uplink_bytes"] if earlier else 0
@@ -473,6 +620,8 @@ def round_row(r: int, now_s: float, duration_s: float, participants: int, delive
         "dropped": int(participants - delivered.sum()),
         "uplink_bytes": up_bytes,
         "downlink_bytes": int(down_bits.sum()) // 8,
+        "downlink_air_bytes": int(down_air_bits) // 8,
+        "downlink_airtime_s": down_airtime_s,
         "cum_uplink_bytes": prev + up_bytes,
         "airtime_s": float(airtime_s.sum()),
         "energy_j": float(energy_j.sum()),

@@ -52,7 +52,11 @@ def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str
     directions, and a channel that holds within the round.  Everything else
     needs events: asynchronous rounds (FedBuff), clients that go offline
     within a round, fading within a transfer (per coherence block), and the
-    re-splitting policies (ofdma, proportional_fair).
+    re-splitting policies (ofdma, proportional_fair), and the radio features
+    the closed form does not reproduce: multicast downlink, open-loop power
+    control, HARQ with chase combining and transport-block packets.  (A
+    minimum allocation of one PRB it inherits: the media's expected rates
+    carry the power-concentration cap.)
     """
     med = scn.medium
     if scn.round.engine == "events":
@@ -64,6 +68,14 @@ def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str
     for key, sharing in (("uplink_sharing", med.uplink_sharing), ("downlink_sharing", med.downlink_sharing)):
         if sharing not in FAST_SHARING:
             return f"medium.{key} is {sharing} (the band is re-split at every start and end)"
+    if med.downlink_mode != "unicast":
+        return f"medium.downlink_mode is {med.downlink_mode} (one transfer per group of receivers)"
+    if scn.clients.power_control != "off":
+        return f"clients.power_control is {scn.clients.power_control} (per-client transmit powers)"
+    if med.combining != "none":
+        return f"medium.combining is {med.combining} (per-try error rates per client)"
+    if med.packet_size != "fixed":
+        return f"medium.packet_size is {med.packet_size} (per-client packet sizes)"
     if radio.channel.within_transfer:
         return "channel.fading.within_transfer gives blocks (the rate changes within a transfer)"
     return None
@@ -191,7 +203,7 @@ class FastRounds:
         else:
             compute_s[members] = work / e.speed_flops[members]
         latency = np.asarray(ul.latency_s, dtype=float)[who]
-        _, dl_end = dn.ends(who, np.full(m, t0), dl_air.astype(float), t0)
+        dl_service, dl_end = dn.ends(who, np.full(m, t0), dl_air.astype(float), t0)
         finite_dl = np.isfinite(dl_end)
         computing = dl_ok & finite_dl
         with np.errstate(invalid="ignore"):
@@ -220,7 +232,9 @@ class FastRounds:
         payloads: dict[int, Any] = {}
         sent: list[int] = []  # positions in who, in upload order
         skipped = np.zeros(m, dtype=bool)
-        snr = ul.snr_db[who[callers]].tolist()
+        tx_dbm = e._uplink_power_dbm(members)
+        # The SNR at the client's own transmit power, written as the event path writes it.
+        snr = (ul.snr_db[who[callers]] + tx_dbm[who[callers]] - scn.clients.tx_power_dbm).tolist()
         budget = c.Budget
         local_update = alg.local_update
         for j, b, gj, s, tl in zip(callers.tolist(), bits_all.tolist(), g.tolist(), snr, time_left.tolist()):
@@ -289,8 +303,26 @@ class FastRounds:
         now_s = close_s + scn.round.aggregation_s if scn.round.aggregation_s > 0 else close_s
         every = scn.workload.eval_every
         metrics = alg.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
+        # Each client's part ends at its failure, skip or upload's end; the close cuts the rest.
+        end_s = np.full(n, np.nan)
+        end_s[who] = np.where(finish <= close_s, finish, np.nan)
+        # Downloads: cut at the close as the medium's abort cuts them (what had gone on the air by then).
+        dl_done = dl_end <= close_s
+        with np.errstate(invalid="ignore"):
+            dl_airtime = np.maximum(0.0, np.where(dl_done, dl_end, close_s) - dl_service)
+            dl_sent = dn.rate_bps[who] * np.maximum(0.0, close_s - dl_service)
+        zero_dl = dl_air <= 0
+        dl_airtime[zero_dl] = 0.0
+        down_airtime = np.zeros(n)
+        down_airtime[who] = dl_airtime
+        order_dl = np.argsort(who, kind="stable")  # the event path's downloads start in client order
+        on_air = [int(a) if d else float(b) for a, d, b in
+                  zip(dl_air[order_dl].tolist(), (dl_done | zero_dl)[order_dl].tolist(), dl_sent[order_dl].tolist())]
+        down_air_bits = sum(on_air)
+        down_air_s = sum(dl_airtime[order_dl].tolist())
         row = e.record_round(
             r, t0, now_s, close_s, ul, members, np.full(n, math.inf), compute_start, compute_s, outcome,
-            budget_bits, k, payload_bits, down_bits, airtime, attempts, metrics,
+            budget_bits, k, payload_bits, down_bits, airtime, attempts, metrics, end_s=end_s, tx_dbm=tx_dbm,
+            down_airtime=down_airtime, down_air_bits=float(down_air_bits), down_air_s=float(down_air_s),
         )
         return row, now_s

@@ -38,9 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from sim.energy import client_energy_j
 from sim.outcome import Outcome
-
-from sim.medium import arq_attempts
 from workloads.base import Budget, Payload
 
 if TYPE_CHECKING:
@@ -187,13 +186,13 @@ class FedBuff:
             self.procs[i].interrupt(why)
 
     def _cycle(self, i: int, rec: dict[str, Any]) -> Any:
-        e, med, env = self.e, self.e.scn.medium, self.env
+        e, env = self.e, self.env
         ul, v = self.ul, rec["version"]
         latency = float(ul.latency_s[i])
         rec["snr_db"], rec["rate_bps"] = float(ul.snr_db[i]), float(ul.rate_bps[i])
         per_client = getattr(e.algorithm, "downlink", None)
         rec["down_bits"] = down_bits = (per_client(i, v) if per_client else e.algorithm.broadcast(v)).bits
-        dl_arq = arq_attempts(int(down_bits), med.packet_bits, e.downlink.expected_bler(i), med.max_attempts, e._arq_dl[i])
+        dl_arq = e.arq(e.downlink, i, int(down_bits), e._arq_dl[i])
         rec["down"] = e.downlink.transmit(i, dl_arq.air_bits)
         yield rec["down"].done
         if not dl_arq.ok:
@@ -217,8 +216,8 @@ class FedBuff:
             rec["outcome"] = Outcome.SKIPPED
             return
         rec["payload"] = payload
-        arq = arq_attempts(payload.bits, med.packet_bits, bler, med.max_attempts, e._arq_ul[i])
-        rec["arq"] = arq
+        arq = e.arq(e.uplink, i, payload.bits, e._arq_ul[i])
+        rec["arq"], rec["packet_bits"] = arq, e.packet_bits(e.uplink, i)
         rec["up"] = e.uplink.transmit(i, arq.air_bits)
         yield rec["up"].done
         yield env.timeout(latency)
@@ -258,14 +257,18 @@ class FedBuff:
             if "up" in cyc:
                 t = cyc["up"]
                 attempts[j] = cyc["arq"].attempts if not t.cut else min(
-                    cyc["arq"].attempts, math.ceil(t.sent_bits / scn.medium.packet_bits)
+                    cyc["arq"].attempts, math.ceil(t.sent_bits / cyc["packet_bits"])
                 )
         compute_s = np.array([row.get("compute_s", 0.0) for row in rows])
         computed = np.array([
             min(max(row["stop_s"] - row["compute_start"], 0.0), row["compute_s"]) if "compute_s" in row else 0.0
             for row in rows
         ])
-        energy = scn.clients.device.compute_power_w * computed + e.tx_power_w * airtime
+        downs = [row.get("down") for row in rows]
+        down_airtime = np.array([0.0 if t is None else t.airtime_s for t in downs])
+        down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in downs if t is not None))
+        busy = np.array([row["stop_s"] - row["t0"] for row in rows])
+        energy = client_energy_j(scn.clients.device, e.tx_power_w, computed, airtime, down_airtime, busy)
         outcome = np.array([row["outcome"].value for row in rows], dtype=np.int8)
         delivered = (outcome == Outcome.DELIVERED.value).astype(np.int64)
         k = np.array([row["payload"].k if "payload" in row and row["payload"].k is not None else -1 for row in rows],
@@ -289,6 +292,8 @@ class FedBuff:
             "compute_s": compute_s,
             "energy_j": energy,
             "outcome": outcome,
+            "downlink_airtime_s": down_airtime,
+            "tx_power_dbm": np.full(m, scn.clients.tx_power_dbm),
             "staleness": np.array([row.get("staleness", -1) for row in rows], dtype=np.int64),
         }
         for name, values in columns.items():
@@ -296,4 +301,5 @@ class FedBuff:
         from sim.engine import round_row  # the engine imports this module: one row builder, imported late
 
         return round_row(r, float(self.env.now), float(self.env.now - t_last), m, delivered, payload_bits, down_bits,
-                         airtime, energy, k, e.result.rounds, metrics)
+                         airtime, energy, k, e.result.rounds, metrics,
+                         down_air_bits=down_air_bits, down_airtime_s=float(down_airtime.sum()))

@@ -50,7 +50,7 @@ import simpy
 
 from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
-from channels.rate import RateModel
+from channels.rate import RateModel, chase_error_rates, combined_bler
 
 __all__ = [
     "Medium",
@@ -115,6 +115,9 @@ class Medium:
         self.block_s = math.inf
         self._expected_rate = np.empty(0)
         self._expected_bler = np.empty(0)
+        self._expected_share_snr = np.empty(0)
+        self._extra_loss = np.empty(0)
+        self.max_concentration = math.inf  # B / (one PRB) under a minimum allocation
 
     def begin_round(
         self,
@@ -139,8 +142,10 @@ class Medium:
         # Block errors at the SNR the client sees on its expected share of the
         # band, not at the full-band SNR: with power concentrated in B/N the
         # link adaptation picks its MCS for N times the full-band SNR.
-        block = self.rate.block_error_rate(self._share_snr(self.snr_linear))
-        self._expected_bler = 1.0 - (1.0 - block) * (1.0 - np.asarray(extra_loss, dtype=float))
+        self._expected_share_snr = self._share_snr(self.snr_linear)
+        self._extra_loss = np.broadcast_to(np.asarray(extra_loss, dtype=float), self.snr_linear.shape)
+        block = self.rate.block_error_rate(self._expected_share_snr)
+        self._expected_bler = 1.0 - (1.0 - block) * (1.0 - self._extra_loss)
 
     def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
         """Fading within the round (after :meth:`begin_round`).
@@ -171,6 +176,20 @@ class Medium:
         """[num_clients] full-band interference-to-noise ratio I / N of each client's receiver (full load)."""
         self.inr = np.asarray(inr_linear, dtype=float)
 
+    def set_min_allocation(self, prb_hz: float) -> None:
+        """No share narrower than ``prb_hz``: more sharers than PRBs time-share them.
+
+        A transmitter then concentrates its power in one PRB at most: on a
+        fluid share B/n < PRB its SNR is (B / PRB) s, not n s, and its rate
+        (B/n) SE((B / PRB) s), i.e. one PRB for a fraction PRBs / n of the time.
+        """
+        if not prb_hz > 0:
+            raise ValueError(f"prb_hz must be > 0, got {prb_hz}")
+        self.max_concentration = max(1.0, self.bandwidth_hz / prb_hz)
+
+    def _concentration(self, share: np.ndarray | float) -> np.ndarray | float:
+        return np.minimum(share, self.max_concentration) if math.isfinite(self.max_concentration) else share
+
     def _inr(self, clients: np.ndarray | None = None) -> np.ndarray | float:
         if self.inr is None:
             return 0.0
@@ -182,11 +201,20 @@ class Medium:
     def _share_snr(self, snr_linear: np.ndarray) -> np.ndarray:
         if not self.power_concentration:
             return snr_linear
-        return concentrated_share_sinr(snr_linear, self._inr(), self.expected)
+        return concentrated_share_sinr(snr_linear, self._inr(), self._concentration(self.expected))
 
     def expected_bler(self, client: int) -> float:
         """Probability that one packet try of ``client`` fails this round."""
         return float(self._expected_bler[client])
+
+    def tb_bits(self, client: int) -> int:
+        """Transport-block size of the MCS ``client`` gets on its expected share this round [bit]."""
+        return int(self.rate.tb_bits(float(self._expected_share_snr[client])))  # type: ignore[attr-defined]
+
+    def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
+        """[attempts] P(try k fails | tries 1 .. k-1 failed) with chase combining, on the expected share."""
+        combined = combined_bler(self.rate, float(self._expected_share_snr[client]), attempts)
+        return chase_error_rates(combined, float(self._extra_loss[client]))
 
     def share_rate_bps(
         self, snr_linear: np.ndarray | float, sharers: int, inr: np.ndarray | float = 0.0
@@ -198,7 +226,7 @@ class Medium:
         n = max(1, sharers)
         snr = np.asarray(snr_linear, dtype=float)
         if self.power_concentration:
-            snr = concentrated_share_sinr(snr, inr, n)
+            snr = concentrated_share_sinr(snr, inr, self._concentration(n))
         return self.rate.rate_bps(snr, self.bandwidth_hz / n)
 
     def expected_rate_bps(self, client: int) -> float:
@@ -574,7 +602,7 @@ class ProportionalFair(Ofdma):
         on = share > 0
         # The split is made on the interference-free curve; each share's rate then at its SINR.
         c = bw / share[on]
-        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], c), share[on])
+        rates[on] = self.rate.rate_bps(concentrated_share_sinr(snr_linear[on], inr[on], self._concentration(c)), share[on])
         return rates
 
 
@@ -605,11 +633,20 @@ class MultiCellMedium:
 
     def __init__(self, cells: list[Medium], site: np.ndarray) -> None:
         self.cells, self.site = cells, np.asarray(site, dtype=np.int64)
+        self._client_site = self.site
         self.bandwidth_hz = cells[0].bandwidth_hz
+
+    def set_virtual_sites(self, cells: np.ndarray) -> None:
+        """Cells of the round's virtual receivers (multicast groups), indexed after the clients."""
+        self.site = np.concatenate([self._client_site, np.asarray(cells, dtype=np.int64)])
 
     def set_interference(self, inr_linear: np.ndarray) -> None:
         for cell in self.cells:
             cell.set_interference(inr_linear)
+
+    def set_min_allocation(self, prb_hz: float) -> None:
+        for cell in self.cells:
+            cell.set_min_allocation(prb_hz)
 
     def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
         for cell in self.cells:
@@ -636,6 +673,12 @@ class MultiCellMedium:
 
     def expected_bler(self, client: int) -> float:
         return self.cells[self.site[client]].expected_bler(client)
+
+    def harq_error_rates(self, client: int, attempts: int) -> np.ndarray:
+        return self.cells[self.site[client]].harq_error_rates(client, attempts)
+
+    def tb_bits(self, client: int) -> int:
+        return self.cells[self.site[client]].tb_bits(client)
 
     def transmit(self, client: int, bits: float) -> Transfer:
         return self.cells[self.site[client]].transmit(client, bits)

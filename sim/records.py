@@ -34,6 +34,8 @@ ROUND_COLUMNS = (
     "airtime_s",
     "energy_j",
     "mean_k",
+    "downlink_air_bytes",
+    "downlink_airtime_s",
 )
 
 

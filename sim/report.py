@@ -35,6 +35,44 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _spectrum_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
+    """A hex grid without interference gives every cell its own band: say how much spectrum that is."""
+    p = scn.clients.placement
+    if p.kind != "hex_grid" or scn.channel.interference != "none" or "spectrum_mhz" not in summary:
+        return []
+    return [
+        f"Hex grid without interference: each cell has its own orthogonal {scn.cell.bandwidth_mhz:g} MHz band "
+        f"(reuse at the full band per cell), {summary['spectrum_mhz']:g} MHz of spectrum in all, up and down; "
+        "set `channel.interference: full_load` for reuse 1.",
+        "",
+    ]
+
+
+def _prb_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
+    """More uplink sharers than PRBs: say what the minimum allocation did (or that there was none)."""
+    prbs, most = summary.get("uplink_prbs"), summary.get("max_participants")
+    if prbs is None or most is None or scn.medium.uplink_sharing == "tdma":
+        return []
+    cells = 1 + 3 * scn.clients.placement.num_rings * (scn.clients.placement.num_rings + 1) \
+        if scn.clients.placement.kind == "hex_grid" else 1
+    if most <= prbs * cells:
+        return []
+    prb_khz = 12 * scn.cell.scs_khz
+    if prbs == 0:
+        band_khz = scn.cell.bandwidth_mhz * 1e3
+        what = ("clients time-share it, each spreading its power over the whole band (`medium.min_allocation: prb`)."
+                if scn.medium.min_allocation == "prb" else
+                "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`).")
+        return [f"The uplink band ({band_khz:g} kHz) is narrower than one PRB of {prb_khz:g} kHz and up to {most} "
+                f"clients shared it: {what}", ""]
+    if scn.medium.min_allocation == "prb":
+        what = (f"each client concentrated its power in one PRB at most and the {prbs} PRBs were time-shared "
+                "(`medium.min_allocation: prb`).")
+    else:
+        what = "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`)."
+    return [f"Up to {most} clients shared {prbs} uplink PRBs of {prb_khz:g} kHz per cell: {what}", ""]
+
+
 def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> str:
     ch = scn.channel
     snr_src = f"fixed at {ch.snr_db} dB" if ch.snr_db is not None else f"{ch.pathloss.model} path loss from geometry"
@@ -44,6 +82,8 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
         f"Seed {scn.seed}; {scn.cell.bandwidth_mhz:g} MHz at {scn.cell.carrier_ghz:g} GHz; mean SNR {snr_src}; "
         f"{ch.fading.model} fading; uplink sharing {scn.medium.uplink_sharing}; deadline {scn.round.deadline_s:g} s.",
         "",
+        *(_spectrum_note(scn, summary)),
+        *(_prb_note(scn, summary)),
         "## Totals",
         "",
         _table(
@@ -51,6 +91,11 @@ def render_report(scn: Scenario, result: RunResult, summary: dict[str, Any]) -> 
             [
                 ["uplink payload", _fmt_bytes(summary["uplink_bytes_total"])],
                 ["downlink payload", _fmt_bytes(summary["downlink_bytes_total"])],
+                *(
+                    [["downlink on the air (retransmissions in, a multicast once)",
+                      _fmt_bytes(summary["downlink_air_bytes_total"])]]
+                    if "downlink_air_bytes_total" in summary else []
+                ),
                 ["uplink airtime (sum over clients)", f"{summary['airtime_s_total']:.3f} s"],
                 ["client energy", f"{summary['energy_j_total']:.3f} J"],
                 ["simulated time", f"{summary['sim_time_s']:.3f} s"],

@@ -32,6 +32,8 @@ PURPOSES = {
     "burst_loss": 11,
     "shadowing_motion": 12,
     "fading_process": 13,
+    "arq_multicast": 14,
+    "los_motion": 15,
     # Who takes part (sim.selection, sim.availability).
     "selection": 21,
     "availability": 22,

@@ -19,6 +19,17 @@ from sim.scenario import Scenario, scenario_to_yaml
 __all__ = ["OutputDirError", "run_scenario", "summarize"]
 
 
+def spectrum_mhz(scn: Scenario) -> float:
+    """Spectrum the run's cells occupy [MHz]: a hex grid without interference has one orthogonal band per cell."""
+    cell = scn.cell
+    per_cell = cell.bandwidth_mhz
+    if cell.duplex == "fdd":
+        per_cell += cell.downlink_bandwidth_mhz or cell.bandwidth_mhz
+    p = scn.clients.placement
+    cells = 1 + 3 * p.num_rings * (p.num_rings + 1) if p.kind == "hex_grid" else 1
+    return per_cell * (cells if scn.channel.interference == "none" else 1)
+
+
 def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str, Any]:
     outcomes = Counter(result.client_column("outcome").tolist())
     final = {k: v for k, v in (result.rounds[-1] if result.rounds else {}).items() if k.startswith("eval_")}
@@ -30,6 +41,10 @@ def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str,
         "sim_time_s": result.sim_time_s,
         "uplink_bytes_total": sum(r["uplink_bytes"] for r in result.rounds),
         "downlink_bytes_total": sum(r["downlink_bytes"] for r in result.rounds),
+        "downlink_air_bytes_total": sum(r["downlink_air_bytes"] for r in result.rounds),
+        "spectrum_mhz": spectrum_mhz(scn),
+        "uplink_prbs": int(scn.cell.bandwidth_mhz * 1e3 // (12 * scn.cell.scs_khz)),
+        "max_participants": max((int(r["participants"]) for r in result.rounds), default=0),
         "airtime_s_total": float(result.client_column("airtime_s").sum()),
         "energy_j_total": float(result.client_column("energy_j").sum()),
         "delivered_total": int(result.client_column("delivered").sum()),

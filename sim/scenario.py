@@ -246,6 +246,18 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             f"correlated shadowing supports up to {MAX_CORRELATED_CLIENTS} clients (clients.count is "
             f"{scn.clients.count})"
         )
+    if scn.clients.power_control == "open_loop":
+        loc = ("clients", "power_control")
+        if scn.round.mode == "async":
+            return loc, "open_loop needs round.mode sync (the grant is the round's expected share)"
+        if scn.channel.snr_db is not None or scn.channel.trace is not None:
+            return loc, "open_loop needs the path loss from geometry (channel.snr_db or channel.trace replaces it)"
+        if scn.channel.interference == "full_load":
+            return loc, "open_loop with full_load is not modelled (the interferers would transmit at full power)"
+    if scn.medium.packet_size == "transport_block" and scn.channel.rate.model != "nr_mcs":
+        return ("medium", "packet_size"), f"transport_block needs channel.rate.model nr_mcs (got {scn.channel.rate.model})"
+    if scn.medium.downlink_mode == "multicast" and scn.round.mode == "async":
+        return ("medium", "downlink_mode"), "multicast needs round.mode sync (async clients download at different times)"
     if scn.channel.interference == "full_load":
         loc = ("channel", "interference")
         if placement.kind != "hex_grid":
@@ -268,6 +280,8 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
 
 # TR 38.901 Table 7.4.1-1 applicability of the path-loss models [GHz].
 _CARRIER_RANGE_GHZ = {"umi": (0.5, 100.0), "uma": (0.5, 100.0), "inh": (0.5, 100.0), "rma": (0.5, 30.0)}
+# An indoor office's ceiling: InH with a base station above it is no longer an office (the default 10 m is outdoor).
+INH_MAX_BS_HEIGHT_M = 6.0
 MIN_BANDWIDTH_MHZ = 1e-3  # 1 kHz; a sub-normal bandwidth divides to infinity
 
 
@@ -291,6 +305,11 @@ def _radio_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
             lo, hi = _CARRIER_RANGE_GHZ[pl.model]
             if not lo <= fc <= hi:
                 return ("cell", "carrier_ghz"), f"{pl.model} path loss is valid for {lo:g} .. {hi:g} GHz (got {fc:g})"
+        if pl.model == "inh" and scn.cell.bs_height_m > INH_MAX_BS_HEIGHT_M:
+            return ("cell", "bs_height_m"), (
+                f"inh is an indoor office with the base station on the ceiling, 3 m in TR 38.901 Table 7.4.1-1; "
+                f"at most {INH_MAX_BS_HEIGHT_M:g} m (got {scn.cell.bs_height_m:g})"
+            )
         closest = _closest_m(scn)
         if closest <= 0:
             return ("clients", "placement"), (

@@ -125,6 +125,14 @@ class Device(_Strict):
         0.5, ge=0, le=5, description="log-normal spread of client speeds (sigma of ln speed); 0 = identical"
     )
     compute_power_w: float = Field(5.0, ge=0, le=1e4, description="power drawn while computing [W]")
+    pa_efficiency: float = Field(
+        1.0, gt=0, le=1, description="power-amplifier efficiency: radiated over drawn power while transmitting (1 = count radiated power only)"
+    )
+    tx_circuit_power_w: float = Field(0.0, ge=0, le=1e3, description="transmit-chain power drawn on top of the PA while transmitting [W]")
+    rx_power_w: float = Field(0.0, ge=0, le=1e3, description="power drawn while receiving a download (unicast or multicast) [W]")
+    idle_power_w: float = Field(
+        0.0, ge=0, le=1e3, description="power drawn while taking part in a round but neither computing, sending nor receiving [W]"
+    )
 
 
 class Mobility(_Strict):
@@ -144,6 +152,17 @@ class Clients(_Strict):
     height_m: float = Field(1.5, gt=0, le=1e4, description="client antenna height [m]")
     tx_power_dbm: float = Field(23.0, ge=-50, le=60, description="client (uplink) transmit power [dBm]")
     antenna_gain_dbi: float = Field(0.0, ge=-30, le=30, description="client antenna gain [dBi], both directions")
+    power_control: Literal["off", "open_loop"] = Field(
+        "off",
+        description="off: every UE transmits at tx_power_dbm; open_loop: TS 38.213 7.1.1 PUSCH power "
+        "min(tx_power_dbm, pc_p0_dbm + 10 log10(grant / 180 kHz) + pc_alpha PL), PL the coupling loss (path loss, "
+        "shadowing, antenna gains), the grant the client's expected share of the round (the band over the "
+        "cell's participants; the whole band under tdma). Sync rounds, SNR from geometry, no full_load",
+    )
+    pc_p0_dbm: float = Field(
+        -90.0, ge=-202, le=24, description="open_loop: P_O_PUSCH, target received power per 180 kHz at full compensation [dBm]"
+    )
+    pc_alpha: float = Field(0.8, ge=0, le=1, description="open_loop: fractional path-loss compensation alpha")
     device: Device = Field(default_factory=Device, description="device profile (compute speed, power)")
     mobility: Mobility = Field(default_factory=Mobility, description="how clients move over simulated time")
     per_round: int | None = Field(
@@ -195,6 +214,9 @@ class Cell(_Strict):
         description="fdd: uplink and downlink are two bands, each all the time (bandwidth_mhz, "
         "downlink_bandwidth_mhz); tdd: one band (bandwidth_mhz) shared in time by tdd_pattern, each direction's rate "
         "times its share of slots",
+    )
+    scs_khz: Literal[15, 30, 60, 120] = Field(
+        30, description="subcarrier spacing [kHz]; one PRB is 12 subcarriers (360 kHz at 30 kHz)"
     )
     tdd_pattern: str = Field(
         "DDDSU",
@@ -358,13 +380,37 @@ class MediumCfg(_Strict):
         "Uplink power is concentrated in the client's sub-band",
     )
     downlink_sharing: SharingName = Field(
-        "fdma_static", description="as uplink_sharing, for the downlink broadcast (unicast to each client)"
+        "fdma_static", description="as uplink_sharing, for the downlink transfers (unicasts, and each multicast as one transfer)"
+    )
+    downlink_mode: Literal["unicast", "multicast"] = Field(
+        "unicast",
+        description="unicast: the broadcast goes to each client as its own transfer (N copies on the air); "
+        "multicast: one transmission per cell to every participant whose download is the broadcast, at the "
+        "weakest receiver's rate, each packet repeated until all have it (max_attempts; a receiver still "
+        "missing one is dropped with downlink_failure); per-client downloads stay unicast. Sync rounds only",
     )
     packet_bits: int = Field(12_000, ge=8, le=10**9, description="bits per link-layer packet")
+    packet_size: Literal["fixed", "transport_block"] = Field(
+        "fixed",
+        description="fixed: packets of packet_bits; transport_block (nr_mcs): each packet is the transport block "
+        "of the client's MCS on rate.allocated_re resource elements (TS 38.214 5.1.3.2), the block its TBLER is for",
+    )
     packet_error_rate: float = Field(
         0.0, ge=0, le=1, description="probability that one transmission of one packet fails"
     )
     max_attempts: int = Field(4, ge=1, le=64, description="ARQ: transmissions per packet before the upload fails")
+    min_allocation: Literal["prb", "none"] = Field(
+        "prb",
+        description="prb: no share narrower than one PRB (12 x cell.scs_khz): with more uplink sharers than PRBs "
+        "a client concentrates its power in one PRB at most and the PRBs are time-shared (report.md says so); "
+        "none: fluid shares of any width",
+    )
+    combining: Literal["none", "chase"] = Field(
+        "none",
+        description="none: ARQ tries fail independently at the same error rate; chase: HARQ with chase combining, "
+        "try k decoded at k times the SNR with the MCS of the first (nr_mcs; shannon is error-free, so only "
+        "packet_error_rate remains, uncombined). Unicasts; multicast repeats stay plain",
+    )
 
 
 class RoundCfg(_Strict):
@@ -485,7 +531,7 @@ class Workload(_Strict):
     lora_targets: list[str] = Field(
         ["q_proj", "v_proj", "lm_head"],
         min_length=1,
-        description="LoRA target modules (Llama names; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj)",
+        description="LoRA target modules (Llama names; embed_tokens puts a trainable rank-r vector on every token; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj, embed_tokens to wte)",
     )
     local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
     batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")

@@ -25,8 +25,8 @@ def _short(text: str, limit: int = 60) -> str:
 
 # Shapes of the pretrained models (their config.json): layers, heads, vocabulary.
 _PRETRAINED = {"smollm2": (SMOLLM2_LAYERS, 9, 49_152), "gemma3_270m": (18, 4, 262_144)}
-_LLAMA_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head"}
-_GPT2_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "lm_head", "c_attn", "c_proj", "c_fc"}
+_LLAMA_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head", "embed_tokens"}
+_GPT2_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "lm_head", "embed_tokens", "c_attn", "c_proj", "c_fc", "wte"}
 _CORPUS_SIZES: dict[str, int] = {}
 
 

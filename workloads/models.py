@@ -21,7 +21,7 @@ __all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "warm_up", "add_l
 
 FAMILIES = ("llama", "qwen2", "gpt2")
 # LoRA targets are given with Llama names; GPT-2 fuses q, k, v into one Conv1D.
-_GPT2_TARGETS = {"q_proj": "c_attn", "k_proj": "c_attn", "v_proj": "c_attn", "o_proj": "c_proj"}
+_GPT2_TARGETS = {"q_proj": "c_attn", "k_proj": "c_attn", "v_proj": "c_attn", "o_proj": "c_proj", "embed_tokens": "wte"}
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,19 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
 
 
 def init_lora(peft_model: Any, gen: torch.Generator) -> None:
-    """Draw every LoRA A from ``gen`` and set every B to 0 (a copy of a wrapped model gets its own init)."""
+    """Draw every LoRA A from ``gen`` and set every B to 0 (a copy of a wrapped model gets its own init).
+
+    An embedding's LoRA is the other way round, as PEFT initialises it: A
+    [r, vocab] starts at 0 and B [hidden, r] is drawn from N(0, 1), so each
+    token's trainable r-vector starts at zero while the gradient still reaches it.
+    """
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
-            if "lora_A" in name:
+            if "lora_embedding_A" in name:
+                p.zero_()
+            elif "lora_embedding_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen))
+            elif "lora_A" in name:
                 # PEFT's default (kaiming_uniform, a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
                 bound = 1.0 / np.sqrt(p.shape[1])
                 p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)

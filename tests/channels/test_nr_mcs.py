@@ -86,3 +86,30 @@ def test_bad_arguments_fail_loudly():
         NrMcsRate.from_sionna("sideways")
     with pytest.raises(ValueError, match="bler_target"):
         NrMcsRate.from_sionna("uplink", bler_target=1.5)
+
+
+@pytest.mark.parametrize("direction, category", [("uplink", 0), ("downlink", 1)])
+def test_chase_combining_decodes_copy_k_at_k_times_the_snr(rates, direction, category):
+    # Sionna's TBLER of the MCS chosen at s, at k s (k = 1 .. 4): the BLER after combining k copies.
+    snr = 10 ** (np.array([-2.0, 3.0, 11.0, 19.0]) / 10)
+    phy = PHYAbstraction()
+    ours = rates[(direction, 1)]
+    for s in snr:
+        mcs = int(ours.mcs_index(s))
+        k_snr = torch.tensor(s * np.arange(1, 5), dtype=torch.float32)
+        re = torch.full(k_snr.shape, 1728, dtype=torch.int32)
+        expected = phy(torch.full(k_snr.shape, mcs, dtype=torch.int32), sinr_eff=k_snr, num_allocated_re=re,
+                       mcs_table_index=1, mcs_category=category)[3].numpy()
+        # Grid rounding of k s (0.1 dB) is Sionna's own rule, so the lookup is exact up to float32.
+        np.testing.assert_allclose(ours.combined_bler(s, 4), np.clip(expected, 0, 1), atol=1e-6)
+        assert ours.combined_bler(s, 1)[0] == pytest.approx(float(ours.block_error_rate(s)), abs=1e-6)
+
+
+def test_transport_block_sizes_follow_ts38214_by_hand(rates):
+    # TS 38.214 5.1.3.2 on 1,728 REs, MCS table 1:
+    # MCS 10 (Qm 4, R 340/1024): N_info = 2295 -> n = 5, N'_info = 2272 -> Table 5.1.3.2-1: 2280.
+    # MCS 20 (Qm 6, R 567/1024): N_info = 5741.2 -> n = 7, N'_info = 5760 -> 8 ceil(5784 / 8) - 24 = 5760.
+    # MCS 28 (Qm 6, R 948/1024): N_info = 9598.5 -> n = 8, N'_info = 9472 > 8424 -> C = 2,
+    #   16 ceil(9496 / 16) - 24 = 9480.
+    tb = rates[("uplink", 1)].table.tb_bits_by_mcs
+    assert (tb[10], tb[20], tb[28]) == (2280, 5760, 9480)

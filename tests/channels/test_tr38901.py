@@ -8,6 +8,7 @@ ns-3 uses the TR's 0.05 dB tolerance; so do we.  (ns-3's own UMi suite
 declares its last six vectors but never adds them; they are checked here.)
 """
 
+import math
 import numpy as np
 import pytest
 
@@ -130,3 +131,21 @@ def test_closed_form_agrees_with_sionna_tr38901(model, bs_height_m):
         ours = tr38901_pathloss_db(model, d, los, 3.5e9, bs_height_m, 1.5)
         np.testing.assert_allclose(scenario.basic_pathloss[0, 0].numpy(), ours, atol=0.01)
     np.testing.assert_allclose(scenario.los_probability.numpy().ravel(), tr38901_los_probability(model, d), atol=1e-6)
+
+
+def test_rma_los_beyond_the_breakpoint_is_the_tr_formula_by_hand():
+    # TR 38.901 Table 7.4.1-1, RMa LOS: d_BP = 2 pi h_BS h_UT f_c / c; beyond it
+    # PL2 = PL1(d_BP) + 40 log10(d_3D / d_BP), with
+    # PL1(d) = 20 log10(40 pi d f_c / 3) + min(0.03 h^1.72, 10) log10 d - min(0.044 h^1.72, 14.77) + 0.002 log10(h) d.
+    fc_ghz, h_bs, h_ut, h = 3.5, 35.0, 1.5, 5.0
+    d_bp = 2 * math.pi * h_bs * h_ut * fc_ghz * 1e9 / 299_792_458.0  # 3851.3 m
+
+    def pl1(d):
+        return (20 * math.log10(40 * math.pi * d * fc_ghz / 3) + min(0.03 * h**1.72, 10) * math.log10(d)
+                - min(0.044 * h**1.72, 14.77) + 0.002 * math.log10(h) * d)
+
+    d2d = np.array([6000.0, 9000.0])
+    d3d = np.hypot(d2d, h_bs - h_ut)
+    expected = [pl1(d_bp) + 40 * math.log10(x / d_bp) for x in d3d]
+    got = tr38901_pathloss_db("rma", d2d, np.array([True, True]), fc_ghz * 1e9, h_bs, h_ut, 1.0, h, 20.0)
+    np.testing.assert_allclose(got, expected, atol=1e-9)

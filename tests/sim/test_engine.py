@@ -153,7 +153,7 @@ def test_records_have_the_public_columns(tmp_path):
     assert list(rows[0]) == [
         "round", "client", "distance_m", "pathloss_db", "snr_db", "rate_bps", "budget_bits", "k",
         "payload_bits", "downlink_bits", "client_storage_bytes", "airtime_s", "attempts", "delivered", "compute_s",
-        "energy_j", "outcome",
+        "energy_j", "outcome", "downlink_airtime_s", "tx_power_dbm",
     ]  # fmt: skip
     with open(tmp_path / "r" / "rounds.csv") as f:
         header = next(csv.reader(f))

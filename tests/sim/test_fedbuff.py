@@ -29,6 +29,8 @@ def async_cfg(tmp_path, **round_keys):
                     "device": {"speed_sigma": 0.0}},
         "cell": {"bandwidth_mhz": B_HZ / 1e6, "bs_height_m": 10.0},
         "channel": {"trace": str(trace)},
+        # Fluid shares (1 MHz is under three PRBs): the cycle lengths above are worked on B/3.
+        "medium": {"min_allocation": "none"},
         "round": {"mode": "async", "buffer_size": 2, "deadline_s": 100.0, **round_keys},
         "workload": {"algorithm": "none", "payload_bits": P_BITS, "downlink_bits": 0, "work_flop": 0.0},
     }

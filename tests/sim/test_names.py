@@ -67,7 +67,8 @@ def test_the_schema_accepts_exactly_the_owners_names(dotted, names, tmp_path):
 
 def test_the_built_in_algorithms_and_the_sharing_policies_are_what_the_code_builds():
     assert workloads.available() == [
-        "adaptive_topk", "centralised", "fd_full", "fd_topk_zeropad", "fedavg_lora", "fedsoda", "local_only", "none",
+        "adaptive_topk", "centralised", "fd_full", "fd_topk_zeropad", "fedavg_lora", "fedbiot", "fedsoda", "flexlora",
+        "local_only", "none",
     ]
     import simpy
 

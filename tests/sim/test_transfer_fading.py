@@ -48,7 +48,8 @@ def miss_fraction(rate_bps, doppler_hz, within="auto", doppler_model="sum_of_sin
             "fading": {"model": "rayleigh", "doppler_hz": doppler_hz, "within_transfer": within, "doppler_model": doppler_model},
             "rate": {"max_se_bps_hz": None},
         },
-        "medium": {"uplink_sharing": "fdma_static", "packet_error_rate": 0.0},
+        # Fluid shares: the closed forms are worked on B/N, narrower than one PRB here.
+        "medium": {"uplink_sharing": "fdma_static", "packet_error_rate": 0.0, "min_allocation": "none"},
         "round": {"deadline_s": DEADLINE_S},
         # The upload has the whole deadline less two propagation delays (10 m: 67 ns).
         "workload": {"algorithm": "none", "payload_bits": int(rate_bps * DEADLINE_S * (1 - 1e-6)), "downlink_bits": 0, "work_flop": 0},
