@@ -48,27 +48,19 @@ def test_the_downlink_keeps_its_power_density():
     assert m.share_rate_bps(np.full(20, 0.1), 20) == pytest.approx(np.full(20, 180e3 * math.log2(1.1)))
 
 
-def test_the_report_says_when_clients_outnumber_prbs(tmp_path):
+@pytest.mark.parametrize("count, band_mhz, prbs, said", [
+    (20, 3.6, 10, "Up to 20 clients shared 10 uplink PRBs of 360 kHz per cell"),
+    (3, 0.05, 0, "The uplink band (50 kHz) is narrower than one PRB of 360 kHz and up to 3 clients shared it"),
+])
+def test_the_report_says_when_clients_outnumber_prbs(tmp_path, count, band_mhz, prbs, said):
     cfg = {
         "rounds": 1,
-        "clients": {"count": 20},
-        "cell": {"bandwidth_mhz": 3.6},
-        "workload": {"algorithm": "none", "payload_bits": 1000, "downlink_bits": 1000},
-    }
-    summary = run_scenario(scenario(**cfg), tmp_path / "r")
-    assert summary["uplink_prbs"] == 10
-    assert "Up to 20 clients shared 10 uplink PRBs of 360 kHz per cell" in (tmp_path / "r" / "report.md").read_text()
-
-
-def test_a_band_narrower_than_one_prb_is_reported_as_such(tmp_path):
-    cfg = {
-        "rounds": 1,
-        "clients": {"count": 3},
-        "cell": {"bandwidth_mhz": 0.05},
+        "clients": {"count": count},
+        "cell": {"bandwidth_mhz": band_mhz},
         "workload": {"algorithm": "none", "payload_bits": 1000, "downlink_bits": 1000},
     }
     summary = run_scenario(scenario(**cfg), tmp_path / "r")
     report = (tmp_path / "r" / "report.md").read_text()
-    assert summary["uplink_prbs"] == 0
-    assert "The uplink band (50 kHz) is narrower than one PRB of 360 kHz and up to 3 clients shared it" in report
+    assert summary["uplink_prbs"] == prbs
+    assert said in report
     assert "0 PRBs" not in report
