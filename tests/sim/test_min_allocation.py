@@ -63,4 +63,4 @@ def test_the_report_says_when_clients_outnumber_prbs(tmp_path, count, band_mhz, 
     report = (tmp_path / "r" / "report.md").read_text()
     assert summary["uplink_prbs"] == prbs
     assert said in report
-    assert "0 PRBs" not in report
+    assert " 0 PRBs" not in report
