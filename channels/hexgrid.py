@@ -34,6 +34,11 @@ def hex_sites(num_rings: int, isd_m: float) -> np.ndarray:
     return np.column_stack([isd_m * np.sqrt(3.0) / 2.0 * q, isd_m * (r + q / 2.0)])
 
 
+def site_count(num_rings: int) -> int:
+    """Sites of ``num_rings`` rings around one centre: 1 + 6 + 12 + ... = 1 + 3 R (R + 1), as :func:`hex_sites` lays out."""
+    return 1 + 3 * num_rings * (num_rings + 1)
+
+
 def _in_hexagon(dx: float, dy: float, circumradius: float) -> bool:
     """Inside a flat-topped hexagon centred at the origin."""
     half_height = np.sqrt(3.0) / 2.0 * circumradius

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from channels.hexgrid import site_count
 from sim.engine import OUTCOMES, RunResult
 from sim.scenario import Scenario
 
@@ -35,6 +36,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def cell_count(scn: Scenario) -> int:
+    """Cells of the run: one, or every site of a hex grid."""
+    p = scn.clients.placement
+    return site_count(p.num_rings) if p.kind == "hex_grid" else 1
+
+
 def _spectrum_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
     """A hex grid without interference gives every cell its own band: say how much spectrum that is."""
     p = scn.clients.placement
@@ -53,23 +60,17 @@ def _prb_note(scn: Scenario, summary: dict[str, Any]) -> list[str]:
     prbs, most = summary.get("uplink_prbs"), summary.get("max_participants")
     if prbs is None or most is None or scn.medium.uplink_sharing == "tdma":
         return []
-    cells = 1 + 3 * scn.clients.placement.num_rings * (scn.clients.placement.num_rings + 1) \
-        if scn.clients.placement.kind == "hex_grid" else 1
-    if most <= prbs * cells:
+    if most <= prbs * cell_count(scn):
         return []
     prb_khz = 12 * scn.cell.scs_khz
+    prb = scn.medium.min_allocation == "prb"
+    fluid = "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`)."
     if prbs == 0:
-        band_khz = scn.cell.bandwidth_mhz * 1e3
-        what = ("clients time-share it, each spreading its power over the whole band (`medium.min_allocation: prb`)."
-                if scn.medium.min_allocation == "prb" else
-                "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`).")
-        return [f"The uplink band ({band_khz:g} kHz) is narrower than one PRB of {prb_khz:g} kHz and up to {most} "
-                f"clients shared it: {what}", ""]
-    if scn.medium.min_allocation == "prb":
-        what = (f"each client concentrated its power in one PRB at most and the {prbs} PRBs were time-shared "
-                "(`medium.min_allocation: prb`).")
-    else:
-        what = "fluid shares narrower than one PRB were used as they are (`medium.min_allocation: none`)."
+        what = "clients time-share it, each spreading its power over the whole band (`medium.min_allocation: prb`)."
+        return [f"The uplink band ({scn.cell.bandwidth_mhz * 1e3:g} kHz) is narrower than one PRB of {prb_khz:g} kHz "
+                f"and up to {most} clients shared it: {what if prb else fluid}", ""]
+    what = (f"each client concentrated its power in one PRB at most and the {prbs} PRBs were time-shared "
+            "(`medium.min_allocation: prb`).") if prb else fluid
     return [f"Up to {most} clients shared {prbs} uplink PRBs of {prb_khz:g} kHz per cell: {what}", ""]
 
 

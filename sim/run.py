@@ -12,7 +12,7 @@ from sim import __version__
 from sim.engine import Engine, RunResult
 from sim.outdir import OutputDirError, own_run_dir
 from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
-from sim.report import render_report
+from sim.report import cell_count, render_report
 from sim.rng import branch
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -25,9 +25,7 @@ def spectrum_mhz(scn: Scenario) -> float:
     per_cell = cell.bandwidth_mhz
     if cell.duplex == "fdd":
         per_cell += cell.downlink_bandwidth_mhz or cell.bandwidth_mhz
-    p = scn.clients.placement
-    cells = 1 + 3 * p.num_rings * (p.num_rings + 1) if p.kind == "hex_grid" else 1
-    return per_cell * (cells if scn.channel.interference == "none" else 1)
+    return per_cell * (cell_count(scn) if scn.channel.interference == "none" else 1)
 
 
 def summarize(scn: Scenario, result: RunResult, wall_time_s: float) -> dict[str, Any]:

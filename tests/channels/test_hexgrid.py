@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from sionna.sys import HexGrid
 
-from channels.hexgrid import hex_drop, hex_sites
+from channels.hexgrid import hex_drop, hex_sites, site_count
 
 
 @pytest.mark.parametrize("num_rings", [1, 2, 3])
@@ -39,3 +39,8 @@ def test_bad_grid_fails_loudly():
         hex_sites(1, 0.0)
     with pytest.raises(ValueError, match="min_distance_m"):
         hex_drop([np.random.default_rng(0)], 1, 100.0, 60.0, 1.5, 25.0)
+
+
+def test_site_count_is_the_centred_hexagonal_number_hex_sites_lays_out():
+    assert [site_count(r) for r in range(4)] == [1, 7, 19, 37]
+    assert all(site_count(r) == len(hex_sites(r, 500.0)) for r in range(4))
