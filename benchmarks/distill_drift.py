@@ -9,11 +9,20 @@ analysis of the distillation drift uses it.
 --digest also prints the accuracy after every client has distilled the new
 aggregate (the model it would run after the next download), which the round
 would otherwise only apply at the start of the next round.
+
+--teacher also prints what there is to distil: the accuracy on the test set
+of the ensemble (the mean of the clients' distributions over the label
+tokens), and the accuracy on the public set of the aggregate the clients
+distil toward, with its mean largest label probability (at the distillation
+temperature, over the whole vocabulary).
 """
 
 from __future__ import annotations
 
 import argparse
+
+import numpy as np
+import torch
 
 import workloads
 from sim.scenario import load_scenario
@@ -28,6 +37,7 @@ def main() -> None:
     ap.add_argument("--scenario", default="scenarios/compare_tiny.yaml")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--digest", action="store_true")
+    ap.add_argument("--teacher", action="store_true")
     args = ap.parse_args()
     scn = load_scenario(args.scenario, [f"workload.algorithm={args.algorithm}", *args.overrides])
     alg = workloads.create(args.algorithm, scn.workload, scn.clients.count, scn.seed)
@@ -45,7 +55,27 @@ def main() -> None:
             for c in alg.clients:
                 digest(c)
             line += f" | after digest: accuracy {alg.evaluate(r)['eval_accuracy']:.3f}"
+        if args.teacher:
+            line += teacher_line(alg)
         print(line, flush=True)
+
+
+@torch.no_grad()
+def teacher_line(alg) -> str:
+    task, labels = alg.task, alg.label_ids
+    probs = []
+    for c in alg.clients:
+        c.model.eval()
+        logits = c.model(input_ids=alg.test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
+        probs.append(torch.softmax(logits[:, labels], dim=-1).cpu().numpy())
+    line = f" | ensemble on test {np.mean(np.mean(probs, axis=0).argmax(-1) == task.test_y):.3f}"
+    target = getattr(alg, "target", None)
+    if target is not None:
+        on_labels = target[0][:, labels.cpu().numpy()]  # one exchanged position per public article (distill_positions: 1)
+        if on_labels.shape[0] == task.public_y.shape[0]:
+            line += (f" | aggregate on public {np.mean(on_labels.argmax(-1) == task.public_y):.3f}"
+                     f" (largest label probability {on_labels.max(-1).mean():.2f})")
+    return line
 
 
 if __name__ == "__main__":
