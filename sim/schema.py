@@ -468,6 +468,12 @@ class ClientModel(_Strict):
     )
 
 
+class TopLayers(_Strict):
+    """``workload.lora_layers: {top: N}``: LoRA on the N highest transformer layers."""
+
+    top: int = Field(..., ge=1, le=64, description="LoRA on the top N transformer layers")
+
+
 class Workload(_Strict):
     algorithm: AlgorithmName = Field(
         "none",
@@ -532,6 +538,17 @@ class Workload(_Strict):
         ["q_proj", "v_proj", "lm_head"],
         min_length=1,
         description="LoRA target modules (Llama names; embed_tokens puts a trainable rank-r vector on every token; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj, embed_tokens to wte)",
+    )
+    lora_layers: TopLayers | Annotated[list[Annotated[int, Field(ge=0, le=63)]], Field(min_length=1)] | None = Field(
+        None,
+        description="transformer layers that carry the layer LoRA targets: {top: N} = the N highest, or a list of "
+        "layer indices (0 = the lowest); lm_head and embed_tokens keep their LoRA; null = every layer",
+    )
+    prefix_cache: Literal["auto", "off"] = Field(
+        "auto",
+        description="frozen-prefix activation cache: auto = when every trainable module lies at or above layer L > 0 "
+        "(lora_layers, no embedding LoRA), the hidden states entering L are computed once, kept under the fedwave "
+        "cache folder, and only layers L and up run (FEDWAVE_PREFIX_CACHE_GB bounds its size); off = full forwards",
     )
     local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
     batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")

@@ -2,7 +2,8 @@
 
 ``$FEDWAVE_CACHE`` or ``~/.cache/fedwave``.  It holds pretrained tiny bases
 (``tiny-bases/<name>``, see :mod:`workloads.tinybase`) and the converted
-pretrained models of :mod:`workloads.pretrained` (one folder each).  Every
+pretrained models of :mod:`workloads.pretrained` (one folder each) and the
+frozen-prefix activations of :mod:`workloads.prefix` (``prefix/<key>``).  Every
 item can be rebuilt: clearing costs only the time to rebuild it.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["CacheItem", "cache_root", "cache_items", "clear_cache"]
 
-_GROUPS = ("tiny-bases",)  # folders whose children are the items
+_GROUPS = ("tiny-bases", "prefix")  # folders whose children are the items
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from workloads.base import Algorithm, Payload
 from workloads.data import (
     Corpus, CorpusSplit, TextTask, TokenView, bpe_view, encode_task, hf_view, load_corpus, split_corpus,
 )
-from workloads.models import ModelSpec, add_lora, build_base, init_lora, warm_up
+from workloads.models import ModelSpec, add_lora, build_base, init_lora, lora_layer_indices, warm_up
+from workloads.prefix import prefix_hidden, tail, trainable_floor, weights_fingerprint
 
 __all__ = ["FedLM", "LMClient", "TaskView", "classification_metrics", "pick_device", "pick_precision", "tiny_spec_args"]
 
@@ -93,6 +94,25 @@ class LMClient:
     params: int  # all model parameters (frozen ones still cost compute)
     shape: str  # clients with the same shape key have adapters of identical shapes
     view: str = ""  # key of the client's tokenizer in FedLM.views
+    prefix: Prefix | None = None  # the frozen-prefix cache, when the trainable layers allow one
+
+
+@dataclass
+class Prefix:
+    """States entering ``layer`` (the lowest trainable one), fixed while the client trains.
+
+    private : [N, L-1, H] for the client's ``ids[:, :-1]``
+    public, test : [P, L-1, H] for its view's public sequences and test inputs
+    tail_params : parameters from ``layer`` up (layers, final norm, LM head, adapters)
+    prefix_params : the rest (embeddings, layers below ``layer``)
+    """
+
+    layer: int
+    private: torch.Tensor
+    public: torch.Tensor
+    test: torch.Tensor
+    tail_params: int
+    prefix_params: int
 
 
 @dataclass
@@ -169,11 +189,10 @@ class FedLM(Algorithm):
             if key.startswith("tiny-v"):
                 tokens[key] = bpe_view(data, split, int(key[len("tiny-v") :]))
             else:
-                from workloads.pretrained import SOURCES
+                from workloads.pretrained import shared_pretrained
 
-                _, load_tokenizer, load_model = SOURCES[key]
-                tokens[key] = hf_view(load_tokenizer(), data.label_names)
-                pretrained[key] = load_model()
+                tokenizer, pretrained[key] = shared_pretrained(key)  # loaded once per process
+                tokens[key] = hf_view(tokenizer, data.label_names)
         anchor = keys[0]
         tasks = {k: encode_task(data, split, v, cfg.text_tokens, None if k == anchor else tokens[anchor]) for k, v in tokens.items()}
         self.views = self._views(tasks, tokens, anchor)
@@ -190,10 +209,11 @@ class FedLM(Algorithm):
             key = keys[i]
             task = tasks[key]
             if key in pretrained:
-                from workloads.pretrained import SOURCES
+                from workloads.pretrained import SOURCES, shared_copy
 
                 family, shape = SOURCES[key][0], key
-                base = copy.deepcopy(pretrained[key])
+                base = shared_copy(pretrained[key])  # the frozen weights stay one copy; only adapters are per client
+                depth = int(base.config.num_hidden_layers)
             else:
                 family, hidden, layers, heads = tiny_spec_args(cfg, i)
                 # The vocabulary sizes the embedding and LM head, so it is part of the shape once it varies.
@@ -204,13 +224,15 @@ class FedLM(Algorithm):
                 if spec not in bases:
                     bases[spec] = self._tiny_base(spec, data, split, tokens[key], task, model_seed)
                 base = bases[spec]
+                depth = layers
+            lora_layers = lora_layer_indices(getattr(cfg, "lora_layers", None), depth)
             gen = torch.Generator().manual_seed(int(css.generate_state(1)[0]))
             if key in pretrained:
-                model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen).to(self.device)
+                model = add_lora(base, family, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, gen, lora_layers).to(self.device)
             else:
                 if (spec, family) not in wrapped:
                     wrapped[(spec, family)] = add_lora(copy.deepcopy(base), family, cfg.lora_rank, cfg.lora_alpha,
-                                                       cfg.lora_targets, torch.Generator().manual_seed(0))
+                                                       cfg.lora_targets, torch.Generator().manual_seed(0), lora_layers)
                 model = copy.deepcopy(wrapped[(spec, family)])
                 init_lora(model, gen)
                 model = model.to(self.device)
@@ -218,6 +240,10 @@ class FedLM(Algorithm):
             opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)
             ids = torch.as_tensor(task.client_ids[i], device=self.device)
             self.clients.append(LMClient(i, family, model, ids, gen, opt, sum(p.numel() for p in model.parameters()), shape, key))
+        self._prefix_memo: dict[tuple[Any, ...], Any] = {}
+        self._prefix_paid: set[int] = set()  # clients already charged their one-time prefix forward
+        for c in self.clients:
+            self.attach_prefix(c)
 
     def _tiny_base(self, spec: ModelSpec, data: Corpus, split: CorpusSplit, view: TokenView, task: TextTask,
                    model_seed: int) -> torch.nn.Module:
@@ -259,16 +285,62 @@ class FedLM(Algorithm):
             )
         return out
 
+    # ------------------------------------------------------------------ prefix cache
+
+    def attach_prefix(self, c: LMClient) -> None:
+        """Give ``c`` its frozen-prefix cache when ``workload.prefix_cache`` is auto and its trainable layers allow one."""
+        if getattr(self.cfg, "prefix_cache", "off") != "auto":
+            return
+        layer = trainable_floor(c.model)
+        if layer is None:
+            return
+        memo = self._prefix_memo
+        fp_key = ("weights", c.shape, layer)
+        if fp_key not in memo:  # clients of one shape share one frozen base
+            memo[fp_key] = weights_fingerprint(c.model, layer)
+        fingerprint = memo[fp_key]
+
+        def states(kind: str, owner: Any, ids: torch.Tensor) -> torch.Tensor:
+            key = (kind, fingerprint, layer, id(owner))
+            if key not in memo:  # the owner is held too, so its id() is not reused
+                memo[key] = (prefix_hidden(c.model, ids, layer, fingerprint, self.autocast, self.amp_dtype), owner)
+            return memo[key][0]
+
+        tv = self.views[c.view]  # one tokenizer, one base: the public and test states are shared by such clients
+        # The LM head counts in the tail even when tied to the embedding: its matmul runs there.
+        tail_params = sum(p.numel() for n, p in c.model.named_parameters(remove_duplicate=False) if _in_tail(n, layer))
+        prefix_params = sum(p.numel() for n, p in c.model.named_parameters() if not _in_tail(n, layer))
+        c.prefix = Prefix(layer, states("private", c, c.ids[:, :-1]), states("public", tv, tv.public),
+                          states("test", tv, tv.test[:, :-1]), tail_params, prefix_params)
+
+    def _logits(self, c: LMClient, ids: torch.Tensor, cached: torch.Tensor | None, keep: int) -> torch.Tensor:
+        """[N, keep, V] logits of the last ``keep`` positions, from layer ``c.prefix.layer`` up when ``cached`` is given."""
+        if cached is None or c.prefix is None:
+            return c.model(input_ids=ids, logits_to_keep=keep).logits
+        with tail(c.model, c.prefix.layer):
+            return c.model(inputs_embeds=cached.to(self.device), logits_to_keep=keep).logits
+
     # ------------------------------------------------------------------ compute
 
     def work_flop(self, client: int, round_index: int) -> float:
-        """6 N tokens per trained token, 2 N per inferred token (Kaplan et al. 2020)."""
+        """6 N tokens per trained token, 2 N per inferred token (Kaplan et al. 2020).
+
+        With a prefix cache, N is the parameters from layer L up (``Prefix.tail_params``),
+        and the first time the client computes it also pays 2 N_prefix per token of its
+        private and public sequences: the one-time forward that fills its cache.
+        """
         c, cfg = self.clients[client], self.cfg
         seq = int(c.ids.shape[1])
         train_tokens = cfg.local_steps * min(cfg.batch_size, c.ids.shape[0]) * seq
         public_tokens = self.views[c.view].public.numel() if self.uses_public else 0
         distill = cfg.distill_steps * public_tokens if self.uses_public and round_index > 0 else 0
-        return float(c.params * (6 * (train_tokens + distill) + 2 * public_tokens))
+        if c.prefix is None:
+            return float(c.params * (6 * (train_tokens + distill) + 2 * public_tokens))
+        once = 0
+        if client not in self._prefix_paid:
+            self._prefix_paid.add(client)
+            once = 2 * c.prefix.prefix_params * (c.prefix.private.shape[0] * c.prefix.private.shape[1] + public_tokens)
+        return float(c.prefix.tail_params * (6 * (train_tokens + distill) + 2 * public_tokens) + once)
 
     def autocast(self) -> Any:
         """The precision context of the clients' forward passes (see :func:`pick_precision`)."""
@@ -289,7 +361,10 @@ class FedLM(Algorithm):
             x = c.ids[pick]
             # Only the label position is scored: logits_to_keep skips the LM head elsewhere.
             with self.autocast():
-                logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
+                if c.prefix is None:
+                    logits = c.model(input_ids=x[:, :-1], logits_to_keep=1).logits[:, -1, :]
+                else:
+                    logits = self._logits(c, x[:, :-1], c.prefix.private[pick.cpu()], 1)[:, -1, :]
             loss = torch.nn.functional.cross_entropy(logits.float(), x[:, -1])
             if penalty is not None:
                 loss = loss + penalty()
@@ -306,7 +381,7 @@ class FedLM(Algorithm):
         length = tv.public.shape[1]
         keep = length - int(tv.cols.min())  # the LM head runs on the tail that holds every exchanged position
         with self.autocast():
-            out = c.model(input_ids=tv.public, logits_to_keep=keep).logits
+            out = self._logits(c, tv.public, c.prefix.public if c.prefix is not None else None, keep)
         return out[tv.rows, tv.cols - (length - keep)]
 
     def at_positions(self, c: LMClient, x: torch.Tensor) -> torch.Tensor:
@@ -327,7 +402,10 @@ class FedLM(Algorithm):
         test, label_ids = (self.test, self.label_ids) if c is None else (self.views[c.view].test, self.views[c.view].label_ids)
         model.eval()
         with self.autocast():
-            logits = model(input_ids=test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
+            if c is not None and c.prefix is not None and model is c.model:
+                logits = self._logits(c, test[:, :-1], c.prefix.test, 1)[:, -1, :].float()
+            else:
+                logits = model(input_ids=test[:, :-1], logits_to_keep=1).logits[:, -1, :].float()
         loss = float(torch.nn.functional.cross_entropy(logits, test[:, -1]))
         pred = logits[:, label_ids].argmax(dim=-1).cpu().numpy()
         return loss, pred
@@ -349,3 +427,13 @@ class FedLM(Algorithm):
 
     def empty(self) -> Payload:
         return Payload(0)
+
+
+def _in_tail(name: str, layer: int) -> bool:
+    """Whether parameter ``name`` runs in the forward from ``layer`` up (layers >= layer, final norm, LM head)."""
+    from workloads.models import layer_index
+
+    idx = layer_index(name)
+    if idx is not None:
+        return idx >= layer
+    return any(f".{part}." in f".{name}" for part in ("norm", "ln_f", "lm_head"))

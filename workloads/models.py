@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "warm_up", "add_lora", "init_lora", "lora_state", "load_lora_state", "HiddenTap"]
+__all__ = ["FAMILIES", "ModelSpec", "build_base", "warm_base", "warm_up", "add_lora", "init_lora", "lora_state", "load_lora_state", "HiddenTap",
+           "lora_layer_indices", "layer_index"]
 
 FAMILIES = ("llama", "qwen2", "gpt2")
 # LoRA targets are given with Llama names; GPT-2 fuses q, k, v into one Conv1D.
@@ -102,8 +103,27 @@ def warm_up(model: torch.nn.Module, ids: np.ndarray, steps: int, batch: int, lr:
         opt.step()
 
 
-def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targets: Sequence[str], gen: torch.Generator) -> Any:
-    """Wrap with PEFT LoRA on ``targets`` (Llama names) and redraw A from ``gen`` (B starts at 0)."""
+def lora_layer_indices(lora_layers: Any, depth: int) -> list[int] | None:
+    """``workload.lora_layers`` ({top: N}, a list of indices, or None) as sorted layer indices; None = every layer."""
+    if lora_layers is None:
+        return None
+    top = getattr(lora_layers, "top", None)
+    if top is None and isinstance(lora_layers, dict):
+        top = lora_layers.get("top")
+    chosen = list(range(depth - int(top), depth)) if top is not None else sorted({int(i) for i in lora_layers})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= depth:
+        raise ValueError(f"lora_layers {lora_layers!r} lies outside a {depth}-layer model")
+    return chosen
+
+
+def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targets: Sequence[str], gen: torch.Generator,
+             layers: Sequence[int] | None = None) -> Any:
+    """Wrap with PEFT LoRA on ``targets`` (Llama names) and redraw A from ``gen`` (B starts at 0).
+
+    layers : transformer layers whose target modules get LoRA (None = all); modules outside the layer
+        stack (lm_head, embed_tokens) are wrapped either way.  PEFT's ``layers_to_transform`` would drop
+        those, so the chosen modules are named one by one.
+    """
     from peft import LoraConfig, get_peft_model
 
     names = sorted({_GPT2_TARGETS.get(t, t) for t in targets}) if family == "gpt2" else list(targets)
@@ -112,7 +132,14 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
     if missing:
         # PEFT passes silently when only some names match; fedwave refuses.
         raise ValueError(f"LoRA targets {missing} not found in a {family} model")
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=names, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
+    target_modules: list[str] = names
+    if layers is not None:
+        keep = set(layers)
+        target_modules = [
+            n for n, _ in model.named_modules()
+            if n.rsplit(".", 1)[-1] in names and (not _has_layer(n) or _layer_index(n) in keep)
+        ]
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=target_modules, lora_dropout=0.0, fan_in_fan_out=family == "gpt2")
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():  # PEFT's own init draws from the global RNG
         # PEFT 0.21 asks transformers 5 through a deprecated name; the user should not see that on every run.
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -161,7 +188,10 @@ class HiddenTap:
         if not modules:
             raise ValueError("no LoRA module inside a transformer layer to share a hidden projection from")
         layers = sorted({_layer_index(n) for n, _ in modules})
-        chosen = layers[layer]  # python indexing: -1 is the last layer
+        depth = int(model.config.num_hidden_layers)
+        chosen = list(range(depth))[layer]  # a model layer, python indexing: -1 is the last layer
+        if chosen not in layers:
+            raise ValueError(f"hidden_layer {layer} (layer {chosen}) carries no LoRA (LoRA layers: {layers})")
         self.name, module = next((n, m) for n, m in modules if _layer_index(n) == chosen)
         self.out: torch.Tensor | None = None
         module.register_forward_hook(self._hook)
@@ -176,6 +206,11 @@ def _has_layer(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def layer_index(name: str) -> int | None:
+    """The transformer layer a module or parameter name lies in; None outside the layer stack."""
+    return _layer_index(name) if _has_layer(name) else None
 
 
 def _layer_index(name: str) -> int:

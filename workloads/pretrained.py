@@ -19,6 +19,7 @@ folder (``~/.cache/fedwave`` or ``$FEDWAVE_CACHE``); later loads read that.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ import torch
 
 from workloads.cache import cache_root
 
-__all__ = ["smollm2_dir", "load_smollm2_tokenizer", "load_smollm2", "gemma3_gguf", "load_gemma3_tokenizer", "load_gemma3", "SOURCES"]
+__all__ = ["smollm2_dir", "load_smollm2_tokenizer", "load_smollm2", "gemma3_gguf", "load_gemma3_tokenizer", "load_gemma3", "SOURCES",
+           "shared_pretrained", "shared_copy"]
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"
@@ -104,6 +106,33 @@ def load_gemma3() -> torch.nn.Module:
         return _load_cached(cache, cache, "")
     path = gemma3_gguf()
     return _load_cached(cache, path.parent, path.name)
+
+
+_SHARED: dict[str, tuple[Any, torch.nn.Module]] = {}
+
+
+def shared_pretrained(source: str) -> tuple[Any, torch.nn.Module]:
+    """(tokenizer, frozen model) of ``source`` in :data:`SOURCES`, loaded once per process.
+
+    Every client and every run (a sweep worker's points) of the same base reads
+    these frozen weights; take :func:`shared_copy` before wrapping with LoRA.
+    """
+    if source not in _SHARED:
+        _, load_tokenizer, load_model = SOURCES[source]
+        model = load_model()
+        model.requires_grad_(False)
+        _SHARED[source] = (load_tokenizer(), model)
+    return _SHARED[source]
+
+
+def shared_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of the module tree whose parameters and buffers are the original's tensors (no weight is copied).
+
+    LoRA wrapping replaces modules in the copy only, so each client gets its
+    own adapters around one set of frozen weights.
+    """
+    memo: dict[int, Any] = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    return copy.deepcopy(model, memo)
 
 
 # workload source name -> (model family for LoRA target names, tokenizer loader, model loader)
