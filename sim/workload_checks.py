@@ -2,7 +2,8 @@
 
 Each check returns ``(loc, problem)`` like the other cross-section checks of
 :mod:`sim.scenario`: a hidden layer past the model, LoRA targets the model
-lacks, splits larger than the corpus, ``k_min`` past the vocabulary, and an
+lacks, ``lora_layers`` past the model or on an algorithm that places its own
+adapters, splits larger than the corpus, ``k_min`` past the vocabulary, and an
 attention/logit memory estimate beyond the machine's memory.
 """
 
@@ -45,6 +46,33 @@ def _physical_memory_bytes() -> int | None:
         return None
 
 
+_OWN_ADAPTER_PLACEMENT = ("fedsoda", "fedbiot")  # adapter_layers places their LoRA
+
+
+def _chosen_layers(lora_layers: Any, layers: int) -> list[int]:
+    top = getattr(lora_layers, "top", None)
+    return list(range(layers - top, layers)) if top is not None else sorted(set(lora_layers))
+
+
+def _lora_layers_problem(wl: Any, models: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], str] | None:
+    if wl.algorithm in _OWN_ADAPTER_PLACEMENT:
+        return ("workload", "lora_layers"), (
+            f"{wl.algorithm} places its adapters with adapter_layers; lora_layers applies to the algorithms that "
+            "train LoRA on the whole model"
+        )
+    for source, _, layers, _, _ in models:
+        top = getattr(wl.lora_layers, "top", None)
+        if top is not None and top > layers:
+            return ("workload", "lora_layers", "top"), f"{top} is more than the {source} model's {layers} layers"
+        if top is None:
+            for i, index in enumerate(wl.lora_layers):
+                if index >= layers:
+                    return ("workload", "lora_layers", i), (
+                        f"layer {index} is past the {source} model's {layers} layers (0 to {layers - 1})"
+                    )
+    return None
+
+
 def workload_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     """What a language-model run would crash on after minutes of work, found before it starts."""
     wl = scn.workload
@@ -69,10 +97,21 @@ def workload_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
                 return ("workload", "lora_targets", i), (
                     f"{_short(target)!r} is not a module of a {family} model (known: {', '.join(sorted(allowed))})"
                 )
+    if wl.lora_layers is not None:
+        problem = _lora_layers_problem(wl, models)
+        if problem is not None:
+            return problem
     if wl.algorithm == "adaptive_topk":
         for source, _, layers, _, vocab in models:
             if wl.hidden_weight > 0 and not -layers <= wl.hidden_layer < layers:
                 return ("workload", "hidden_layer"), f"{wl.hidden_layer} is outside the {source} model's {layers} layers"
+            if wl.hidden_weight > 0 and wl.lora_layers is not None:
+                chosen = _chosen_layers(wl.lora_layers, layers)
+                if range(layers)[wl.hidden_layer] not in chosen:
+                    return ("workload", "hidden_layer"), (
+                        f"{wl.hidden_layer} is layer {range(layers)[wl.hidden_layer]} of the {source} model, which "
+                        f"carries no LoRA (lora_layers: {chosen})"
+                    )
             if wl.k_min > vocab:
                 return ("workload", "k_min"), f"{wl.k_min} is larger than the {source} model's vocabulary of {vocab}"
     size = _corpus_size(wl.corpus)

@@ -56,6 +56,7 @@ class Centralised(FedLM):
         # Every private article in client 0's tokenizer (the anchor's), which the one model reads.
         union = torch.as_tensor(np.concatenate(self.task.client_ids), device=self.device)
         self.model = LMClient(0, first.family, first.model, union, first.gen, first.opt, first.params, first.shape, first.view)
+        self.attach_prefix(self.model)  # the union's own prefix states (client 0's are of its share only)
         self.steps_per_round = cfg.local_steps * num_clients
         self.loss = math.nan
 

@@ -80,9 +80,10 @@ class FedSODA(OffsiteLM):
         (server_ss,) = ss.spawn(1)
         tokenizer = pretrained = None
         if cfg.model_source == "smollm2":
-            from workloads.pretrained import load_smollm2, load_smollm2_tokenizer
+            from workloads.pretrained import shared_copy, shared_pretrained
 
-            tokenizer, pretrained = load_smollm2_tokenizer(), load_smollm2()
+            tokenizer, frozen = shared_pretrained("smollm2")  # loaded once per process
+            pretrained = shared_copy(frozen)  # wrapped with LoRA below: the shared tree stays unwrapped
         self.task = build_task(
             cfg.corpus, num_clients, vocab_size=cfg.vocab_size, text_tokens=cfg.text_tokens,
             public_size=cfg.public_size, test_size=cfg.test_size, pretrain_size=cfg.pretrain_size, alpha=cfg.dirichlet_alpha,

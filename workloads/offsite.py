@@ -151,11 +151,12 @@ class OffsiteLM(FedLM):
         if tiny:
             view = bpe_view(data, split, cfg.vocab_size)
         else:
-            from workloads.pretrained import SOURCES
+            from workloads.pretrained import SOURCES, shared_copy, shared_pretrained
 
-            family, load_tokenizer, load_model = SOURCES[cfg.model_source]
-            view = hf_view(load_tokenizer(), data.label_names)
-            pretrained = load_model()
+            family = SOURCES[cfg.model_source][0]
+            tokenizer, frozen = shared_pretrained(cfg.model_source)  # loaded once per process
+            view = hf_view(tokenizer, data.label_names)
+            pretrained = shared_copy(frozen)  # wrapped with LoRA later: the shared tree stays unwrapped
         self.task = encode_task(data, split, view, cfg.text_tokens)
         self.vocab = self.task.vocab_size
         self.public = torch.as_tensor(self.task.public_ids[:, :-1], device=self.device)
