@@ -1,4 +1,4 @@
-"""``fedwave cache``: list and clear the fedwave cache folder (pretrained tiny bases, converted models).
+"""``fedwave cache``: list and clear the fedwave cache folder (pretrained tiny bases, converted models, prefix activations).
 
     fedwave cache [list]             every item, its kind and size, and the folder
     fedwave cache clear NAME ...     remove the items named (a name as listed, or a folder prefix)
@@ -19,7 +19,7 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: Any) -> None:
-    c = sub.add_parser("cache", help="list or clear cached items (pretrained tiny bases, converted models)")
+    c = sub.add_parser("cache", help="list or clear cached items (pretrained tiny bases, converted models, prefix activations)")
     c.add_argument("action", nargs="?", choices=("list", "clear"), default="list")
     c.add_argument("names", nargs="*", help="clear: items to remove, as `fedwave cache list` names them")
     c.add_argument("--all", action="store_true", help="clear: remove every item")

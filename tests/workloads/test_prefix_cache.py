@@ -15,7 +15,7 @@ from sim.scenario import Scenario
 from sim.workload_checks import workload_problem
 from tests.workloads.conftest import tiny_scenario
 from workloads.base import Budget
-from workloads.cache import cache_items
+from workloads.cache import cache_items, clear_cache
 from workloads.models import ModelSpec, add_lora, build_base, layer_index, lora_state
 from workloads.payload import decode_arrays, decode_topk, unpack_parts
 from workloads.prefix import trainable_floor
@@ -132,6 +132,7 @@ def test_prefix_states_are_stored_once_and_read_back(monkeypatch, tmp_path):
     for a, b in zip(first.clients, second.clients):
         torch.testing.assert_close(a.prefix.private, b.prefix.private, atol=0, rtol=0)
     assert not [p for p in (tmp_path / "prefix").iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert {i.name for i in clear_cache(["prefix"], tmp_path)} == set(mtimes)  # `fedwave cache clear prefix`
 
 
 def test_a_full_cache_computes_in_memory_and_says_so(monkeypatch, tmp_path, capsys):
