@@ -539,7 +539,7 @@ class Workload(_Strict):
         min_length=1,
         description="LoRA target modules (Llama names; embed_tokens puts a trainable rank-r vector on every token; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj, embed_tokens to wte)",
     )
-    lora_layers: TopLayers | Annotated[list[Annotated[int, Field(ge=0, le=63)]], Field(min_length=1)] | None = Field(
+    lora_layers: TopLayers | list[int] | None = Field(
         None,
         description="transformer layers that carry the layer LoRA targets: {top: N} = the N highest, or a list of "
         "layer indices (0 = the lowest); lm_head and embed_tokens keep their LoRA; null = every layer",
@@ -550,6 +550,18 @@ class Workload(_Strict):
         "(lora_layers, no embedding LoRA), the hidden states entering L are computed once, kept under the fedwave "
         "cache folder, and only layers L and up run (FEDWAVE_PREFIX_CACHE_GB bounds its size); off = full forwards",
     )
+
+    @field_validator("lora_layers", mode="before")
+    @classmethod
+    def _lora_layer_list(cls, value: Any) -> Any:
+        # Checked here so that a bad index reads as one line, not as a failed {top: N}.
+        if isinstance(value, list):
+            if not value:
+                raise PydanticCustomError("lora_layers", "an empty list puts LoRA on no layer; leave it out for every layer")
+            for v in value:
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 63:
+                    raise PydanticCustomError("lora_layers", "layer {v} must be an index from 0 to 63", {"v": v})
+        return value
     local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
     batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")
     lr: float = Field(5e-3, gt=0, le=1, description="LoRA learning rate (AdamW)")

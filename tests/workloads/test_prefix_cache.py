@@ -194,3 +194,28 @@ def test_shared_copy_shares_the_frozen_weights_and_keeps_the_original_unwrapped(
     assert a.base_model.model.model.layers[0].self_attn.q_proj.base_layer.weight.data_ptr() == ptr
     assert b.base_model.model.model.layers[0].self_attn.q_proj.base_layer.weight.data_ptr() == ptr
     assert not any("lora_" in n for n, _ in base.named_parameters())
+
+
+def test_a_pretrained_base_is_loaded_once_per_process(monkeypatch):
+    from workloads import pretrained
+
+    calls = []
+
+    def load_model():
+        calls.append(1)
+        return build_base(ModelSpec("llama", 64, 16, 2, 2, 8), 0)
+
+    monkeypatch.setitem(pretrained.SOURCES, "fake", ("llama", lambda: "tokenizer", load_model))
+    monkeypatch.setattr(pretrained, "_SHARED", {})
+    first = pretrained.shared_pretrained("fake")
+    second = pretrained.shared_pretrained("fake")
+
+    assert len(calls) == 1 and first[1] is second[1]
+    assert not any(p.requires_grad for p in first[1].parameters())  # frozen: only adapters train
+
+
+def test_a_lora_layer_index_out_of_range_is_one_clear_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="layer 70 must be an index from 0 to 63"):
+        Scenario.model_validate(tiny_scenario("fd_full", lora_layers=[0, 70]))
