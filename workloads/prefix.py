@@ -211,6 +211,14 @@ def _load(entry: Path) -> torch.Tensor | None:
     return torch.from_numpy(arr)
 
 
+def _discard(entry: Path) -> None:
+    """Move a bad entry out of the way first (one rename), then delete it: readers never see half of it."""
+    with contextlib.suppress(OSError):
+        trash = Path(tempfile.mkdtemp(prefix=".discard-", dir=entry.parent))
+        os.rename(entry, trash / entry.name)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def prefix_hidden(model: Any, ids: torch.Tensor, layer: int, fingerprint: str, autocast: Callable[[], Any],
                   amp: torch.dtype | None) -> torch.Tensor:
     """[N, T, H] float32 states entering ``layer`` for ``ids`` [N, T]: from the disk cache, or computed and stored."""
@@ -219,8 +227,9 @@ def prefix_hidden(model: Any, ids: torch.Tensor, layer: int, fingerprint: str, a
     entry = folder / key
     if entry.is_dir():
         got = _load(entry)
-        if got is not None:
+        if got is not None and tuple(got.shape[:2]) == tuple(ids.shape):
             return got
+        _discard(entry)  # unreadable (a damaged disk, a foreign file): rebuilt below
     hidden = _compute(model, ids, layer, autocast)
     limit = prefix_bytes_limit()
     used = _used_bytes(folder)

@@ -6,6 +6,8 @@ order 10), adapters after training within 1e-5; payload sizes equal exactly.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -219,3 +221,19 @@ def test_a_lora_layer_index_out_of_range_is_one_clear_error():
 
     with pytest.raises(ValidationError, match="layer 70 must be an index from 0 to 63"):
         Scenario.model_validate(tiny_scenario("fd_full", lora_layers=[0, 70]))
+
+
+def test_a_damaged_entry_is_rebuilt(monkeypatch, tmp_path):
+    monkeypatch.setenv("FEDWAVE_CACHE", str(tmp_path))
+    first = make("fd_full", families=["llama"])
+    entries = [i for i in cache_items(tmp_path) if i.name.startswith("prefix/")]
+    for e in entries:
+        # A new file renamed over the old one: truncating a file in place would break the maps still open.
+        (e.path / "damaged").write_bytes(b"not an array")
+        os.replace(e.path / "damaged", e.path / "hidden.npy")
+    second = make("fd_full", families=["llama"])
+
+    for a, b in zip(first.clients, second.clients):
+        torch.testing.assert_close(a.prefix.private, b.prefix.private, atol=0, rtol=0)
+    assert {i.name for i in cache_items(tmp_path) if i.name.startswith("prefix/")} == {e.name for e in entries}
+    assert all((e.path / "hidden.npy").stat().st_size > 100 for e in entries)
