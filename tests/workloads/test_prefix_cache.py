@@ -1,7 +1,10 @@
 """``workload.lora_layers`` and the frozen-prefix activation cache: the cached path matches the full forward.
 
 Tolerance: fp32 on CPU; logits and losses within 1e-5 (absolute, logits of
-order 10), adapters after training within 1e-5; payload sizes equal exactly.
+order 10), adapters and payload values after two rounds of training within 5e-5 + one
+fp16 step; payload sizes and top-k
+indices equal exactly (the cached path's sums round differently in the last fp32 bit, which can
+flip an fp16 rounding).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ BIG = Budget(max_bits=10**9, rate_bps=1e9, snr_db=30.0, deadline_s=1.0)
 # Four layers, LoRA on the top two: the three families (Llama and Qwen2 rotary, GPT-2 learned positions).
 DEEP = {"layers": 4, "base_steps": 0, "warmup_steps": 0, "lora_layers": {"top": 2}}
 TOL = 1e-5
+FP16 = 2.0**-10
+TRAINED = 5e-5  # after two rounds of training on fp16-decoded targets, the last-bit differences have grown
 
 
 def make(algorithm: str, **workload):
@@ -76,7 +81,8 @@ def test_cached_and_uncached_runs_agree(algorithm):
                 continue
             assert got[i].bits == want[i].bits
             for a, b in zip(_content(cached, got[i]), _content(plain, want[i])):
-                np.testing.assert_allclose(a, b, atol=TOL if a.dtype.kind == "f" else 0, rtol=0)
+                # Payload values are fp16: one fp16 step (2^-10 relative) is the rounding of a 1e-7 difference.
+                np.testing.assert_allclose(a, b, atol=TRAINED if a.dtype.kind == "f" else 0, rtol=FP16 if a.dtype.kind == "f" else 0)
         cached.aggregate(r, {i: p for i, p in got.items() if p is not None}, {})
         plain.aggregate(r, {i: p for i, p in want.items() if p is not None}, {})
         e_got, e_want = cached.evaluate(r), plain.evaluate(r)
@@ -84,7 +90,8 @@ def test_cached_and_uncached_runs_agree(algorithm):
         assert e_got["eval_accuracy"] == e_want["eval_accuracy"]
     for a, b in zip(cached.clients, plain.clients):
         for n, v in lora_state(a.model).items():
-            np.testing.assert_allclose(v, lora_state(b.model)[n], atol=TOL, rtol=0)
+            # fedavg_lora's clients hold the decoded (fp16) average: the same fp16 step applies.
+            np.testing.assert_allclose(v, lora_state(b.model)[n], atol=TRAINED, rtol=FP16)
 
 
 def test_public_logits_and_hidden_projection_from_the_cache_match_the_full_forward():
