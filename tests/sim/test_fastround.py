@@ -28,7 +28,8 @@ BASE = {
     "workload": {"algorithm": "none", "payload_bits": 2_000_000, "downlink_bits": 1_000_000, "work_flop": 2e11},
 }
 
-POLICIES = [("fdma_static", "fdma_static"), ("tdma", "tdma"), ("tdma", "fdma_static")]
+POLICIES = [("fdma_static", "fdma_static"), ("tdma", "tdma"), ("tdma", "fdma_static"), ("ofdma", "ofdma"),
+            ("proportional_fair", "proportional_fair"), ("ofdma", "tdma"), ("fdma_static", "proportional_fair")]
 ARQ = [0.0, 0.2]
 FADING = ["none", "rayleigh"]
 # 0.6 s cuts most clients (tdma cuts nearly all), 30 s lets nearly everyone through.
@@ -137,7 +138,7 @@ class Adaptive(Algorithm):
         return {"eval_round": float(round_index)}
 
 
-@pytest.mark.parametrize("up", ["fdma_static", "tdma"])
+@pytest.mark.parametrize("up", ["fdma_static", "tdma", "ofdma", "proportional_fair"])
 def test_algorithm_sees_the_same_calls_in_the_same_order(up):
     cfg = deep_merge(BASE, {
         "medium": {"uplink_sharing": up, "downlink_sharing": "tdma", "packet_error_rate": 0.1},
@@ -164,8 +165,10 @@ def test_algorithm_sees_the_same_calls_in_the_same_order(up):
 @pytest.mark.parametrize("extra,reason", [
     ({"round": {"engine": "events"}}, "round.engine"),
     ({"round": {"mode": "async"}}, "round.mode"),
-    ({"medium": {"uplink_sharing": "ofdma"}}, "uplink_sharing"),
-    ({"medium": {"downlink_sharing": "proportional_fair"}}, "downlink_sharing"),
+    ({"medium": {"uplink_sharing": "ofdma"}, "clients": {"placement": {"kind": "hex_grid", "num_rings": 1}}},
+     "uplink_sharing"),
+    ({"medium": {"downlink_sharing": "proportional_fair"},
+      "clients": {"placement": {"kind": "hex_grid", "num_rings": 1}}}, "downlink_sharing"),
     ({"clients": {"availability": "markov"}}, "availability"),
     ({"channel": {"fading": {"model": "rayleigh", "doppler_hz": 50.0, "within_transfer": "blocks"}}}, "within_transfer"),
     ({"medium": {"downlink_mode": "multicast"}}, "downlink_mode"),
