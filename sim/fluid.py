@@ -75,78 +75,81 @@ def fluid_transfers(
     cut_at = np.flatnonzero(np.diff(starts) != 0) + 1
     bounds = np.concatenate([[0], cut_at, [go.shape[0]]]).astype(np.int64).tolist() if go.shape[0] else [0]
     group_t = [float(starts[b]) for b in bounds[:-1]]
-    snr_all, inr_all = medium.snr_linear, medium._inr(None)
-    tol_all = _EPS_BITS + 1e-12 * bits_f
+    # The active transfers' state as the rows of one array (one copy per admission or completion,
+    # not one per quantity), in the medium's order: admitted at the end, completions taken out.
+    REM, RATE, TOL, SNR, INR, IDX = range(6)
+    joining = np.zeros((6, go.shape[0]))
+    joining[REM] = bits_f[go]
+    joining[TOL] = _EPS_BITS + 1e-12 * bits_f[go]
+    joining[SNR] = np.asarray(medium.snr_linear, dtype=float)[clients[go]]
+    if medium.inr is not None:
+        joining[INR] = np.asarray(medium.inr, dtype=float)[clients[go]]
+    joining[IDX] = go
+    # I / N = 0 as a scalar gives the same floats as a row of zeros (x * 1 / 1); the split's solver wants the row.
+    with_inr = medium.inr is not None or medium.sharing == "proportional_fair"
+    state = np.empty((6, go.shape[0]))
+    k = 0
     active_rates = medium._active_rates
-
-    act = np.empty(0, dtype=np.int64)
-    rem, snr, inr, rates, tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0), np.empty(0)
     t_last = -math.inf
     wake = math.inf
     rank = 0
     g, groups = 0, len(group_t)
 
-    def admit(k: int, now: float) -> None:
-        nonlocal act, rem, snr, inr, rates, tol
-        new = go[bounds[k]:bounds[k + 1]]
-        cl = clients[new]
-        act = np.concatenate([act, new])
-        rem = np.concatenate([rem, bits_f[new]])
-        snr = np.concatenate([snr, snr_all[cl]])
-        inr = np.concatenate([inr, np.broadcast_to(inr_all if np.ndim(inr_all) == 0 else inr_all[cl], cl.shape)])
-        rates = np.concatenate([rates, np.zeros(new.shape[0])])
-        tol = np.concatenate([tol, tol_all[new]])
-
     while True:
         s = group_t[g] if g < groups else math.inf
         if wake <= s and wake <= limit_s:
             now = wake
-            # advance
             dt = now - t_last
-            if dt > 0 and rates.size:
-                rem -= rates * dt
+            if dt > 0 and k:
+                state[REM, :k] -= state[RATE, :k] * dt
             t_last = now
-            # complete
-            if act.shape[0]:
-                finished = rem <= np.maximum(tol, rates * (4.0 * np.spacing(now)))
+            if k:
+                rem = state[REM, :k]
+                finished = rem <= np.maximum(state[TOL, :k], state[RATE, :k] * (4.0 * np.spacing(now)))
                 if finished.any():
-                    done = act[finished]
+                    done = state[IDX, :k][finished].astype(np.int64)
                     end[done] = now
                     seq[done] = np.arange(rank, rank + done.shape[0])
                     rank += done.shape[0]
-                    keep = ~finished
-                    act, rem, snr, inr = act[keep], rem[keep], snr[keep], inr[keep]
-                    rates, tol = rates[keep], tol[keep]
+                    kept = state[:, :k][:, ~finished]
+                    k = kept.shape[1]
+                    state[:, :k] = kept
         elif s < limit_s:
             now = s
             dt = now - t_last
-            if dt > 0 and rates.size:
-                rem -= rates * dt
+            if dt > 0 and k:
+                state[REM, :k] -= state[RATE, :k] * dt
             t_last = now
-            admit(g, now)
+            a, b = bounds[g], bounds[g + 1]
+            state[:, k:k + b - a] = joining[:, a:b]
+            k += b - a
             g += 1
         else:
             break
-        # reschedule
-        if not act.shape[0]:
-            rates, wake = np.empty(0), math.inf
+        # A new split among the active transfers, and the next completion.
+        if not k:
+            wake = math.inf
             continue
-        rates = active_rates(snr, inr)
+        rates = active_rates(state[SNR, :k], state[INR, :k] if with_inr else 0.0)
+        state[RATE, :k] = rates
         with np.errstate(divide="ignore"):
-            step = float((rem / rates).min())
+            step = float((state[REM, :k] / rates).min())
         wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
 
     # The close at limit_s: what starts then is admitted, what is through completes, the rest is cut.
     dt = limit_s - t_last
-    if dt > 0 and rates.size:
-        rem -= rates * dt
-    t_last = limit_s
+    if dt > 0 and k:
+        state[REM, :k] -= state[RATE, :k] * dt
     while g < groups and group_t[g] == limit_s:
-        admit(g, limit_s)
+        a, b = bounds[g], bounds[g + 1]
+        state[:, k:k + b - a] = joining[:, a:b]
+        k += b - a
         g += 1
-    if act.shape[0]:
-        finished = rem <= np.maximum(tol, rates * (4.0 * np.spacing(limit_s)))
-        end[act[finished]] = limit_s
-        left = act[~finished]
+    if k:
+        rem = state[REM, :k]
+        finished = rem <= np.maximum(state[TOL, :k], state[RATE, :k] * (4.0 * np.spacing(limit_s)))
+        idx = state[IDX, :k].astype(np.int64)
+        end[idx[finished]] = limit_s
+        left = idx[~finished]
         sent[left] = bits_f[left] - np.maximum(0.0, rem[~finished])
     return FluidOutcome(end, sent, seq)

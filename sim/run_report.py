@@ -1,13 +1,15 @@
-"""The report of one run: report.md + plots + report.html.
+"""The report of one run: report.md + plots + report.html, from what the run recorded.
 
 ``fedwave run`` hands the report what the run already holds
 (:func:`run_data`: its result, summary and client positions), so nothing is
 read back or recomputed; ``fedwave report`` rebuilds the same from the
 folder's records (:func:`load_run`: ``scenario.resolved.yaml``,
-``rounds.csv``, ``clients.csv``, ``summary.json``), so any finished run
-folder can be reported again.  Client positions for the cell map are not in
-the records; there they are redrawn from the resolved scenario, whose seed
-fixes them.
+``rounds.csv``, ``clients.csv``, ``summary.json``, ``positions.csv``), so
+any finished run folder can be reported again, without the radio (no
+Sionna, no torch, no SimPy): the cell map draws the recorded positions.  A
+folder written before positions were recorded gets no map.
+:func:`write_run_report` is the one writer of a run's ``report.md``, with
+plots (``fedwave run``, ``fedwave report``) or without (a sweep's points).
 
 The plots scale with the run: past MAX_BARS rounds per-round charts are
 binned; past MAX_POINTS points, scatters become hexbin densities (or means
@@ -25,7 +27,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
+from sim.columns import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OPTIONAL_INT, POSITION_COLUMNS, RunResult
+from sim.outcome import OUTCOMES
 from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.outdir import COMPLETE, DATA_RECORDS
@@ -65,7 +68,8 @@ class RunData:
     """What a report draws on: the scenario, the round rows, client columns over all rounds, the summary.
 
     clients : column name -> [client-rounds] array; ``outcome`` as names
-    xy_m : [num_clients, 2] client positions at the start (None: redrawn from the scenario)
+    xy_m : [num_clients, 2] client positions at the start (None: not recorded, no cell map)
+    distance_2d_m : [num_clients] their distance to the serving site at the start
     """
 
     scn: Scenario
@@ -164,8 +168,9 @@ def load_run(folder: Path) -> RunData:
     clients_path = folder / "clients.csv"
     wanted = ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS
     fast = _client_columns(clients_path, wanted)
+    xy, dist = _positions(folder / "positions.csv")
     if fast is not None:
-        return RunData(scn, rounds, fast, _summary(folder))
+        return RunData(scn, rounds, fast, _summary(folder), xy, dist)
     rows = _csv_rows(clients_path, wanted)
     numeric = [c for c in wanted if c != "outcome"]
     typed = _numbers(clients_path, rows, set(numeric))
@@ -176,14 +181,25 @@ def load_run(folder: Path) -> RunData:
     for c in wanted:
         if c == "outcome":
             clients[c] = np.array([r[c] for r in rows], dtype=object)
-        elif c in ("k", "client_storage_bytes", "staleness"):
+        elif c in OPTIONAL_INT:
             clients[c] = np.array([-1 if r[c] != r[c] else int(r[c]) for r in typed], dtype=np.int64)
         else:
             clients[c] = np.array([r[c] for r in typed], dtype=float)
-    return RunData(scn, rounds, clients, _summary(folder))
+    return RunData(scn, rounds, clients, _summary(folder), xy, dist)
 
 
-_OPTIONAL_INT = ("k", "client_storage_bytes", "staleness")
+def _positions(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(xy_m [n, 2], distance_2d_m [n]) from positions.csv; (None, None) where the run did not record it."""
+    if not path.is_file():
+        return None, None
+    rows = _csv_rows(path, POSITION_COLUMNS)
+    typed = _numbers(path, rows, set(POSITION_COLUMNS))
+    try:
+        xy = np.array([[r["x_m"], r["y_m"]] for r in typed], dtype=float).reshape(-1, 2)
+        dist = np.array([r["distance_m"] for r in typed], dtype=float)
+    except (TypeError, ValueError):
+        raise RecordError(f"{path}: x_m, y_m and distance_m must be numbers") from None
+    return xy, dist
 
 
 def _client_columns(path: Path, wanted: tuple[str, ...]) -> dict[str, np.ndarray] | None:
@@ -219,7 +235,7 @@ def _client_columns(path: Path, wanted: tuple[str, ...]) -> dict[str, np.ndarray
             values = np.where(empty, "nan", strings).astype(float)
         except ValueError:
             return None
-        if c in _OPTIONAL_INT:
+        if c in OPTIONAL_INT:
             if not np.all(np.isfinite(values) | empty):
                 return None
             out[c] = np.where(empty, -1, values).astype(np.int64)
@@ -416,13 +432,12 @@ def _outcome_figure(data: RunData) -> Figure:
 
 def _map_figure(data: RunData) -> Figure | None:
     from channels.hexgrid import hex_sites
-    from sim.build import build_radio
 
-    if data.xy_m is not None and data.distance_2d_m is not None:
-        xy, dist = data.xy_m, data.distance_2d_m
-    else:
-        drop = build_radio(data.scn).drop
-        xy, dist = drop.xy_m, drop.distance_2d_m
+    if data.xy_m is None or data.distance_2d_m is None:
+        return None  # positions not recorded (an older run): no map rather than a radio rebuilt to draw one
+    xy, dist = data.xy_m, data.distance_2d_m
+    if xy.shape[0] != data.scn.clients.count:
+        return None
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     # distance_m is to the serving site, which is not the origin in a multi-cell drop.
@@ -466,15 +481,19 @@ def run_figures(data: RunData) -> list[Figure]:
     return [f for f in figs if f is not None]
 
 
-def write_run_report(folder: Path, data: RunData | None = None) -> Path:
+def write_run_report(folder: Path, data: RunData | None = None, *, plots: bool = True) -> Path:
     """(Re)write ``report.md``, ``plots/*.png`` and ``report.html`` of a run folder; returns the HTML path.
 
     data : what the run holds (:func:`run_data`); None reads the folder's records.
+    plots : False writes ``report.md`` alone (returned), as a sweep's points have it.
     """
     if data is None:
         data = load_run(folder)
-    figs = run_figures(data)
     md = render_report(data.scn, data.result(), data.summary).rstrip("\n").split("\n")
+    if not plots:
+        atomic_write(folder / "report.md", "\n".join(md) + "\n")
+        return folder / "report.md"
+    figs = run_figures(data)
     md += ["", "## Plots", ""]
     images = {}
     for name, caption, png in figs:
