@@ -4,7 +4,10 @@ Where every transfer's end is known when it starts (``fdma_static``: each
 client on its own ``B/N``; ``tdma``: a first-come queue, a cumulative sum of
 service times), a round's whole timeline follows from arrays: download ends,
 compute ends, the upload queue in order of compute end, arrivals, the
-deadline cut.  :class:`FastRounds` computes it with the same floating-point
+deadline cut.  Where the band is re-split at every start and completion
+(``ofdma``, ``proportional_fair``) the starts are still known in advance, and
+:func:`sim.fluid.fluid_transfers` walks the medium's completions over arrays
+in the order its SimPy wake-ups would.  :class:`FastRounds` computes it with the same floating-point
 operations, in the same order, as the event path's SimPy timeouts, so both
 give byte-identical records; the learning workloads' per-client calls
 (``downlink``, ``work_flop``, ``local_update``, ``downloaded``) are made as
