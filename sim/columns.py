@@ -1,5 +1,7 @@
 """Every record column in one place: its name, its meaning, and the builders of the rows.
 
+(results.csv's ``SUMMARY_COLUMNS`` too: a sweep's table of its points, described in the README.)
+
 The records' column names are a stable interface.  ``ROUND_DOC``,
 ``CLIENT_DOC`` and ``POSITION_DOC`` list them in the order they are written,
 each with the meaning the README's tables give (``tests/test_readme.py``
@@ -19,7 +21,7 @@ from sim.outcome import OUTCOMES
 
 __all__ = [
     "ROUND_DOC", "CLIENT_DOC", "POSITION_DOC", "ROUND_COLUMNS", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS",
-    "POSITION_COLUMNS", "OPTIONAL_INT", "RunResult", "markdown_table", "client_columns", "round_row",
+    "POSITION_COLUMNS", "SUMMARY_COLUMNS", "OPTIONAL_INT", "RunResult", "markdown_table", "client_columns", "round_row",
 ]
 
 V = TypeVar("V")
@@ -83,6 +85,22 @@ ASYNC_CLIENT_COLUMNS = _names(CLIENT_DOC)
 # round.mode async adds the staleness of each update (sync records keep their columns and bytes).
 CLIENT_COLUMNS = tuple(c for c in ASYNC_CLIENT_COLUMNS if c != "staleness")
 POSITION_COLUMNS = _names(POSITION_DOC)
+# results.csv of a sweep, after point_id, status and the swept keys: one summary per point.
+SUMMARY_COLUMNS = (
+    "algorithm",
+    "rounds",
+    "clients",
+    "sim_time_s",
+    "uplink_bytes_total",
+    "downlink_bytes_total",
+    "airtime_s_total",
+    "energy_j_total",
+    "delivered_total",
+    "dropped_total",
+    "delivery_ratio",
+    "mean_snr_db",
+    *(f"outcome_{o}" for o in OUTCOMES),
+)
 # Integer columns written empty where the value is negative (nothing to say).
 OPTIONAL_INT = ("k", "client_storage_bytes", "staleness")
 
