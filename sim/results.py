@@ -19,8 +19,13 @@ from sim.columns import SUMMARY_COLUMNS
 from sim.outcome import OUTCOMES
 from sim.records import RecordError, atomic_write, read_record_text
 
-__all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results", "check_results"]
+__all__ = ["SUMMARY_COLUMNS", "is_sweep_folder", "result_row", "results_columns", "write_results", "read_results", "check_results"]
 
+
+
+def is_sweep_folder(folder: Path) -> bool:
+    """``folder`` holds a sweep (its results.csv and sweep.yaml)."""
+    return (folder / "results.csv").is_file() and (folder / "sweep.yaml").is_file()
 
 
 class _Point(Protocol):

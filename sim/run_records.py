@@ -166,42 +166,36 @@ def _positions(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def _client_columns(path: Path, wanted: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """clients.csv as columns, parsed a column at a time; None where anything is off.
+    """clients.csv as columns, parsed by pyarrow's CSV reader; None where anything is off.
 
     The row-by-row reader then finds and names the first damaged row or cell.
+    Floats are parsed correctly rounded, so the columns are the run's own.
     """
-    import io
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
 
+    types = {c: pa.string() if c == "outcome" else pa.float64() for c in wanted}
+    options = pacsv.ConvertOptions(column_types=types, include_columns=list(wanted), strings_can_be_null=False,
+                                   null_values=["", "nan"])
     try:
-        rows = list(csv.reader(io.StringIO(read_record_text(path), newline="")))
-    except (csv.Error, RecordError):
+        table = pacsv.read_csv(path, convert_options=options)
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
         return None
-    if not rows or any(c not in rows[0] for c in wanted):
-        return None
-    header, body = rows[0], rows[1:]
-    width = len(header)
-    if any(len(r) != width for r in body):
-        return None
-    cols = list(zip(*body)) if body else [() for _ in header]
     out: dict[str, np.ndarray] = {}
-    codes = set(OUTCOMES)
     for c in wanted:
-        text = cols[header.index(c)]
+        col = table.column(c)
         if c == "outcome":
-            if not codes.issuperset(text):
+            text = np.array(col.to_pylist(), dtype=object)
+            if not set(OUTCOMES).issuperset(set(text.tolist())):
                 return None
-            out[c] = np.array(text, dtype=object)
+            out[c] = text
             continue
-        strings = np.array(text, dtype=str)
-        empty = strings == ""
-        try:
-            values = np.where(empty, "nan", strings).astype(float)
-        except ValueError:
-            return None
+        values = col.to_numpy(zero_copy_only=False).astype(float)
         if c in OPTIONAL_INT:
+            empty = col.is_null().to_numpy(zero_copy_only=False)
             if not np.all(np.isfinite(values) | empty):
                 return None
-            out[c] = np.where(empty, -1, values).astype(np.int64)
+            out[c] = np.where(empty, -1, np.where(empty, 0.0, values)).astype(np.int64)
         else:
             out[c] = values
     return out
