@@ -2,7 +2,7 @@
 
 Tolerance: fp32 on CPU; logits and losses within 1e-5 (absolute, logits of
 order 10), adapters and payload values after two rounds of training within 5e-5 + one
-fp16 step; payload sizes and top-k
+fp16 step (flexlora, whose upload is a truncated SVD, 5e-4); payload sizes and top-k
 indices equal exactly (the cached path's sums round differently in the last fp32 bit, which can
 flip an fp16 rounding).
 """
@@ -67,6 +67,8 @@ def test_explicit_lora_layers_list():
                                        "local_only", "centralised"])
 def test_cached_and_uncached_runs_agree(algorithm):
     cached, plain = make(algorithm), make(algorithm, prefix_cache="off")
+    # flexlora sends a truncated SVD of the server's average: near-equal singular values amplify last-bit differences.
+    trained = 5e-4 if algorithm == "flexlora" else TRAINED
 
     assert all(c.prefix is not None and c.prefix.layer == 2 for c in cached.clients)
     assert all(c.prefix is None for c in plain.clients)
@@ -82,7 +84,7 @@ def test_cached_and_uncached_runs_agree(algorithm):
             assert got[i].bits == want[i].bits
             for a, b in zip(_content(cached, got[i]), _content(plain, want[i])):
                 # Payload values are fp16: one fp16 step (2^-10 relative) is the rounding of a 1e-7 difference.
-                np.testing.assert_allclose(a, b, atol=TRAINED if a.dtype.kind == "f" else 0, rtol=FP16 if a.dtype.kind == "f" else 0)
+                np.testing.assert_allclose(a, b, atol=trained if a.dtype.kind == "f" else 0, rtol=FP16 if a.dtype.kind == "f" else 0)
         cached.aggregate(r, {i: p for i, p in got.items() if p is not None}, {})
         plain.aggregate(r, {i: p for i, p in want.items() if p is not None}, {})
         e_got, e_want = cached.evaluate(r), plain.evaluate(r)
@@ -91,7 +93,7 @@ def test_cached_and_uncached_runs_agree(algorithm):
     for a, b in zip(cached.clients, plain.clients):
         for n, v in lora_state(a.model).items():
             # fedavg_lora's clients hold the decoded (fp16) average: the same fp16 step applies.
-            np.testing.assert_allclose(v, lora_state(b.model)[n], atol=TRAINED, rtol=FP16)
+            np.testing.assert_allclose(v, lora_state(b.model)[n], atol=trained, rtol=FP16)
 
 
 def test_public_logits_and_hidden_projection_from_the_cache_match_the_full_forward():
