@@ -1,7 +1,11 @@
 """Asynchronous (FedBuff) against synchronous rounds: time to accuracy, from a finished sweep folder.
 
     fedwave sweep scenarios/async_vs_sync.yaml --out runs/async_vs_sync --seeds 3 --workers 1
-    python benchmarks/async_table.py runs/async_vs_sync --target 0.4 0.5 --at 30
+    python benchmarks/async_table.py runs/async_vs_sync --target 0.35 0.45 --at 48
+
+Several folders may be given; where two runs have the same algorithm, mode
+and seed, the longer one is kept (a run of more rounds repeats the shorter
+one's rounds exactly: the note under the tables says whether it did).
 
 Per run: mode, aggregations, simulated time, final accuracy, the simulated
 time at which an evaluation first reached each ``--target`` ("never" when
@@ -131,16 +135,36 @@ def seeds_table(rows: Sequence[dict[str, Any]], targets: Sequence[float], at_s: 
     return out
 
 
+def longest(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One run per (algorithm, mode, seed), the one of most rounds; notes on the shorter ones dropped."""
+    keep: dict[tuple[str, str, int], dict[str, Any]] = {}
+    notes = []
+    for r in sorted(rows, key=lambda r: -r["aggregations"]):
+        key = (r["algorithm"], r["mode"], r["seed"])
+        if key not in keep:
+            keep[key] = r
+            continue
+        long = keep[key]
+        same = long["evals"][: len(r["evals"]) - 1] == r["evals"][:-1]
+        notes.append(f"{key[0]} {key[1]} seed {key[2]}: the {r['aggregations']}-round run is replaced by the "
+                     f"{long['aggregations']}-round one, whose evaluations before the shorter run's last "
+                     f"{'are the same' if same else 'DIFFER'}.")
+    return list(keep.values()), notes
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", type=Path, help="a finished sweep folder")
+    ap.add_argument("folder", type=Path, nargs="+", help="finished sweep folders")
     ap.add_argument("--target", type=float, nargs="+", default=[0.4, 0.5], help="target accuracies")
     ap.add_argument("--at", type=float, default=30.0, help="simulated time [s] at which to compare accuracies")
     args = ap.parse_args(argv)
-    rows = load_rows(args.folder, args.target, args.at)
+    rows, notes = longest([r for f in args.folder for r in load_rows(f, args.target, args.at)])
     print("\n".join(runs_table(rows, args.target, args.at)))
     print()
     print("\n".join(seeds_table(rows, args.target, args.at)))
+    if notes:
+        print()
+        print("\n".join(notes))
 
 
 if __name__ == "__main__":
