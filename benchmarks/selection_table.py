@@ -4,7 +4,10 @@
     python benchmarks/selection_table.py runs/selection --runs
 
     fedwave sweep scenarios/selection_tiny.yaml --out runs/selection_tiny --seeds 3 --workers 1
-    python benchmarks/selection_table.py runs/selection_tiny
+    python benchmarks/selection_table.py runs/selection_tiny runs/selection_tiny_bounds
+
+(several sweep folders are read as one: the bounds' sweep is a second folder, see
+scenarios/selection_tiny.yaml).
 
 ``--runs``: one row per run: policy, M, seed, uploads delivered, delivered
 bytes, client energy, delivered bytes per joule, Jain's fairness index of
@@ -141,10 +144,10 @@ def seeds_table(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folder", type=Path, help="a finished sweep folder")
+    ap.add_argument("folder", type=Path, nargs="+", help="finished sweep folders")
     ap.add_argument("--runs", action="store_true", help="one row per run instead of the table over seeds")
     args = ap.parse_args(argv)
-    rows = load_rows(args.folder)
+    rows = [r for f in args.folder for r in load_rows(f)]
     print("\n".join(runs_table(rows) if args.runs else seeds_table(rows)))
 
 

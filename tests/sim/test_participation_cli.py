@@ -66,12 +66,11 @@ def points(name: str, tmp_path: Path) -> list[dict]:
     return [p.params for p in planned]
 
 
-def test_selection_tiny_plans_the_five_policies_and_both_bounds_on_one_testbed(tmp_path):
+def test_selection_tiny_plans_the_five_policies_on_the_pretrained_testbed(tmp_path):
     pts = points("selection_tiny.yaml", tmp_path)
     assert [(p["workload.algorithm"], p["clients.selection"], p["clients.per_round"]) for p in pts] == [
         ("fedavg_lora", "uniform", 5), ("fedavg_lora", "round_robin", 5), ("fedavg_lora", "best_channel", 5),
         ("fedavg_lora", "proportional_fair", 5), ("fedavg_lora", "age", 5),
-        ("local_only", "uniform", None), ("centralised", "uniform", 5),
     ]
     scn = load_scenario(ROOT / "scenarios" / "selection_tiny.yaml")
     # The pretrained tiny testbed of compare_tiny, not the random-init models of old.
