@@ -9,7 +9,8 @@ one's rounds exactly: the note under the tables says whether it did).
 
 Per run: mode, aggregations, simulated time, final accuracy, the simulated
 time at which an evaluation first reached each ``--target`` ("never" when
-none did), the accuracy of the last evaluation at or before ``--at`` seconds,
+none did), the accuracy of the last evaluation at or before ``--at`` seconds (none
+if the run ended before),
 and for async the staleness of the delivered updates.  Then over seeds (same
 seed = same data, init, compute speeds and channel for every row): the final
 accuracy and the accuracy at ``--at`` with 95 % t intervals, async minus sync
@@ -41,10 +42,10 @@ def time_to(evals: Sequence[tuple[float, float]], target: float) -> float:
     return next((t for t, a in evals if a >= target), math.inf)
 
 
-def accuracy_at(evals: Sequence[tuple[float, float]], at_s: float) -> float:
-    """The last evaluation at or before ``at_s`` (nan if none yet)."""
+def accuracy_at(evals: Sequence[tuple[float, float]], at_s: float, end_s: float) -> float:
+    """The last evaluation at or before ``at_s``; nan if none yet or if the run ended before ``at_s``."""
     seen = [a for t, a in evals if t <= at_s]
-    return seen[-1] if seen else math.nan
+    return seen[-1] if seen and end_s >= at_s else math.nan
 
 
 def load_rows(folder: Path, targets: Sequence[float], at_s: float) -> list[dict[str, Any]]:
@@ -61,7 +62,8 @@ def load_rows(folder: Path, targets: Sequence[float], at_s: float) -> list[dict[
             "algorithm": scn.workload.algorithm, "mode": scn.round.mode, "seed": scn.seed,
             "aggregations": len(data.rounds), "sim_time_s": float(data.summary["sim_time_s"]),
             "accuracy": evals[-1][1] if evals else math.nan, "evals": evals,
-            "to": {t: time_to(evals, t) for t in targets}, "at": accuracy_at(evals, at_s),
+            "to": {t: time_to(evals, t) for t in targets},
+            "at": accuracy_at(evals, at_s, float(data.summary["sim_time_s"])),
             "delivered": int(data.summary["delivered_total"]), "wall_time_s": point.get("wall_time_s"),
         }
         if scn.round.mode == "async":
@@ -76,8 +78,10 @@ def _label(r: dict[str, Any]) -> str:
     return f"`{r['algorithm']}`" + ("" if r["algorithm"] in BOUNDS else f" {r['mode']}")
 
 
-def _t(x: float) -> str:
-    return "never" if math.isinf(x) else f"{x:.1f}"
+def _t(x: float, end_s: float | None = None) -> str:
+    if not math.isinf(x):
+        return f"{x:.1f}"
+    return "never" if end_s is None else f"never (ends {end_s:.0f})"
 
 
 def _iv(iv: Interval, scale: float = 1.0, digits: int = 3) -> str:
@@ -103,7 +107,7 @@ def runs_table(rows: Sequence[dict[str, Any]], targets: Sequence[float], at_s: f
         out.append(" | ".join([
             f"| {r['seed']}", _label(r), str(r["aggregations"]), "—" if bound else f"{r['sim_time_s']:.1f}",
             f"{r['accuracy']:.3f}", *("—" if bound else _t(r["to"][t]) for t in targets),
-            "—" if bound else f"{r['at']:.3f}", str(r["delivered"]), stale,
+            "—" if bound else ("ended before" if math.isnan(r["at"]) else f"{r['at']:.3f}"), str(r["delivered"]), stale,
         ]) + " |")
     return out
 
@@ -127,7 +131,7 @@ def seeds_table(rows: Sequence[dict[str, Any]], targets: Sequence[float], at_s: 
             "—" if g is local else _iv(paired_interval(final[k], {s: r["accuracy"] for s, r in local.items()}), 100, 1),
             "—" if bound else _iv(t_interval(at[k].values())),
             "—" if bound or g is sync else _iv(paired_interval(at[k], {s: r["at"] for s, r in sync.items()}), 100, 1),
-            *("—" if bound else ", ".join(_t(g[s]["to"][t]) for s in seeds) for t in targets),
+            *("—" if bound else ", ".join(_t(g[s]["to"][t], g[s]["sim_time_s"]) for s in seeds) for t in targets),
         ]) + " |")
     wall = sum(r["wall_time_s"] or 0.0 for r in rows)
     out += ["", f"Seeds {', '.join(map(str, sorted({r['seed'] for r in rows})))}; {len(rows)} runs, "
