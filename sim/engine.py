@@ -26,25 +26,26 @@ from typing import Any
 import numpy as np
 import simpy
 
+from channels import Radio, build_radio
 from channels.link import dbm_to_w
 from channels.power_control import link_to_power, pusch_power_dbm
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
-from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
-from sim.energy import client_energy_j
+from sim.energy import client_energy_j, device_speeds
 from sim.harq import harq_attempts
 from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
 from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
 from sim.outcome import OUTCOMES, Outcome
-from sim.rng import RoundNormals, RoundUniforms, client_generators, generator
+from sim.rng import RoundNormals, RoundUniforms, SeedTree, client_generators, generator
 from sim.scenario import Scenario
+from sim.schema import radio_config
 from sim.selection import Selector
 from sim.fastround import FastRounds, events_needed, per_client
 from workloads.base import Algorithm, Budget, Payload
 
-__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row", "scenario_radio"]
 
 # The codes stored in the per-client arrays (sim.outcome), as plain ints: numpy
 # compares a scalar with an IntEnum member some 50 times slower than with an int.
@@ -154,6 +155,31 @@ class _Round:
             self.all_done.succeed()
 
 
+class _Closed:
+    """What the close of a round resolved; arrays are [num_clients].
+
+    airtime_s, attempts, payload_bits : each upload's time on the air, packet transmissions and size
+    down_airtime_s : time on the air of each client's download [s]
+    down_air_bits, down_air_s : what the downlink put on the air (each unicast and multicast once)
+    delivered : payloads that arrived in time and intact, in arrival order; failures : why the others did not
+    """
+
+    def __init__(self, n: int) -> None:
+        self.airtime_s = np.zeros(n)
+        self.attempts = np.zeros(n, dtype=np.int64)
+        self.payload_bits = np.zeros(n, dtype=np.int64)
+        self.down_airtime_s = np.zeros(n)
+        self.down_air_bits = 0.0
+        self.down_air_s = 0.0
+        self.delivered: dict[int, Payload] = {}
+        self.failures: dict[int, str] = {}
+
+
+def scenario_radio(scn: Scenario) -> Radio:
+    """The radio of ``scn``: its radio sections and its seed tree, in one call into channels."""
+    return build_radio(radio_config(scn), SeedTree(scn.seed))
+
+
 class Engine:
     """Runs one scenario with one algorithm."""
 
@@ -161,7 +187,7 @@ class Engine:
         if not isinstance(algorithm, Algorithm):
             raise TypeError(f"{type(algorithm).__name__} does not subclass workloads.Algorithm")
         self.scn, self.algorithm = scn, algorithm
-        self.radio = radio or build_radio(scn)
+        self.radio = radio or scenario_radio(scn)
         n = scn.clients.count
         self.env = simpy.Environment()
         ch = self.radio.channel
@@ -182,9 +208,8 @@ class Engine:
         # Chase combining and transport-block packets need per-client error-rate sequences and packet sizes:
         # those runs draw ARQ from each client's generator (Engine.arq); plain ARQ from the uniform blocks.
         self.uniform_arq = med.combining == "none" and med.packet_size == "fixed"
-        cells = 1 if self.radio.drop.site is None else int(self.radio.drop.site.max()) + 1
-        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(cells)]
-        self.speed_flops = device_speeds(scn)
+        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(self.radio.num_cells)]
+        self.speed_flops = device_speeds(scn.clients.device, scn.seed, n)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
         cl = scn.clients
@@ -250,9 +275,8 @@ class Engine:
         env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
         n = scn.clients.count
         t0 = env.now
-        self.radio.advance(t0)
         rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
-        rnd.ul, dl = ch.states(t0, self._fading.draw(r))
+        rnd.ul, dl = self.radio.link_states(t0, self._fading.draw(r))
         # Everybody, as before selection existed, unless a policy or availability says otherwise.
         members = None
         if self.selector is not None or not self.availability.always:
@@ -364,9 +388,7 @@ class Engine:
             grant_hz = band_hz / np.maximum(per_cell[site], 1)
             if self.scn.medium.min_allocation == "prb":
                 grant_hz = np.maximum(grant_hz, min(self.prb_hz, band_hz))  # one PRB at a time, at least
-        gains_db = self.scn.cell.antenna_gain_dbi + cl.antenna_gain_dbi
-        coupling_db = self.radio.pathloss_db + self.radio.shadowing_db - gains_db
-        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, coupling_db, grant_hz)
+        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, self.radio.coupling_db, grant_hz)
 
     def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
         """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
@@ -414,40 +436,49 @@ class Engine:
         rnd.finish(i)
 
     def _close_round(self, rnd: _Round) -> Any:
-        env, scn = self.env, self.scn
-        n, r, ul = scn.clients.count, rnd.index, rnd.ul
-        yield env.any_of([env.timeout(scn.round.deadline_s), rnd.all_done])
-        # Everybody is through or the deadline has come; wait for the last
-        # bits still propagating, never past the deadline.
+        """The round's end: wait for the close, resolve the outcomes, aggregate, evaluate, build the records."""
+        yield from self._wait_for_close(rnd)
+        close_s = self.env.now
+        closed = self._resolve_outcomes(rnd)
+        metrics = yield from self._aggregate(rnd, close_s, closed)
+        return self.record_round(
+            rnd.index, rnd.t0, float(self.env.now), close_s, rnd.ul, rnd.members, rnd.stop_s, rnd.compute_start,
+            rnd.compute_s, rnd.outcome, rnd.budget_bits, rnd.k, closed.payload_bits, rnd.down_bits, closed.airtime_s,
+            closed.attempts, metrics, end_s=rnd.end_s, tx_dbm=rnd.tx_dbm, down_airtime=closed.down_airtime_s,
+            down_air_bits=closed.down_air_bits, down_air_s=closed.down_air_s,
+        )
+
+    def _wait_for_close(self, rnd: _Round) -> Any:
+        """Until every participant is through or the deadline; then transfers still in the air are cut."""
+        env = self.env
+        yield env.any_of([env.timeout(self.scn.round.deadline_s), rnd.all_done])
+        # Wait for the last bits still propagating, never past the deadline.
         last = float(rnd.arrival[np.isfinite(rnd.arrival)].max(initial=env.now))
         if env.now < min(last, rnd.deadline_abs):
             yield env.timeout(min(last, rnd.deadline_abs) - env.now)
         rnd.closed = True
-        close_s = env.now
         self.uplink.abort()
         self.downlink.abort()
         for c in np.flatnonzero(rnd.busy).tolist():
             self._clients[c].interrupt("deadline")
 
-        delivered: dict[int, Payload] = {}
-        failures: dict[int, str] = {}
-        airtime = np.zeros(n)
-        attempts = np.zeros(n, dtype=np.int64)
-        payload_bits = np.zeros(n, dtype=np.int64)
-        down_airtime = np.zeros(n)
+    def _resolve_outcomes(self, rnd: _Round) -> _Closed:
+        """Each upload's outcome (in ``rnd.outcome``), what went on the air, and what is handed to aggregation."""
+        n = self.scn.clients.count
+        closed = _Closed(n)
         for i, t in rnd.downloads.items():
-            down_airtime[i] = t.airtime_s
+            closed.down_airtime_s[i] = t.airtime_s
         # On the air: each unicast and each multicast once, retransmissions in, cut ones as far as they got.
         on_air = [t for i, t in rnd.downloads.items() if i not in rnd.group_of] + rnd.mc_transfer
-        down_air_bits = sum(t.sent_bits if t.cut else t.bits for t in on_air)
-        down_air_s = sum(t.airtime_s for t in on_air)
+        closed.down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in on_air))
+        closed.down_air_s = float(sum(t.airtime_s for t in on_air))
         for i, t in rnd.uploads.items():
-            airtime[i] = t.airtime_s
+            closed.airtime_s[i] = t.airtime_s
             # A cut upload sent only the packets it had started.
-            attempts[i] = rnd.arq[i].attempts if not t.cut else min(
+            closed.attempts[i] = rnd.arq[i].attempts if not t.cut else min(
                 rnd.arq[i].attempts, math.ceil(t.sent_bits / self.packet_bits(self.uplink, i))
             )
-            payload_bits[i] = rnd.payloads[i].bits
+            closed.payload_bits[i] = rnd.payloads[i].bits
             # Judged on the arrival time itself, so an upload landing exactly at
             # the deadline counts whatever order SimPy processes the two events.
             if t.completed and rnd.arrival[i] <= rnd.deadline_abs:
@@ -455,27 +486,26 @@ class Engine:
         # Aggregate in arrival order (ties by client id) so the order is reproducible.
         for i in sorted(rnd.uploads, key=lambda c: (rnd.arrival[c], c)):
             if rnd.outcome[i] == DELIVERED:
-                delivered[i] = rnd.payloads[i]
+                closed.delivered[i] = rnd.payloads[i]
         for i in range(n) if rnd.members is None else rnd.members.tolist():
             if rnd.outcome[i] != DELIVERED:
-                failures[i] = OUTCOMES[rnd.outcome[i]]
+                closed.failures[i] = OUTCOMES[rnd.outcome[i]]
+        return closed
+
+    def _aggregate(self, rnd: _Round, close_s: float, closed: _Closed) -> Any:
+        """Hand the round to the algorithm (downloads, delivered payloads beside the failures), then evaluate."""
+        scn, r = self.scn, rnd.index
         if self.algorithm.tracks_downloads:
             # compute_start is set once the download (and its propagation) is through.
             for i in np.flatnonzero(rnd.compute_start <= close_s).tolist():
                 self.algorithm.downloaded(i, r)
-        self.algorithm.aggregate(r, delivered, failures)
+        self.algorithm.aggregate(r, closed.delivered, closed.failures)
         if scn.round.aggregation_s > 0:
-            yield env.timeout(scn.round.aggregation_s)
-        every = scn.workload.eval_every
+            yield self.env.timeout(scn.round.aggregation_s)
         # Evaluation is the costliest step of a small run: every N rounds, and always the last.
-        metrics = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
-
-        return self.record_round(
-            r, rnd.t0, float(env.now), close_s, ul, rnd.members, rnd.stop_s, rnd.compute_start, rnd.compute_s,
-            rnd.outcome, rnd.budget_bits, rnd.k, payload_bits, rnd.down_bits, airtime, attempts, metrics,
-            end_s=rnd.end_s, tx_dbm=rnd.tx_dbm, down_airtime=down_airtime, down_air_bits=float(down_air_bits),
-            down_air_s=float(down_air_s),
-        )
+        every = scn.workload.eval_every
+        metrics: dict[str, float] = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
+        return metrics
 
     def record_round(
         self, r: int, t0: float, now_s: float, close_s: float, ul: Any, members: np.ndarray | None,

@@ -115,8 +115,7 @@ class FedBuff:
 
     def _new_draw(self) -> None:
         e, n = self.e, self.e.scn.clients.count
-        e.radio.advance(self.env.now)
-        self.ul, dl = e.radio.channel.states(self.env.now, e._fading.draw(self.draw))
+        self.ul, dl = e.radio.link_states(self.env.now, e._fading.draw(self.draw))
         self.draw += 1
         e.uplink.begin_round(self.ul.snr_linear, n, self.ul.extra_loss)
         e.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)

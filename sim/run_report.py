@@ -416,12 +416,12 @@ def _outcome_figure(data: RunData) -> Figure:
 
 def _map_figure(data: RunData) -> Figure | None:
     from channels.hexgrid import hex_sites
-    from sim.build import build_radio
+    from sim.engine import scenario_radio
 
     if data.xy_m is not None and data.distance_2d_m is not None:
         xy, dist = data.xy_m, data.distance_2d_m
     else:
-        drop = build_radio(data.scn).drop
+        drop = scenario_radio(data.scn).drop
         xy, dist = drop.xy_m, drop.distance_2d_m
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
