@@ -35,10 +35,11 @@ from sim.fedbuff import FedBuff
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
 from sim.energy import client_energy_j, device_speeds
 from sim.harq import harq_attempts
-from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
-from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
-from sim.outcome import OUTCOMES, Outcome
+from sim.medium import ArqOutcome, MultiCellMedium, arq_attempts, make_medium
+from sim.multicast import extend_blocks, extend_for_groups, multicast_arq, multicast_groups
+from sim.outcome import OUTCOMES
 from sim.rng import RoundNormals, RoundUniforms, SeedTree, client_generators, generator
+from sim.round_state import ARQ_FAILURE, DELIVERED, DOWNLINK_FAILURE, OFFLINE, SKIPPED, ClosedRound, RoundState
 from sim.scenario import Scenario
 from sim.schema import radio_config
 from sim.selection import Selector
@@ -47,9 +48,6 @@ from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row", "scenario_radio"]
 
-# The codes stored in the per-client arrays (sim.outcome), as plain ints: numpy
-# compares a scalar with an IntEnum member some 50 times slower than with an int.
-DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = (o.value for o in Outcome)
 
 CLIENT_COLUMNS = (
     "round",
@@ -93,86 +91,6 @@ class RunResult:
         """One column over all rounds; ``outcome`` as names."""
         col = np.concatenate(self.clients[name]) if self.clients[name] else np.empty(0, dtype=np.int8)
         return np.asarray(OUTCOMES)[col] if name == "outcome" else col
-
-
-class _Round:
-    """Per-round state shared by the server and the client processes."""
-
-    def __init__(self, env: simpy.Environment, index: int, n: int, t0: float, deadline_abs: float) -> None:
-        self.env = env
-        self.index, self.t0, self.deadline_abs = index, t0, deadline_abs
-        self.end_s = np.full(n, np.nan)  # when each client's part in the round ended (nan: at the close)
-        self.closed = False
-        self.pending = n
-        self.all_done = env.event()
-        # One start event per client, triggered in client order: every round's
-        # transfers then start in client order, not in the order the clients
-        # finished the round before (which decided tdma's queue).
-        self.next_round = [env.event() for _ in range(n)]
-        self.busy = np.ones(n, dtype=bool)
-        self.outcome = np.full(n, DEADLINE, dtype=np.int8)  # codes into OUTCOMES
-        self.budget_bits = np.zeros(n, dtype=np.int64)
-        self.k = np.full(n, -1, dtype=np.int64)
-        self.compute_start = np.full(n, np.nan)
-        self.arrival = np.full(n, np.inf)
-        self.payloads: dict[int, Payload] = {}
-        self.arq: dict[int, ArqOutcome] = {}
-        self.uploads: dict[int, Transfer] = {}
-        self.downloads: dict[int, Transfer] = {}
-        self.members: np.ndarray | None = None  # who takes part (None = every client)
-        self.selected: np.ndarray | None = None  # [n] bool mask of members
-        self.stop_s = np.full(n, np.inf)  # when a client went offline
-        # Filled by the server before the round starts.
-        self.ul: Any = None
-        self.down = Payload(0)
-        self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
-        self.dl_arq: dict[int, ArqOutcome] = {}
-        self.ul_arq: Any = None  # sim.arq.ArqTables of the round's uploads
-        # Multicast (medium.downlink_mode): per group its virtual receiver, ARQ and transfer; per receiver its group.
-        self.group_index: list[int] = []
-        self.mc: list[MulticastOutcome] = []
-        self.mc_transfer: list[Transfer] = []
-        self.group_of: dict[int, int] = {}
-        self.mc_ok: dict[int, bool] = {}
-        self.compute_s = np.empty(0)
-        self.tx_dbm = np.empty(0)  # each client's uplink transmit power this round
-
-    def restrict(self, members: np.ndarray) -> None:
-        """Only ``members`` (client indices) take part this round."""
-        self.members = members
-        self.selected = np.zeros(self.busy.shape[0], dtype=bool)
-        self.selected[members] = True
-        self.busy &= self.selected
-        self.pending = int(members.shape[0])
-        if self.pending == 0:
-            self.all_done.succeed()
-
-    def finish(self, client: int) -> None:
-        self.end_s[client] = self.env.now
-        self.busy[client] = False
-        self.pending -= 1
-        if self.pending == 0:
-            self.all_done.succeed()
-
-
-class _Closed:
-    """What the close of a round resolved; arrays are [num_clients].
-
-    airtime_s, attempts, payload_bits : each upload's time on the air, packet transmissions and size
-    down_airtime_s : time on the air of each client's download [s]
-    down_air_bits, down_air_s : what the downlink put on the air (each unicast and multicast once)
-    delivered : payloads that arrived in time and intact, in arrival order; failures : why the others did not
-    """
-
-    def __init__(self, n: int) -> None:
-        self.airtime_s = np.zeros(n)
-        self.attempts = np.zeros(n, dtype=np.int64)
-        self.payload_bits = np.zeros(n, dtype=np.int64)
-        self.down_airtime_s = np.zeros(n)
-        self.down_air_bits = 0.0
-        self.down_air_s = 0.0
-        self.delivered: dict[int, Payload] = {}
-        self.failures: dict[int, str] = {}
 
 
 def scenario_radio(scn: Scenario) -> Radio:
@@ -271,11 +189,11 @@ class Engine:
             if on_round is not None:
                 on_round(row)
 
-    def _open_round(self, r: int) -> _Round:
+    def _open_round(self, r: int) -> RoundState:
         env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
         n = scn.clients.count
         t0 = env.now
-        rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
+        rnd = RoundState(env, r, n, t0, t0 + scn.round.deadline_s)
         rnd.ul, dl = self.radio.link_states(t0, self._fading.draw(r))
         # Everybody, as before selection existed, unless a policy or availability says otherwise.
         members = None
@@ -390,7 +308,7 @@ class Engine:
                 grant_hz = np.maximum(grant_hz, min(self.prb_hz, band_hz))  # one PRB at a time, at least
         return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, self.radio.coupling_db, grant_hz)
 
-    def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
+    def _open_multicast(self, rnd: RoundState, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
         """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
         n, med = self.scn.clients.count, self.scn.medium
         site = self.radio.drop.site
@@ -418,7 +336,7 @@ class Engine:
             for i, ok in zip(members.tolist(), out.ok.tolist()):
                 rnd.group_of[i], rnd.mc_ok[i] = g, ok
 
-    def _offline(self, rnd: _Round, i: int, at_s: float) -> Any:
+    def _offline(self, rnd: RoundState, i: int, at_s: float) -> Any:
         """Client i goes off at ``at_s``: whatever it is doing stops, what it spent is counted."""
         yield self.env.timeout(at_s - self.env.now)
         if rnd.closed or not rnd.busy[i]:
@@ -435,7 +353,7 @@ class Engine:
         self._clients[i].interrupt("offline")
         rnd.finish(i)
 
-    def _close_round(self, rnd: _Round) -> Any:
+    def _close_round(self, rnd: RoundState) -> Any:
         """The round's end: wait for the close, resolve the outcomes, aggregate, evaluate, build the records."""
         yield from self._wait_for_close(rnd)
         close_s = self.env.now
@@ -448,7 +366,7 @@ class Engine:
             down_air_bits=closed.down_air_bits, down_air_s=closed.down_air_s,
         )
 
-    def _wait_for_close(self, rnd: _Round) -> Any:
+    def _wait_for_close(self, rnd: RoundState) -> Any:
         """Until every participant is through or the deadline; then transfers still in the air are cut."""
         env = self.env
         yield env.any_of([env.timeout(self.scn.round.deadline_s), rnd.all_done])
@@ -462,10 +380,10 @@ class Engine:
         for c in np.flatnonzero(rnd.busy).tolist():
             self._clients[c].interrupt("deadline")
 
-    def _resolve_outcomes(self, rnd: _Round) -> _Closed:
+    def _resolve_outcomes(self, rnd: RoundState) -> ClosedRound:
         """Each upload's outcome (in ``rnd.outcome``), what went on the air, and what is handed to aggregation."""
         n = self.scn.clients.count
-        closed = _Closed(n)
+        closed = ClosedRound(n)
         for i, t in rnd.downloads.items():
             closed.down_airtime_s[i] = t.airtime_s
         # On the air: each unicast and each multicast once, retransmissions in, cut ones as far as they got.
@@ -492,7 +410,7 @@ class Engine:
                 closed.failures[i] = OUTCOMES[rnd.outcome[i]]
         return closed
 
-    def _aggregate(self, rnd: _Round, close_s: float, closed: _Closed) -> Any:
+    def _aggregate(self, rnd: RoundState, close_s: float, closed: ClosedRound) -> Any:
         """Hand the round to the algorithm (downloads, delivered payloads beside the failures), then evaluate."""
         scn, r = self.scn, rnd.index
         if self.algorithm.tracks_downloads:
@@ -578,7 +496,7 @@ class Engine:
                     pass  # the server closed the round, or the client went offline; its records say why
             rnd = yield rnd.next_round[i]
 
-    def _client_round(self, rnd: _Round, i: int) -> Any:
+    def _client_round(self, rnd: RoundState, i: int) -> Any:
         env, med, ul = self.env, self.scn.medium, rnd.ul
         latency = float(ul.latency_s[i])
         g = rnd.group_of.get(i)
