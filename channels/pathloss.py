@@ -94,11 +94,13 @@ class PathLossModel:
     los_correlation_m : correlation distance of the LOS state along a path [m]
         (TR 38.901 Table 7.6.3.1-2)
     always_los : the model has no NLOS state (free space)
+    carrier_range_ghz : the carriers the model is valid for [GHz]; None = any
     """
 
     name: ClassVar[str] = ""
     los_correlation_m: ClassVar[float] = 50.0
     always_los: ClassVar[bool] = False
+    carrier_range_ghz: ClassVar[tuple[float, float] | None] = None
 
     def __init__(self, cfg: PathLossConfig, carrier_hz: float) -> None:
         if cfg.los not in ("auto", "los", "nlos"):

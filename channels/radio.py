@@ -77,6 +77,10 @@ class Radio:
         self.advance(t_s)
         return self.channel.states(t_s, normals)
 
+    def block_ratios(self, t0_s: float, duration_s: float) -> tuple[np.ndarray, float, float] | None:
+        """Fading within ``duration_s`` from ``t0_s`` per coherence block (see :meth:`Channel.block_ratios`); None: it holds."""
+        return self.channel.block_ratios(t0_s, duration_s)
+
     def advance(self, t_s: float) -> None:
         """Move the clients to simulated time ``t_s`` and update the large-scale channel."""
         if self.mobility is None or not self.mobility.moving:

@@ -132,8 +132,10 @@ class _Tr38901(PathLossModel):
     the options from the config.
     """
 
-    # Outdoor validity starts at d2D = 10 m; InH's at d3D = 1 m (see _distances).
+    # Outdoor validity starts at d2D = 10 m; InH's at d3D = 1 m (see basic_db).
     indoor: ClassVar[bool] = False
+    # TR 38.901 Table 7.4.1-1 applicability (RMa's is narrower).
+    carrier_range_ghz: ClassVar[tuple[float, float] | None] = (0.5, 100.0)
 
     @classmethod
     def loss_pair_db(
@@ -237,6 +239,7 @@ class RMa(_Tr38901):
 
     name = "rma"
     los_correlation_m = 60.0
+    carrier_range_ghz = (0.5, 30.0)
 
     @classmethod
     def loss_pair_db(

@@ -190,7 +190,7 @@ class Engine:
                 on_round(row)
 
     def _open_round(self, r: int) -> RoundState:
-        env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
+        env, scn, med = self.env, self.scn, self.scn.medium
         n = scn.clients.count
         t0 = env.now
         rnd = RoundState(env, r, n, t0, t0 + scn.round.deadline_s)
@@ -222,7 +222,7 @@ class Engine:
         if scn.clients.power_control == "open_loop":
             snr_ul = link_to_power(snr_ul, rnd.tx_dbm, scn.clients.tx_power_dbm)
         self.uplink.begin_round(snr_ul, m, rnd.ul.extra_loss, members)
-        blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        blocks = self.radio.block_ratios(t0, scn.round.deadline_s)
         if multicast:
             if common is None:
                 common = np.arange(n, dtype=np.int64) if members is None else members

@@ -120,7 +120,7 @@ class FedBuff:
         e.uplink.begin_round(self.ul.snr_linear, n, self.ul.extra_loss)
         e.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
         # Fading within transfers over one longest cycle from the draw; the last block holds after it.
-        blocks = e.radio.channel.block_ratios(self.env.now, e.scn.round.deadline_s)
+        blocks = e.radio.block_ratios(self.env.now, e.scn.round.deadline_s)
         if blocks is not None:
             e.uplink.set_blocks(*blocks)
             e.downlink.set_blocks(*blocks)
