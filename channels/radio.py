@@ -117,7 +117,7 @@ def build_radio(cfg: RadioConfig, streams: Streams) -> Radio:
     moving = mobility is not None and mobility.moving
     # Moving clients fade in time at their own Doppler unless doppler_hz says otherwise.
     f_d = f.doppler_hz
-    if f_d is None and mobility is not None and mobility.moving:
+    if f_d is None and mobility is not None and moving:
         f_d = doppler_hz(mobility.speed_mps, cell.carrier_hz)
     # The Rician LOS phase is drawn for every model so that all models consume
     # the fading streams identically (common random numbers across models).

@@ -39,7 +39,9 @@ from sim.medium import ArqOutcome, MultiCellMedium, arq_attempts, make_medium
 from sim.multicast import extend_blocks, extend_for_groups, multicast_arq, multicast_groups
 from sim.outcome import OUTCOMES
 from sim.rng import RoundNormals, RoundUniforms, SeedTree, client_generators, generator
-from sim.round_state import ARQ_FAILURE, DELIVERED, DOWNLINK_FAILURE, OFFLINE, SKIPPED, ClosedRound, RoundState
+# The outcome codes as plain ints (sim.fastround reads them here too).
+from sim.round_state import ARQ_FAILURE, DEADLINE, DELIVERED, DOWNLINK_FAILURE, OFFLINE, SKIPPED, STALE
+from sim.round_state import ClosedRound, RoundState
 from sim.scenario import Scenario
 from sim.schema import radio_config
 from sim.selection import Selector

@@ -153,9 +153,9 @@ class FastRounds:
     """
 
     def __init__(self, engine: Engine) -> None:
-        from sim import round_state
+        from sim import engine as eng
 
-        self.e, self.codes = engine, round_state
+        self.e, self.codes = engine, eng
         n = engine.scn.clients.count
         self.n = n
 
