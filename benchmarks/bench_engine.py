@@ -10,21 +10,25 @@ Network-only scenario: Rayleigh block fading, shadowing, ARQ at a 5% packet
 error rate, 200 kbit each way over 100 MHz, deadline 10 s.  Per policy, at
 1,000 clients x ``--rounds`` rounds:
 
-- ``sim``: building the engine and running it (``round.engine: auto``, and
-  ``events`` where auto takes the closed form);
+- ``sim``: building the engine and running it, with ``round.engine: auto``
+  (the closed form; ofdma and proportional_fair walk their re-sharing over
+  arrays, sim.fluid) and with ``events`` (one SimPy process per client);
 - ``run``: the whole ``run_scenario`` with its CSV records and report.md;
 - for the default policy, the whole ``fedwave run`` command in a fresh process
-  (start-up, simulation, records, report with plots and HTML), and its parts.
+  (start-up, simulation, records, report with plots and HTML), its parts, and
+  ``fedwave report`` on the finished folder in a fresh process.
 
 Then scaling in clients at ``--scaling-rounds`` rounds, set-up (placement,
-one seeded stream per client and purpose) and rounds timed apart: the
-closed-form policies to 100,000 clients, the re-splitting ones as far as
-``--max-events-clients`` (their rounds cost O(n^2) on the event path).
+one seeded stream per client and purpose) and rounds timed apart: fdma_static
+and tdma to 100,000 clients, the re-splitting ones as far as
+``--max-events-clients`` (every start and completion re-splits the band
+among the active transfers: O(n^2) per round on either path).
 
 The reference is timed again just before each figure (at the same clients x
 rounds for the scaling), so a load that changes during the run moves both.
 
     python benchmarks/bench_engine.py [--rounds 100] [--max-clients 100000] [--skip-policies ofdma,...]
+        [--skip-scaling proportional_fair,...] [--max-events-clients 10000]
 """
 
 from __future__ import annotations
@@ -108,8 +112,9 @@ def run_time(clients: int, rounds: int, sharing: str) -> float:
         return time.perf_counter() - t
 
 
-def fedwave_run(clients: int, rounds: int) -> float:
-    """Wall time [s] of the whole ``fedwave run`` in a fresh process: start-up, simulation, records, report."""
+def fedwave_run(clients: int, rounds: int) -> tuple[float, float]:
+    """Wall time [s] of the whole ``fedwave run`` in a fresh process (start-up, simulation, records, report),
+    and of ``fedwave report`` on its folder in another."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "scn.yaml"
         path.write_text(yaml.safe_dump(scenario_dict(clients, rounds, "fdma_static")))
@@ -117,13 +122,16 @@ def fedwave_run(clients: int, rounds: int) -> float:
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(Path(d) / "run")],
                        check=True, env=env, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - t
+        t1 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sim", "report", str(Path(d) / "run")],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        return t1 - t, time.perf_counter() - t1
 
 
 def phases(clients: int, rounds: int) -> dict[str, float]:
     """The parts of a ``fedwave run`` [s]: simulation, records (CSV + JSON), report (markdown, plots, HTML)."""
     import workloads
-    from sim.records import write_clients_csv, write_json, write_rounds_csv
+    from sim.records import write_clients_csv, write_json, write_positions_csv, write_rounds_csv
     from sim.run import summarize
     from sim.run_report import run_data, write_run_report
 
@@ -138,6 +146,7 @@ def phases(clients: int, rounds: int) -> dict[str, float]:
         write_rounds_csv(out / "rounds.csv", result)
         write_clients_csv(out / "clients.csv", result)
         write_json(out / "summary.json", summary)
+        write_positions_csv(out / "positions.csv", engine.radio.drop)
         t2 = time.perf_counter()
         write_run_report(out, run_data(scn, result, summary, engine.radio.drop))
         t3 = time.perf_counter()
@@ -156,9 +165,11 @@ def main() -> None:
     ap.add_argument("--max-clients", type=int, default=100_000)
     ap.add_argument("--max-events-clients", type=int, default=10_000)
     ap.add_argument("--skip-policies", default="", help="comma-separated policies left out of the 1,000-client table")
+    ap.add_argument("--skip-scaling", default="", help="comma-separated policies left out of the scaling table")
     args = ap.parse_args()
     rounds = args.rounds
     skip = {p for p in args.skip_policies.split(",") if p}
+    skip_scaling = {p for p in args.skip_scaling.split(",") if p}
     sim_time(50, 2, "fdma_static")  # warm imports and caches
     ref = bare_simpy(1000, rounds)
     print(f"bare SimPy reference, 1,000 clients x {rounds} rounds: {ref:.3f} s "
@@ -168,22 +179,25 @@ def main() -> None:
         if sharing in skip:
             continue
         line(f"sim {sharing}", 1000, rounds, sim_time(1000, rounds, sharing), bare_simpy(1000, rounds))
-        if sharing in ("fdma_static", "tdma"):
-            line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"),
-                 bare_simpy(1000, rounds))
+        line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"),
+             bare_simpy(1000, rounds))
         line(f"run_scenario {sharing}", 1000, rounds, run_time(1000, rounds, sharing), bare_simpy(1000, rounds))
-    line("fedwave run fdma_static (process)", 1000, rounds, fedwave_run(1000, rounds), bare_simpy(1000, rounds))
+    whole, report = fedwave_run(1000, rounds)
     ref = bare_simpy(1000, rounds)
+    line("fedwave run fdma_static (process)", 1000, rounds, whole, ref)
+    line("fedwave report on its folder (process)", 1000, rounds, report, ref)
     parts = phases(1000, rounds)
     for name, wall in parts.items():
         line(f"  of which {name}", 1000, rounds, wall, ref)
-    rest = parts["simulation"] + parts["records"]
-    print(f"  report / (simulation + records): {parts['report'] / rest:.2f}")
+    # The rest of the run: start-up (the process's time less its three parts measured in-process) + sim + records.
+    rest = whole - parts["report"]
+    print(f"  report / rest of fedwave run: {parts['report'] / rest:.2f} "
+          f"(in-process parts: report / (simulation + records) {parts['report'] / (parts['simulation'] + parts['records']):.2f})")
 
     r = args.scaling_rounds
     print(f"\nscaling in clients, {r} rounds: set-up [s], rounds [us per client-round], x SimPy of the rounds")
     print(f"{'policy':<18} {'clients':>8} {'set-up [s]':>11} {'us/c-r':>9} {'x SimPy':>9} {'x10 clients':>12}")
-    for sharing in POLICIES:
+    for sharing in (p for p in POLICIES if p not in skip_scaling):
         last = None
         for n in (1000, 10_000, 100_000):
             if n > args.max_clients or (sharing in ("ofdma", "proportional_fair") and n > args.max_events_clients):

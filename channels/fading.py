@@ -30,7 +30,6 @@ the time correlation of the underlying Gaussian process.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 __all__ = ["Fading", "FADING_MODELS", "DOPPLER_MODELS", "SOS_WAVES", "coherence_time_s"]
 
@@ -105,6 +104,8 @@ class Fading:
         """Lag correlation of the scattered component, J0(2 pi f_d dt)."""
         if self.doppler_hz is None:
             return 0.0
+        from scipy import special  # here, not at import: scipy.special costs a network-only start-up ~0.3 s
+
         return float(special.j0(2.0 * np.pi * self.doppler_hz * dt_s))
 
     @property
@@ -171,4 +172,6 @@ class Fading:
             los = np.sqrt(self.k / (self.k + 1.0)) * np.exp(1j * phase)
             return np.abs(los + g / np.sqrt(self.k + 1.0)) ** 2
         u = -np.expm1(-np.abs(g) ** 2)
+        from scipy import special
+
         return special.gammaincinv(self.m, u) / self.m

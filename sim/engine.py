@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from channels.link import dbm_to_w
 from channels.power_control import link_to_power, pusch_power_dbm
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
+from sim.columns import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, RunResult, client_columns, round_row
 from sim.fedbuff import FedBuff
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
 from sim.energy import client_energy_j, device_speeds
@@ -49,50 +49,6 @@ from sim.fastround import FastRounds, events_needed, per_client
 from workloads.base import Algorithm, Budget, Payload
 
 __all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row", "scenario_radio"]
-
-
-CLIENT_COLUMNS = (
-    "round",
-    "client",
-    "distance_m",
-    "pathloss_db",
-    "snr_db",
-    "rate_bps",
-    "budget_bits",
-    "k",
-    "payload_bits",
-    "downlink_bits",
-    "client_storage_bytes",
-    "airtime_s",
-    "attempts",
-    "delivered",
-    "compute_s",
-    "energy_j",
-    "outcome",
-    "downlink_airtime_s",
-    "tx_power_dbm",
-)
-# round.mode async adds the staleness of each update (sync records keep their columns and bytes).
-ASYNC_CLIENT_COLUMNS = (*CLIENT_COLUMNS, "staleness")
-
-
-@dataclass
-class RunResult:
-    """What a run produced: one dict per round and per-client columns over all rounds."""
-
-    rounds: list[dict[str, Any]] = field(default_factory=list)
-    columns: tuple[str, ...] = CLIENT_COLUMNS
-    clients: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    sim_time_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        for c in self.columns:
-            self.clients.setdefault(c, [])
-
-    def client_column(self, name: str) -> np.ndarray:
-        """One column over all rounds; ``outcome`` as names."""
-        col = np.concatenate(self.clients[name]) if self.clients[name] else np.empty(0, dtype=np.int8)
-        return np.asarray(OUTCOMES)[col] if name == "outcome" else col
 
 
 def scenario_radio(scn: Scenario) -> Radio:
@@ -473,7 +429,7 @@ class Engine:
             "tx_power_dbm": tx_dbm,
         }
         cols = self.result.clients
-        for name, values in columns.items():
+        for name, values in client_columns(columns, CLIENT_COLUMNS).items():
             # One row per participant: the round's arrays cover every client.
             cols[name].append(values if members is None else values[members])
 
@@ -548,38 +504,3 @@ class Engine:
         rnd.arrival[i] = env.now + latency
         rnd.finish(i)
 
-
-def round_row(r: int, now_s: float, duration_s: float, participants: int, delivered: np.ndarray,
-              payload_bits: np.ndarray, down_bits: np.ndarray, airtime_s: np.ndarray, energy_j: np.ndarray,
-              k: np.ndarray, earlier: list[dict[str, Any]], metrics: dict[str, float], *,
-              down_air_bits: float, down_airtime_s: float) -> dict[str, Any]:
-    """One rounds.csv row from the round's per-participant arrays (``k`` < 0: no k) and its metrics.
-
-    down_air_bits, down_airtime_s : what the downlink put on the air this round
-        (each unicast and each multicast once, retransmissions included) [bit], [s]
-    """
-    ks = k[k >= 0]
-    up_bytes = int(payload_bits.sum()) // 8
-    prev = earlier[-1]["cum_uplink_bytes"] if earlier else 0
-    row: dict[str, Any] = {
-        "round": r,
-        "sim_time_s": now_s,
-        "duration_s": duration_s,
-        "participants": participants,
-        "delivered": int(delivered.sum()),
-        "dropped": int(participants - delivered.sum()),
-        "uplink_bytes": up_bytes,
-        "downlink_bytes": int(down_bits.sum()) // 8,
-        "downlink_air_bytes": int(down_air_bits) // 8,
-        "downlink_airtime_s": down_airtime_s,
-        "cum_uplink_bytes": prev + up_bytes,
-        "airtime_s": float(airtime_s.sum()),
-        "energy_j": float(energy_j.sum()),
-        "mean_k": float(ks.mean()) if ks.size else float("nan"),
-    }
-    bad = [name for name in metrics if not name.startswith("eval_")]
-    if bad:
-        # An unprefixed name could overwrite an engine column such as delivered.
-        raise ValueError(f"evaluate() metric names must start with 'eval_', got {bad}")
-    row.update({name: float(v) for name, v in metrics.items()})
-    return row

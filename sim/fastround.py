@@ -4,7 +4,10 @@ Where every transfer's end is known when it starts (``fdma_static``: each
 client on its own ``B/N``; ``tdma``: a first-come queue, a cumulative sum of
 service times), a round's whole timeline follows from arrays: download ends,
 compute ends, the upload queue in order of compute end, arrivals, the
-deadline cut.  :class:`FastRounds` computes it with the same floating-point
+deadline cut.  Where the band is re-split at every start and completion
+(``ofdma``, ``proportional_fair``) the starts are still known in advance, and
+:func:`sim.fluid.fluid_transfers` walks the medium's completions over arrays
+in the order its SimPy wake-ups would.  :class:`FastRounds` computes it with the same floating-point
 operations, in the same order, as the event path's SimPy timeouts, so both
 give byte-identical records; the learning workloads' per-client calls
 (``downlink``, ``work_flop``, ``local_update``, ``downloaded``) are made as
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.arq import arq_many
+from sim.fluid import fluid_transfers
 from sim.medium import MultiCellMedium
 
 if TYPE_CHECKING:
@@ -38,21 +42,24 @@ if TYPE_CHECKING:
 
 __all__ = ["FAST_SHARING", "events_needed", "per_client", "FastRounds"]
 
-# Sharing policies whose transfer ends are known when they start.  ofdma and
-# proportional_fair re-split the band at every start and end: exact records
-# need their event sequence, so they stay on the SimPy path.
-FAST_SHARING = ("fdma_static", "tdma")
+# Sharing policies whose transfer ends are known when they start (closed form).
+SCHEDULED = ("fdma_static", "tdma")
+# Policies that re-split the band at every start and end: their event sequence walked over arrays (sim.fluid).
+FLUID = ("ofdma", "proportional_fair")
+FAST_SHARING = SCHEDULED + FLUID
 
 
 def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str | None:
     """Why ``scn`` needs one SimPy process per client; None when :class:`FastRounds` gives its records.
 
     The closed form covers synchronous rounds of a fixed client population
-    (with or without per-round selection), fdma_static or tdma in both
-    directions, and a channel that holds within the round.  Everything else
-    needs events: asynchronous rounds (FedBuff), clients that go offline
-    within a round, fading within a transfer (per coherence block), and the
-    re-splitting policies (ofdma, proportional_fair), and the radio features
+    (with or without per-round selection), every sharing policy in either
+    direction (ofdma and proportional_fair in one cell: :mod:`sim.fluid`), and
+    a channel that holds within the round.  Everything else needs events:
+    asynchronous rounds (FedBuff), clients that go offline within a round,
+    fading within a transfer (per coherence block), the re-splitting policies
+    over several cells (the order of simultaneous completions across cells is
+    the event queue's), and the radio features
     the closed form does not reproduce: multicast downlink, open-loop power
     control, HARQ with chase combining and transport-block packets.  (A
     minimum allocation of one PRB it inherits: the media's expected rates
@@ -67,7 +74,9 @@ def events_needed(scn: Scenario, radio: Radio, availability_always: bool) -> str
         return f"clients.availability is {scn.clients.availability} (clients may go offline within a round)"
     for key, sharing in (("uplink_sharing", med.uplink_sharing), ("downlink_sharing", med.downlink_sharing)):
         if sharing not in FAST_SHARING:
-            return f"medium.{key} is {sharing} (the band is re-split at every start and end)"
+            return f"medium.{key} is {sharing} (not a known sharing policy)"
+        if sharing in FLUID and radio.drop.site is not None:
+            return f"medium.{key} is {sharing} over several cells (completions across cells in event order)"
     if med.downlink_mode != "unicast":
         return f"medium.downlink_mode is {med.downlink_mode} (one transfer per group of receivers)"
     if scn.clients.power_control != "off":
@@ -201,19 +210,38 @@ class FastRounds:
         else:
             compute_s[members] = work / e.speed_flops[members]
         latency = np.asarray(ul.latency_s, dtype=float)[who]
-        dl_service, dl_end = dn.ends(who, np.full(m, t0), dl_air.astype(float), t0)
-        finite_dl = np.isfinite(dl_end)
-        computing = dl_ok & finite_dl
-        with np.errstate(invalid="ignore"):
-            # One timeout for download, propagation and compute, scheduled at t0.
-            tc = np.where(computing, t0 + (((dl_end - t0) + latency) + compute_s[who]), math.inf)
-            dl_fail_at = np.where(~dl_ok & finite_dl, t0 + (dl_end - t0), math.inf)
+        order_dl = np.argsort(who, kind="stable")  # the event path's downloads start in client order
+        # The order the compute timeouts were made in, which breaks ties of their ends (local_update's order).
+        made = who.copy()
+        dl_sent_fl: np.ndarray | None = None
+        if dn.sharing in FLUID:
+            fl = fluid_transfers(e.downlink, who[order_dl], np.full(m, t0), dl_air[order_dl], deadline_abs)
+            dl_end, dl_sent_fl, dl_seq = np.empty(m), np.empty(m), np.empty(m, dtype=np.int64)
+            dl_end[order_dl], dl_sent_fl[order_dl], dl_seq[order_dl] = fl.end_s, fl.sent_bits, fl.seq
+            dl_service = np.full(m, t0)
+            zero_bits = dl_air <= 0
+            seen = dl_end < deadline_abs  # a completion at the close itself never reaches its client
+            computing = dl_ok & seen
+            with np.errstate(invalid="ignore"):
+                # A zero-bit download's end is known at once (one timeout from t0); the others wait on it.
+                tc = np.where(computing, np.where(zero_bits, t0 + (((dl_end - t0) + latency) + compute_s[who]),
+                                                  dl_end + (latency + compute_s[who])), math.inf)
+            dl_fail_at = np.where(~dl_ok & seen, dl_end, math.inf)
+            made = np.where(zero_bits, who - n, dl_seq)
+        else:
+            dl_service, dl_end = dn.ends(who, np.full(m, t0), dl_air.astype(float), t0)
+            finite_dl = np.isfinite(dl_end)
+            computing = dl_ok & finite_dl
+            with np.errstate(invalid="ignore"):
+                # One timeout for download, propagation and compute, scheduled at t0.
+                tc = np.where(computing, t0 + (((dl_end - t0) + latency) + compute_s[who]), math.inf)
+                dl_fail_at = np.where(~dl_ok & finite_dl, t0 + (dl_end - t0), math.inf)
         compute_start = np.full(n, np.nan)
         compute_start[who[computing]] = (dl_end + latency)[computing]
 
         # Uploads: local_update in the order the compute ends (then client), as the events would call it.
         callers = np.flatnonzero(tc <= deadline_abs)
-        callers = callers[np.lexsort((who[callers], tc[callers]))]
+        callers = callers[np.lexsort((made[callers], tc[callers]))]
         budget_bits = np.zeros(n, dtype=np.int64)
         k = np.full(n, -1, dtype=np.int64)
         payload_bits = np.zeros(n, dtype=np.int64)
@@ -250,10 +278,15 @@ class FastRounds:
         payload_bits[ids] = [payloads[i].bits for i in ids.tolist()]
         tc_up = tc[pos]
         tries, up_air, ok = arq_many(payload_bits[ids], med.packet_bits, ul_arq, ids)
-        air = up_air.astype(float)
-        service, end = up.ends(ids, tc_up, air, t0)
-        with np.errstate(invalid="ignore"):
-            done_at = np.where(np.isfinite(end), tc_up + (end - tc_up), math.inf)
+        up_sent_fl: np.ndarray | None = None
+        if up.sharing in FLUID:
+            flu = fluid_transfers(e.uplink, ids, tc_up, up_air, deadline_abs)
+            service, end, up_sent_fl = tc_up.copy(), flu.end_s, flu.sent_bits
+            done_at = np.where(end < deadline_abs, end, math.inf)  # what the client sees through
+        else:
+            service, end = up.ends(ids, tc_up, up_air.astype(float), t0)
+            with np.errstate(invalid="ignore"):
+                done_at = np.where(np.isfinite(end), tc_up + (end - tc_up), math.inf)
 
         # The close: everybody through, or the deadline.
         finish = tc.copy()  # skipped clients finish at their compute end
@@ -284,7 +317,7 @@ class FastRounds:
         with np.errstate(invalid="ignore"):
             air_end = np.where(completed, end, close_s)
             airtime[ids] = np.maximum(0.0, air_end - service)
-            cut_bits = up.rate_bps[ids] * np.maximum(0.0, close_s - service)
+            cut_bits = up.rate_bps[ids] * np.maximum(0.0, close_s - service) if up_sent_fl is None else up_sent_fl
         cut_tries = np.ceil(np.where(completed, 0.0, cut_bits) / med.packet_bits).astype(np.int64)
         attempts[ids] = np.where(completed, tries, np.minimum(tries, cut_tries))
 
@@ -308,12 +341,11 @@ class FastRounds:
         dl_done = dl_end <= close_s
         with np.errstate(invalid="ignore"):
             dl_airtime = np.maximum(0.0, np.where(dl_done, dl_end, close_s) - dl_service)
-            dl_sent = dn.rate_bps[who] * np.maximum(0.0, close_s - dl_service)
+            dl_sent = dn.rate_bps[who] * np.maximum(0.0, close_s - dl_service) if dl_sent_fl is None else dl_sent_fl
         zero_dl = dl_air <= 0
         dl_airtime[zero_dl] = 0.0
         down_airtime = np.zeros(n)
         down_airtime[who] = dl_airtime
-        order_dl = np.argsort(who, kind="stable")  # the event path's downloads start in client order
         on_air = [int(a) if d else float(b) for a, d, b in
                   zip(dl_air[order_dl].tolist(), (dl_done | zero_dl)[order_dl].tolist(), dl_sent[order_dl].tolist())]
         down_air_bits = sum(on_air)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from sim.columns import client_columns, round_row
 from sim.energy import client_energy_j
 from sim.outcome import Outcome
 from workloads.base import Budget, Payload
@@ -295,9 +296,8 @@ class FedBuff:
             "tx_power_dbm": np.full(m, scn.clients.tx_power_dbm),
             "staleness": np.array([row.get("staleness", -1) for row in rows], dtype=np.int64),
         }
-        for name, values in columns.items():
+        for name, values in client_columns(columns, e.result.columns).items():
             e.result.clients[name].append(values)
-        from sim.engine import round_row  # the engine imports this module: one row builder, imported late
 
         return round_row(r, float(self.env.now), float(self.env.now - t_last), m, delivered, payload_bits, down_bits,
                          airtime, energy, k, e.result.rounds, metrics,

@@ -43,7 +43,9 @@ LOCK = ".fedwave.lock"
 COMPLETE = "run.done.json"
 _STAGING = ".staging-"
 # Records whose content is the run's result: digested in the marker.
-DATA_RECORDS = ("scenario.resolved.yaml", "rounds.csv", "clients.csv", "summary.json", "channel_trace.csv")
+DATA_RECORDS = (
+    "scenario.resolved.yaml", "rounds.csv", "clients.csv", "summary.json", "channel_trace.csv", "positions.csv",
+)
 # Rewritten by `fedwave report`, so not digested, but still the run's own files.
 REPORT_FILES = ("report.md", "report.html")
 PLOT_FILES = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import RunResult
+from sim.columns import RunResult
 
 __all__ = ["jain_index", "participation_stats", "participation_sections"]
 

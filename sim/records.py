@@ -17,26 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import CLIENT_COLUMNS, RunResult
+from sim.columns import OPTIONAL_INT, POSITION_COLUMNS, ROUND_COLUMNS, RunResult, client_columns
 
-__all__ = ["RecordError", "read_record_text", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_json", "json_value", "ROUND_COLUMNS"]
+__all__ = ["RecordError", "read_record_text", "atomic_write", "write_rounds_csv", "write_clients_csv", "write_positions_csv", "write_json", "json_value", "ROUND_COLUMNS"]
 
-ROUND_COLUMNS = (
-    "round",
-    "sim_time_s",
-    "duration_s",
-    "participants",
-    "delivered",
-    "dropped",
-    "uplink_bytes",
-    "downlink_bytes",
-    "cum_uplink_bytes",
-    "airtime_s",
-    "energy_j",
-    "mean_k",
-    "downlink_air_bytes",
-    "downlink_airtime_s",
-)
 
 
 class RecordError(Exception):
@@ -115,10 +99,22 @@ def _column_text(values: np.ndarray, optional: bool) -> list[str]:
 
 
 def write_clients_csv(path: Path, result: RunResult) -> None:
-    cols = [_column_text(result.client_column(name), name in ("k", "client_storage_bytes", "staleness"))
+    cols = [_column_text(result.client_column(name), name in OPTIONAL_INT)
             for name in result.columns]
     # Numbers and outcome names never need csv quoting: rows are joined directly.
     lines = [",".join(result.columns), *map(",".join, zip(*cols))]
+    atomic_write(path, "\n".join(lines) + "\n")
+
+
+def write_positions_csv(path: Path, drop: Any) -> None:
+    """positions.csv: where each client stands at the start (``drop``: a :class:`channels.geometry.Drop`)."""
+    xy = np.asarray(drop.xy_m, dtype=float)
+    n = xy.shape[0]
+    site = np.zeros(n, dtype=np.int64) if drop.site is None else np.asarray(drop.site, dtype=np.int64)
+    values = {"client": np.arange(n, dtype=np.int64), "x_m": xy[:, 0], "y_m": xy[:, 1], "site": site,
+              "distance_m": np.asarray(drop.distance_2d_m, dtype=float)}
+    cols = [_column_text(client_columns(values, POSITION_COLUMNS)[c], False) for c in POSITION_COLUMNS]
+    lines = [",".join(POSITION_COLUMNS), *map(",".join, zip(*cols))]
     atomic_write(path, "\n".join(lines) + "\n")
 
 

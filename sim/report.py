@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from channels.hexgrid import site_count
-from sim.engine import OUTCOMES, RunResult
+from sim.columns import RunResult
+from sim.outcome import OUTCOMES
 from sim.scenario import Scenario
 
 __all__ = ["render_report", "MAX_TABLE_ROUNDS"]

@@ -15,26 +15,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sim.columns import SUMMARY_COLUMNS
 from sim.outcome import OUTCOMES
 from sim.records import RecordError, atomic_write, read_record_text
 
-__all__ = ["SUMMARY_COLUMNS", "result_row", "results_columns", "write_results", "read_results", "check_results"]
+__all__ = ["SUMMARY_COLUMNS", "is_sweep_folder", "result_row", "results_columns", "write_results", "read_results", "check_results"]
 
-SUMMARY_COLUMNS = (
-    "algorithm",
-    "rounds",
-    "clients",
-    "sim_time_s",
-    "uplink_bytes_total",
-    "downlink_bytes_total",
-    "airtime_s_total",
-    "energy_j_total",
-    "delivered_total",
-    "dropped_total",
-    "delivery_ratio",
-    "mean_snr_db",
-    *(f"outcome_{o}" for o in OUTCOMES),
-)
+
+
+def is_sweep_folder(folder: Path) -> bool:
+    """``folder`` holds a sweep (its results.csv and sweep.yaml)."""
+    return (folder / "results.csv").is_file() and (folder / "sweep.yaml").is_file()
 
 
 class _Point(Protocol):

@@ -11,8 +11,8 @@ from channels.trace import trace_csv
 from sim import __version__
 from sim.engine import Engine, RunResult
 from sim.outdir import OutputDirError, own_run_dir
-from sim.records import atomic_write, write_clients_csv, write_json, write_rounds_csv
-from sim.report import cell_count, render_report
+from sim.records import atomic_write, write_clients_csv, write_json, write_positions_csv, write_rounds_csv
+from sim.report import cell_count
 from sim.rng import branch
 from sim.scenario import Scenario, scenario_to_yaml
 
@@ -62,8 +62,9 @@ def run_scenario(
     ``out`` is owned for the whole run (a second run into it is refused with
     :class:`OutputDirError`) and its previous run, if any (``force``), is
     replaced at the end in one commit: see :mod:`sim.outdir`.
-    ``report=True`` writes ``report.md``; ``"full"`` the report with plots
-    and HTML (``fedwave run``), both part of the commit; ``False`` none.
+    ``report=True`` writes ``report.md`` (a sweep's points); ``"full"`` the
+    report with plots and HTML (``fedwave run``), both part of the commit and
+    both by :func:`sim.run_report.write_run_report`; ``False`` none.
     """
     import workloads  # registers the built-in algorithms
 
@@ -87,12 +88,11 @@ def run_scenario(
         write_rounds_csv(staging / "rounds.csv", result)
         write_clients_csv(staging / "clients.csv", result)
         write_json(staging / "summary.json", summary)
+        write_positions_csv(staging / "positions.csv", drop)
         if scn.channel.trace_export:
             atomic_write(staging / "channel_trace.csv", trace_csv(engine.radio.channel.history))
-        if report == "full":
+        if report:
             from sim.run_report import run_data, write_run_report
 
-            write_run_report(staging, run_data(scn, result, summary, drop))
-        elif report:
-            atomic_write(staging / "report.md", render_report(scn, result, summary))
+            write_run_report(staging, run_data(scn, result, summary, drop), plots=report == "full")
     return summary

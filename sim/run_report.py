@@ -1,13 +1,15 @@
-"""The report of one run: report.md + plots + report.html.
+"""The report of one run: report.md + plots + report.html, from what the run recorded.
 
 ``fedwave run`` hands the report what the run already holds
 (:func:`run_data`: its result, summary and client positions), so nothing is
 read back or recomputed; ``fedwave report`` rebuilds the same from the
-folder's records (:func:`load_run`: ``scenario.resolved.yaml``,
-``rounds.csv``, ``clients.csv``, ``summary.json``), so any finished run
-folder can be reported again.  Client positions for the cell map are not in
-the records; there they are redrawn from the resolved scenario, whose seed
-fixes them.
+folder's records (:func:`sim.run_records.load_run`: ``scenario.resolved.yaml``,
+``rounds.csv``, ``clients.csv``, ``summary.json``, ``positions.csv``), so
+any finished run folder can be reported again, without the radio (no
+Sionna, no torch, no SimPy): the cell map draws the recorded positions.  A
+folder written before positions were recorded gets no map.
+:func:`write_run_report` is the one writer of a run's ``report.md``, with
+plots (``fedwave run``, ``fedwave report``) or without (a sweep's points).
 
 The plots scale with the run: past MAX_BARS rounds per-round charts are
 binned; past MAX_POINTS points, scatters become hexbin densities (or means
@@ -16,24 +18,19 @@ per hexagon) and per-client profiles quantile bands over bins of clients.
 
 from __future__ import annotations
 
-import csv
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from sim.engine import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, OUTCOMES, RunResult
 from sim.html import markdown_to_html
+from sim.outcome import OUTCOMES
 from sim.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
-from sim.outdir import COMPLETE, DATA_RECORDS
-from sim.records import ROUND_COLUMNS, RecordError, atomic_write, json_value, read_record_text
+from sim.records import atomic_write
 from sim.report import render_report
-from sim.scenario import Scenario
+from sim.run_records import RunData, is_run_folder, load_run, run_data
 
-__all__ = ["RunData", "load_run", "run_figures", "write_run_report", "is_run_folder"]
+__all__ = ["RunData", "run_data", "load_run", "run_figures", "write_run_report", "is_run_folder"]
 
 Figure = tuple[str, str, bytes]  # file name, caption, PNG
 
@@ -58,192 +55,6 @@ def _bins(rounds: np.ndarray) -> tuple[np.ndarray, int]:
     """Bin index [len(rounds)] and bin width [rounds] so that at most MAX_BARS bars are drawn."""
     width = max(1, -(-rounds.size // MAX_BARS))
     return np.arange(rounds.size) // width, width
-
-
-@dataclass
-class RunData:
-    """What a report draws on: the scenario, the round rows, client columns over all rounds, the summary.
-
-    clients : column name -> [client-rounds] array; ``outcome`` as names
-    xy_m : [num_clients, 2] client positions at the start (None: redrawn from the scenario)
-    """
-
-    scn: Scenario
-    rounds: list[dict[str, Any]]
-    clients: dict[str, np.ndarray]
-    summary: dict[str, Any]
-    xy_m: np.ndarray | None = None
-    distance_2d_m: np.ndarray | None = None
-    run_result: RunResult | None = None
-
-    def result(self) -> RunResult:
-        if self.run_result is not None:
-            return self.run_result
-        columns = ASYNC_CLIENT_COLUMNS if self.scn.round.mode == "async" else CLIENT_COLUMNS
-        out = RunResult(rounds=self.rounds, sim_time_s=float(self.summary["sim_time_s"]), columns=columns)
-        codes = {o: i for i, o in enumerate(OUTCOMES)}
-        for c in columns:
-            col = self.clients[c]
-            out.clients[c] = [np.array([codes[o] for o in col], dtype=np.int8) if c == "outcome" else col]
-        return out
-
-
-def run_data(scn: Scenario, result: RunResult, summary: dict[str, Any], drop: Any = None) -> RunData:
-    """The report's data from a run still in memory; ``drop``: the clients' placement at the start."""
-    clients = {c: result.client_column(c) for c in result.columns}
-    xy = None if drop is None else np.asarray(drop.xy_m)
-    dist = None if drop is None else np.asarray(drop.distance_2d_m)
-    # As the summary reads back from summary.json, so both routes give the same report.
-    return RunData(scn, result.rounds, clients, json_value(summary), xy, dist, result)
-
-
-def is_run_folder(folder: Path) -> bool:
-    """``folder`` holds a run, finished or not (:func:`sim.outdir.check_complete` tells which)."""
-    return any((folder / f).is_file() for f in (COMPLETE, *DATA_RECORDS))
-
-
-def _num(v: str) -> Any:
-    if v == "":
-        return float("nan")
-    try:
-        return int(v)
-    except ValueError:
-        return float(v)
-
-
-def _csv_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    import io
-
-    try:
-        reader = csv.DictReader(io.StringIO(read_record_text(path), newline=""))
-        rows = list(reader)
-    except csv.Error as err:
-        raise RecordError(f"{path}: not a CSV file ({err})") from None
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise RecordError(f"{path}: column {missing[0]!r} is missing ({len(missing)} of the record's columns)")
-    for line, row in enumerate(rows, start=2):
-        if None in row or any(v is None for v in row.values()):
-            raise RecordError(f"{path}:{line}: the row has {'more' if None in row else 'fewer'} cells than the header")
-    return rows
-
-
-def _numbers(path: Path, rows: list[dict[str, str]], columns: Any) -> list[dict[str, Any]]:
-    out = []
-    for line, row in enumerate(rows, start=2):
-        typed: dict[str, Any] = {}
-        for k, v in row.items():
-            if k not in columns:
-                typed[k] = v
-                continue
-            try:
-                typed[k] = _num(v)
-            except ValueError:
-                raise RecordError(f"{path}:{line}: column {k}: not a number ({v[:40]!r})") from None
-        out.append(typed)
-    return out
-
-
-def load_run(folder: Path) -> RunData:
-    """The records of ``folder``; RecordError names the first damaged file, row or column."""
-    from pydantic import ValidationError
-
-    path = folder / "scenario.resolved.yaml"
-    try:
-        data = yaml.safe_load(read_record_text(path))
-        scn = Scenario.model_validate(data)
-    except yaml.YAMLError as err:
-        raise RecordError(f"{path}: not valid YAML ({type(err).__name__})") from None
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(document)"
-        raise RecordError(f"{path}: {where}: {first['msg'][:80]}") from None
-    rounds_path = folder / "rounds.csv"
-    raw_rounds = _csv_rows(rounds_path, ROUND_COLUMNS)
-    rounds = _numbers(rounds_path, raw_rounds, set(raw_rounds[0]) if raw_rounds else set())
-    clients_path = folder / "clients.csv"
-    wanted = ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS
-    fast = _client_columns(clients_path, wanted)
-    if fast is not None:
-        return RunData(scn, rounds, fast, _summary(folder))
-    rows = _csv_rows(clients_path, wanted)
-    numeric = [c for c in wanted if c != "outcome"]
-    typed = _numbers(clients_path, rows, set(numeric))
-    for line, row in enumerate(rows, start=2):
-        if row["outcome"] not in OUTCOMES:
-            raise RecordError(f"{clients_path}:{line}: outcome {row['outcome'][:40]!r} is not one of {', '.join(OUTCOMES)}")
-    clients: dict[str, np.ndarray] = {}
-    for c in wanted:
-        if c == "outcome":
-            clients[c] = np.array([r[c] for r in rows], dtype=object)
-        elif c in ("k", "client_storage_bytes", "staleness"):
-            clients[c] = np.array([-1 if r[c] != r[c] else int(r[c]) for r in typed], dtype=np.int64)
-        else:
-            clients[c] = np.array([r[c] for r in typed], dtype=float)
-    return RunData(scn, rounds, clients, _summary(folder))
-
-
-_OPTIONAL_INT = ("k", "client_storage_bytes", "staleness")
-
-
-def _client_columns(path: Path, wanted: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """clients.csv as columns, parsed a column at a time; None where anything is off.
-
-    The row-by-row reader then finds and names the first damaged row or cell.
-    """
-    import io
-
-    try:
-        rows = list(csv.reader(io.StringIO(read_record_text(path), newline="")))
-    except (csv.Error, RecordError):
-        return None
-    if not rows or any(c not in rows[0] for c in wanted):
-        return None
-    header, body = rows[0], rows[1:]
-    width = len(header)
-    if any(len(r) != width for r in body):
-        return None
-    cols = list(zip(*body)) if body else [() for _ in header]
-    out: dict[str, np.ndarray] = {}
-    codes = set(OUTCOMES)
-    for c in wanted:
-        text = cols[header.index(c)]
-        if c == "outcome":
-            if not codes.issuperset(text):
-                return None
-            out[c] = np.array(text, dtype=object)
-            continue
-        strings = np.array(text, dtype=str)
-        empty = strings == ""
-        try:
-            values = np.where(empty, "nan", strings).astype(float)
-        except ValueError:
-            return None
-        if c in _OPTIONAL_INT:
-            if not np.all(np.isfinite(values) | empty):
-                return None
-            out[c] = np.where(empty, -1, values).astype(np.int64)
-        else:
-            out[c] = values
-    return out
-
-
-def _summary(folder: Path) -> dict[str, Any]:
-    summary_path = folder / "summary.json"
-    try:
-        summary = json.loads(read_record_text(summary_path))
-    except ValueError as err:
-        raise RecordError(f"{summary_path}: not valid JSON ({str(err)[:60]})") from None
-    if not isinstance(summary, dict):
-        raise RecordError(f"{summary_path}: expected a JSON object, got {type(summary).__name__}")
-    for key in ("sim_time_s", "uplink_bytes_total", "downlink_bytes_total", "airtime_s_total", "energy_j_total",
-                "delivered_total", "outcomes"):
-        if key not in summary:
-            raise RecordError(f"{summary_path}: key {key!r} is missing")
-        ok = isinstance(summary[key], dict) if key == "outcomes" else isinstance(summary[key], (int, float)) and not isinstance(summary[key], bool)
-        if not ok:
-            raise RecordError(f"{summary_path}: {key}: not a {'mapping' if key == 'outcomes' else 'number'} ({str(summary[key])[:40]!r})")
-    return summary
 
 
 def _per_client(data: RunData, name: str) -> np.ndarray:
@@ -416,13 +227,12 @@ def _outcome_figure(data: RunData) -> Figure:
 
 def _map_figure(data: RunData) -> Figure | None:
     from channels.hexgrid import hex_sites
-    from sim.engine import scenario_radio
 
-    if data.xy_m is not None and data.distance_2d_m is not None:
-        xy, dist = data.xy_m, data.distance_2d_m
-    else:
-        drop = scenario_radio(data.scn).drop
-        xy, dist = drop.xy_m, drop.distance_2d_m
+    if data.xy_m is None or data.distance_2d_m is None:
+        return None  # positions not recorded (an older run): no map rather than a radio rebuilt to draw one
+    xy, dist = data.xy_m, data.distance_2d_m
+    if xy.shape[0] != data.scn.clients.count:
+        return None
     n = data.scn.clients.count
     first = data.clients["round"] == data.clients["round"].min(initial=0)
     # distance_m is to the serving site, which is not the origin in a multi-cell drop.
@@ -466,15 +276,19 @@ def run_figures(data: RunData) -> list[Figure]:
     return [f for f in figs if f is not None]
 
 
-def write_run_report(folder: Path, data: RunData | None = None) -> Path:
+def write_run_report(folder: Path, data: RunData | None = None, *, plots: bool = True) -> Path:
     """(Re)write ``report.md``, ``plots/*.png`` and ``report.html`` of a run folder; returns the HTML path.
 
     data : what the run holds (:func:`run_data`); None reads the folder's records.
+    plots : False writes ``report.md`` alone (returned), as a sweep's points have it.
     """
     if data is None:
         data = load_run(folder)
-    figs = run_figures(data)
     md = render_report(data.scn, data.result(), data.summary).rstrip("\n").split("\n")
+    if not plots:
+        atomic_write(folder / "report.md", "\n".join(md) + "\n")
+        return folder / "report.md"
+    figs = run_figures(data)
     md += ["", "## Plots", ""]
     images = {}
     for name, caption, png in figs:

@@ -84,13 +84,14 @@ def _check_report_options(args: argparse.Namespace) -> None:
 
 
 def _report(folder: Path, target: float | None, baseline: str | None) -> Path:
-    from sim.run_report import is_run_folder, write_run_report
-    from sim.sweep_report import is_sweep_folder, write_sweep_report
-
     from sim.records import RecordError
+    from sim.results import is_sweep_folder
+    from sim.run_report import is_run_folder, write_run_report
 
     try:
         if is_sweep_folder(folder):
+            # Only here: the sweep analysis imports scipy.stats, seconds a run's report does not need.
+            from sim.sweep_report import write_sweep_report
             from sim.results import check_results
 
             rows = check_results(folder)

@@ -19,7 +19,7 @@ from sim.html import markdown_to_html
 from sim.plots import COLORS, bytes_axis, log_if_wide, new_figure, to_png
 from sim.records import atomic_write
 from sim.report import _fmt_bytes, _table
-from sim.results import read_results
+from sim.results import is_sweep_folder, read_results
 from sim.sweep_analysis import CENTRALISED, REFERENCES, Saving, cost_to_target, pareto_front, series, swept_params
 from sim.sweep_significance import (
     accuracy_section,
@@ -35,10 +35,6 @@ __all__ = ["is_sweep_folder", "write_sweep_report", "DEFAULT_TARGET_SHARE"]
 DEFAULT_TARGET_SHARE = 0.9
 
 _ACC = "final_eval_accuracy"
-
-
-def is_sweep_folder(folder: Path) -> bool:
-    return (folder / "results.csv").is_file() and (folder / "sweep.yaml").is_file()
 
 
 def _add_costs_to_target(folder: Path, rows: list[dict[str, Any]], target: float) -> None:

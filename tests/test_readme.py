@@ -3,8 +3,10 @@
 import re
 from pathlib import Path
 
-from sim.engine import ASYNC_CLIENT_COLUMNS
-from sim.records import ROUND_COLUMNS
+import pytest
+
+from sim.columns import (ASYNC_CLIENT_COLUMNS, CLIENT_DOC, POSITION_COLUMNS, POSITION_DOC, ROUND_COLUMNS, ROUND_DOC,
+                         markdown_table)
 from sim.scenario import leaf_fields
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -22,8 +24,14 @@ def test_every_scenario_key_is_in_the_reference_table():
 
 
 def test_every_record_column_is_documented():
-    for col in (*ROUND_COLUMNS, *ASYNC_CLIENT_COLUMNS):
+    for col in (*ROUND_COLUMNS, *ASYNC_CLIENT_COLUMNS, *POSITION_COLUMNS):
         assert f"`{col}`" in README, col
+
+
+@pytest.mark.parametrize("doc", [ROUND_DOC, CLIENT_DOC, POSITION_DOC], ids=["rounds", "clients", "positions"])
+def test_record_tables_are_the_columns_module_word_for_word(doc):
+    # The README's table of each record is sim.columns' own, so a column and its meaning live in one place.
+    assert markdown_table(doc) in README
 
 
 def test_every_results_column_is_documented():

@@ -28,7 +28,8 @@ BASE = {
     "workload": {"algorithm": "none", "payload_bits": 2_000_000, "downlink_bits": 1_000_000, "work_flop": 2e11},
 }
 
-POLICIES = [("fdma_static", "fdma_static"), ("tdma", "tdma"), ("tdma", "fdma_static")]
+POLICIES = [("fdma_static", "fdma_static"), ("tdma", "tdma"), ("tdma", "fdma_static"), ("ofdma", "ofdma"),
+            ("proportional_fair", "proportional_fair"), ("ofdma", "tdma"), ("fdma_static", "proportional_fair")]
 ARQ = [0.0, 0.2]
 FADING = ["none", "rayleigh"]
 # 0.6 s cuts most clients (tdma cuts nearly all), 30 s lets nearly everyone through.
@@ -137,7 +138,7 @@ class Adaptive(Algorithm):
         return {"eval_round": float(round_index)}
 
 
-@pytest.mark.parametrize("up", ["fdma_static", "tdma"])
+@pytest.mark.parametrize("up", ["fdma_static", "tdma", "ofdma", "proportional_fair"])
 def test_algorithm_sees_the_same_calls_in_the_same_order(up):
     cfg = deep_merge(BASE, {
         "medium": {"uplink_sharing": up, "downlink_sharing": "tdma", "packet_error_rate": 0.1},
@@ -164,8 +165,10 @@ def test_algorithm_sees_the_same_calls_in_the_same_order(up):
 @pytest.mark.parametrize("extra,reason", [
     ({"round": {"engine": "events"}}, "round.engine"),
     ({"round": {"mode": "async"}}, "round.mode"),
-    ({"medium": {"uplink_sharing": "ofdma"}}, "uplink_sharing"),
-    ({"medium": {"downlink_sharing": "proportional_fair"}}, "downlink_sharing"),
+    ({"medium": {"uplink_sharing": "ofdma"}, "clients": {"placement": {"kind": "hex_grid", "num_rings": 1}}},
+     "uplink_sharing"),
+    ({"medium": {"downlink_sharing": "proportional_fair"},
+      "clients": {"placement": {"kind": "hex_grid", "num_rings": 1}}}, "downlink_sharing"),
     ({"clients": {"availability": "markov"}}, "availability"),
     ({"channel": {"fading": {"model": "rayleigh", "doppler_hz": 50.0, "within_transfer": "blocks"}}}, "within_transfer"),
     ({"medium": {"downlink_mode": "multicast"}}, "downlink_mode"),
@@ -204,3 +207,25 @@ def test_energy_and_downlink_airtime_identical(up, down, min_allocation, tmp_pat
     assert all(float(c["energy_j"]) > 0 for c in last)
     assert any(float(c["downlink_airtime_s"]) > 0 for c in last)
     assert {c["tx_power_dbm"] for c in last} == {"23.0"}
+
+
+def test_fluid_sharing_by_hand():
+    import simpy
+
+    from channels.rate import ShannonRate
+    from sim.fluid import fluid_transfers
+    from sim.medium import make_medium
+
+    # Prepare: 1 MHz at SNR 1 (1 bit/s/Hz: 1 Mbit/s alone), constant power density (rate proportional to the share).
+    medium = make_medium(simpy.Environment(), 1e6, "ofdma", ShannonRate(), False)
+    medium.begin_round(np.ones(4), 4)
+    # 1 and 2 Mbit at 0 s, 0.25 Mbit at 1 s, nothing from client 3; the round closes at 3 s.
+    clients, start = np.array([0, 1, 2, 3]), np.array([0.0, 0.0, 1.0, 1.0])
+    # Execute
+    out = fluid_transfers(medium, clients, start, np.array([1e6, 2e6, 0.25e6, 0.0]), 3.0)
+    # Assert: halves until 1 s (0.5 and 1.5 Mbit left), thirds until client 2 is through at 1.75 s,
+    # halves until client 0 is through at 2.25 s, then client 1 alone: 1 Mbit left at 2.25 s, cut at 3 s
+    # with 2 - 0.25 Mbit sent.  The zero-bit transfer ends where it starts.
+    np.testing.assert_allclose(out.end_s, [2.25, np.inf, 1.75, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(out.sent_bits, [1e6, 1.75e6, 0.25e6, 0.0], rtol=1e-12)
+    assert out.seq.tolist() == [1, -1, 0, -1]

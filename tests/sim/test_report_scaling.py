@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import run_report
+from sim import run_records, run_report
 from sim.records import write_clients_csv
 from sim.run import run_scenario
 from sim.run_report import load_run, write_run_report
@@ -42,7 +42,7 @@ def test_column_parser_reads_what_the_row_parser_reads(tmp_path, monkeypatch):
     run_scenario(Scenario.model_validate({**NET, "rounds": 3}), tmp_path / "run", report=False)
     fast = load_run(tmp_path / "run").clients
     # The row-by-row reader (the one that names damaged cells) on the same file.
-    monkeypatch.setattr(run_report, "_client_columns", lambda path, wanted: None)
+    monkeypatch.setattr(run_records, "_client_columns", lambda path, wanted: None)
     slow = load_run(tmp_path / "run").clients
     assert fast.keys() == slow.keys()
     for c in fast:

@@ -140,6 +140,73 @@ def test_a_multi_cell_run_keeps_its_cell_map(tmp_path, monkeypatch):
     np.testing.assert_allclose(nearest, [float(c["distance_m"]) for c in read_csv(tmp_path / "clients.csv")], rtol=1e-9)
 
 
+def test_report_of_a_run_folder_loads_neither_the_radio_nor_torch(tmp_path):
+    import subprocess
+    import sys
+
+    # Prepare: an nr_mcs run (its radio would load Sionna) on a hex grid, with a map to draw.
+    placement = {"kind": "hex_grid", "num_rings": 1, "isd_m": 300}
+    scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 14, "placement": placement},
+                                   "channel": {"rate": {"model": "nr_mcs"}}})
+    run_scenario(scn, tmp_path / "r", report=False)
+    code = (
+        "import sys; from sim.cli import main; rc = main(['report', sys.argv[1]]);"
+        "heavy = [m for m in ('torch', 'sionna', 'tensorflow', 'sim.engine', 'sim.fastround') if m in sys.modules];"
+        "print(heavy); sys.exit(rc or (1 if heavy else 0))"
+    )
+    # Execute: fedwave report in a fresh process.
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], cwd=Path(__file__).parents[2],
+                         capture_output=True, text=True)
+    # Assert: reported, cell map included, and nothing of the radio, the engine or torch imported.
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "](plots/cell_map.png)" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_positions_are_recorded_and_the_map_draws_them(tmp_path):
+    import numpy as np
+
+    from sim.engine import scenario_radio as build_radio
+
+    # Prepare: a run of 6 clients on a disc; its drop as the radio places it.
+    scn = Scenario.model_validate({"seed": 4, "rounds": 1, "clients": {"count": 6}})
+    drop = build_radio(scn).drop
+    run_scenario(scn, tmp_path, report=False)
+    # Execute
+    rows = read_csv(tmp_path / "positions.csv")
+    # Assert: one row per client with the drop's coordinates to the last bit, and distance_m as clients.csv has it.
+    assert [r["client"] for r in rows] == [str(i) for i in range(6)] and {r["site"] for r in rows} == {"0"}
+    np.testing.assert_array_equal([[float(r["x_m"]), float(r["y_m"])] for r in rows], drop.xy_m)
+    assert [r["distance_m"] for r in rows] == [c["distance_m"] for c in read_csv(tmp_path / "clients.csv")]
+
+
+def test_a_folder_without_positions_is_reported_without_a_map(tmp_path):
+    run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 3}}), tmp_path)
+    import json
+
+    from sim.outdir import COMPLETE
+
+    # As a run from before positions were recorded: no file, and none listed in the marker.
+    (tmp_path / "positions.csv").unlink()
+    marker = json.loads((tmp_path / COMPLETE).read_text())
+    del marker["records"]["positions.csv"]
+    atomic_write(tmp_path / COMPLETE, json.dumps(marker))
+
+    assert main(["report", str(tmp_path)]) == 0
+
+    md = (tmp_path / "report.md").read_text()
+    assert "](plots/latency.png)" in md and "cell_map" not in md
+
+
+def test_run_and_sweep_point_reports_have_one_writer(tmp_path):
+    # The same run written with plots (fedwave run) and without (a sweep's point): one report.md text before the plots.
+    scn = Scenario.model_validate({"seed": 5, "rounds": 2, "clients": {"count": 4}})
+    run_scenario(scn, tmp_path / "full", report="full")
+    run_scenario(scn, tmp_path / "point", report=True)
+    full = (tmp_path / "full" / "report.md").read_text()
+    point = (tmp_path / "point" / "report.md").read_text()
+    assert full.startswith(point.rstrip("\n") + "\n\n## Plots")
+
+
 def test_run_report_plots_accuracy_when_the_workload_evaluates(tmp_path):
     scn = Scenario.model_validate({"rounds": 2, "clients": {"count": 3}})
     run_scenario(scn, tmp_path)
