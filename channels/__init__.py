@@ -1,7 +1,11 @@
 """fedwave.channels: the radio, i.e. what one client's link can carry at time t.
 
-Imports neither ``sim`` nor ``workloads``.
+Imports neither ``sim`` nor ``workloads``.  A run's radio is one call:
+``build_radio(RadioConfig(...), streams)`` (:mod:`channels.radio`); the engine
+then asks the :class:`Radio` for link states.
 """
+
+from channels.config import RADIO_PURPOSES, RadioConfig, Streams
 
 from channels.fading import Fading
 from channels.geometry import Drop, fixed, ring, uniform_disc
@@ -10,9 +14,10 @@ from channels.hexgrid import hex_drop, hex_sites
 from channels.link import Channel, LinkState, dbm_to_w, thermal_noise_dbm
 from channels.mobility import Mobility, doppler_hz
 from channels.nr_mcs import NrMcsRate
-from channels.pathloss import free_space_db, log_distance_db
+from channels.pathloss import PATHLOSS_MODELS, PathLossModel, free_space_db, log_distance_db, register_pathloss
 from channels.rate import RateModel, ShannonRate
 from channels.trace import SnrTrace, read_trace, trace_csv
+from channels.radio import Radio, build_radio
 from channels.tr38901 import (
     TR38901_MODELS,
     tr38901_los_probability,
@@ -28,6 +33,12 @@ __all__ = [
     "LinkState",
     "Mobility",
     "NrMcsRate",
+    "PATHLOSS_MODELS",
+    "PathLossModel",
+    "RADIO_PURPOSES",
+    "Radio",
+    "RadioConfig",
+    "Streams",
     "RateModel",
     "ShannonRate",
     "SnrTrace",
@@ -39,6 +50,8 @@ __all__ = [
     "hex_sites",
     "free_space_db",
     "log_distance_db",
+    "build_radio",
+    "register_pathloss",
     "read_trace",
     "ring",
     "thermal_noise_dbm",

@@ -30,7 +30,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["downlink_interference_w", "uplink_interference_w", "sinr_cut_db", "concentrated_share_sinr"]
+from channels.config import CellConfig, PlacementConfig
+from channels.geometry import Drop
+from channels.hexgrid import hex_cell_points, hex_sites
+from channels.link import dbm_to_w, thermal_noise_dbm
+from channels.pathloss import PathLossModel
+
+__all__ = [
+    "downlink_interference_w", "uplink_interference_w", "sinr_cut_db", "concentrated_share_sinr", "full_load_cut_db",
+]
 
 
 def downlink_interference_w(gain_to_sites: np.ndarray, site: np.ndarray, bs_power_w: float) -> np.ndarray:
@@ -73,3 +81,40 @@ def concentrated_share_sinr(sinr_full: np.ndarray, inr: np.ndarray | float, shar
     c = np.asarray(share, dtype=float)
     inr = np.asarray(inr, dtype=float)
     return np.asarray(sinr_full, dtype=float) * c * (1.0 + inr) / (1.0 + c * inr)
+
+
+def full_load_cut_db(
+    model: PathLossModel, drop: Drop, cell: CellConfig, placement: PlacementConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uplink, downlink) [num_clients] SNR lost to the other cells of a hex grid at full load [dB], and the uplink I / N.
+
+    Gains average the LOS state with the model's LOS probability
+    (:meth:`~channels.pathloss.PathLossModel.mean_gain`), antennas included;
+    shadowing is the serving link's only.  Uplink interferers sit anywhere in
+    their cells: the gain from cell j to site k is averaged over positions
+    uniform in cell j's hexagon (:func:`channels.hexgrid.hex_cell_points`),
+    not taken from its centre.
+    """
+    if drop.site is None:
+        raise ValueError("full-load interference needs a multi-cell (hex_grid) drop")
+    antennas = 10.0 ** (cell.antenna_gains_db / 10.0)
+
+    def gain(ue_xy_m: np.ndarray, bs_xy_m: np.ndarray) -> np.ndarray:
+        return model.mean_gain(Drop(ue_xy_m, cell.ue_height_m, cell.bs_height_m, bs_xy_m=bs_xy_m)) * antennas
+
+    sites = hex_sites(placement.num_rings, placement.isd_m)
+    n, num_sites = drop.xy_m.shape[0], sites.shape[0]
+    to_sites = gain(np.repeat(drop.xy_m, num_sites, axis=0), np.tile(sites, (n, 1)))
+    i_dl = downlink_interference_w(to_sites.reshape(n, num_sites), drop.site, float(dbm_to_w(cell.bs_tx_power_dbm)))
+    # [k, j]: a UE in cell j (mean over its position) heard by site k's base station (diagonal unused).
+    k, j = np.nonzero(~np.eye(num_sites, dtype=bool))
+    # About two million gain evaluations at most, whatever the number of cells.
+    offsets = hex_cell_points(placement.isd_m, placement.min_distance_m, int(min(1600, max(64, 2_000_000 // k.shape[0]))))
+    m = offsets.shape[0]
+    ue = np.repeat(sites[j], m, axis=0) + np.tile(offsets, (k.shape[0], 1))
+    between = np.zeros((num_sites, num_sites))
+    between[k, j] = gain(ue, np.repeat(sites[k], m, axis=0)).reshape(k.shape[0], m).mean(axis=1)
+    i_ul = uplink_interference_w(between, drop.site, float(dbm_to_w(cell.ue_tx_power_dbm)))
+    bw_ul, bw_dl = cell.bandwidths_hz
+    noise_ul, noise_dl = (float(dbm_to_w(thermal_noise_dbm(bw, cell.noise_figure_db))) for bw in (bw_ul, bw_dl))
+    return sinr_cut_db(i_ul, noise_ul), sinr_cut_db(i_dl, noise_dl), i_ul / noise_ul

@@ -26,18 +26,24 @@ lets ``channel.shadowing_sigma_db`` override them.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from channels.pathloss import SPEED_OF_LIGHT_M_S
+from channels.config import PathLossConfig
+from channels.geometry import Drop
+from channels.pathloss import SPEED_OF_LIGHT_M_S, PathLossModel, register_pathloss
 
 __all__ = [
     "TR38901_MODELS",
+    "InH",
+    "RMa",
+    "UMa",
+    "UMi",
     "tr38901_pathloss_db",
     "tr38901_los_probability",
     "tr38901_shadowing_sigma_db",
 ]
-
-TR38901_MODELS = ("umi", "uma", "rma", "inh")
 
 _ArrayLike = np.ndarray | float
 
@@ -118,6 +124,185 @@ def _inh(d3d: np.ndarray, fc: float) -> tuple[np.ndarray, np.ndarray]:
     return los, np.maximum(los, nlos)
 
 
+class _Tr38901(PathLossModel):
+    """A TR 38.901 scenario: its path loss, LOS probability and shadowing sigma, per client.
+
+    The formulas are class methods over plain arrays (the module's functions
+    call them by name); the instance methods read the geometry from a drop and
+    the options from the config.
+    """
+
+    # Outdoor validity starts at d2D = 10 m; InH's at d3D = 1 m (see basic_db).
+    indoor: ClassVar[bool] = False
+    # TR 38.901 Table 7.4.1-1 applicability (RMa's is narrower).
+    carrier_range_ghz: ClassVar[tuple[float, float] | None] = (0.5, 100.0)
+
+    @classmethod
+    def loss_pair_db(
+        cls, d2d: np.ndarray, d3d: np.ndarray, fc_ghz: float, h_bs: float, h_ut: _ArrayLike, opts: PathLossConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """([n] LOS, [n] NLOS) basic path loss [dB] at clamped distances; ``opts``: h_E, RMa h and W."""
+        raise NotImplementedError
+
+    @classmethod
+    def los_probability_of(cls, d: np.ndarray, dd: np.ndarray, h_ut: _ArrayLike, inh_office: str) -> np.ndarray:
+        """[n] LOS probability at ground distances ``d`` (``dd``: the same, kept away from 0)."""
+        raise NotImplementedError
+
+    @classmethod
+    def sigma_of_db(cls, los: np.ndarray, d: np.ndarray, carrier_hz: float, h_bs: float, h_ut: _ArrayLike) -> np.ndarray:
+        """[n] shadow-fading standard deviation [dB] in LOS state ``los`` at ground distances ``d``."""
+        raise NotImplementedError
+
+    @classmethod
+    def basic_db(
+        cls, distance_2d_m: _ArrayLike, los: np.ndarray | bool, carrier_hz: float, bs_height_m: float,
+        ue_height_m: _ArrayLike, opts: PathLossConfig,
+    ) -> np.ndarray:
+        """[n] basic path loss [dB] (see :func:`tr38901_pathloss_db`)."""
+        fc = carrier_hz / 1e9
+        d2d_raw = np.asarray(distance_2d_m, dtype=float)
+        if cls.indoor:
+            # Indoor validity is 1 m <= d3D: clamp the 3D distance, not the ground one.
+            d2d = d2d_raw
+            d3d = np.maximum(_d3d(d2d_raw, bs_height_m, ue_height_m), 1.0)
+        else:
+            d2d = np.maximum(d2d_raw, 10.0)
+            d3d = _d3d(d2d, bs_height_m, ue_height_m)
+        pl_los, pl_nlos = cls.loss_pair_db(d2d, d3d, fc, bs_height_m, ue_height_m, opts)
+        return np.where(np.asarray(los, dtype=bool), pl_los, pl_nlos)
+
+    def _loss_db(self, drop: Drop, los: np.ndarray) -> np.ndarray:
+        return self.basic_db(drop.distance_2d_m, los, self.carrier_hz, drop.bs_height_m, drop.ue_height_m, self.cfg)
+
+    def _los_probability(self, drop: Drop) -> np.ndarray:
+        return tr38901_los_probability(self.name, drop.distance_2d_m, drop.ue_height_m, self.cfg.inh_office)
+
+    def _shadowing_sigma_db(self, drop: Drop, los: np.ndarray) -> np.ndarray:
+        return self.sigma_of_db(los, drop.distance_2d_m, self.carrier_hz, drop.bs_height_m, drop.ue_height_m)
+
+
+@register_pathloss
+class UMi(_Tr38901):
+    """UMi street canyon."""
+
+    name = "umi"
+    los_correlation_m = 50.0
+
+    @classmethod
+    def loss_pair_db(
+        cls, d2d: np.ndarray, d3d: np.ndarray, fc_ghz: float, h_bs: float, h_ut: _ArrayLike, opts: PathLossConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _umi(d2d, d3d, fc_ghz, h_bs, h_ut, opts.env_height_m)
+
+    @classmethod
+    def los_probability_of(cls, d: np.ndarray, dd: np.ndarray, h_ut: _ArrayLike, inh_office: str) -> np.ndarray:
+        return np.where(d <= 18.0, 1.0, 18.0 / dd + np.exp(-dd / 36.0) * (1.0 - 18.0 / dd))
+
+    @classmethod
+    def sigma_of_db(
+        cls, los: np.ndarray, d: np.ndarray, carrier_hz: float, h_bs: float, h_ut: _ArrayLike
+    ) -> np.ndarray:
+        return np.where(los, 4.0, 7.82)
+
+
+@register_pathloss
+class UMa(_Tr38901):
+    """UMa."""
+
+    name = "uma"
+    los_correlation_m = 50.0
+
+    @classmethod
+    def loss_pair_db(
+        cls, d2d: np.ndarray, d3d: np.ndarray, fc_ghz: float, h_bs: float, h_ut: _ArrayLike, opts: PathLossConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _uma(d2d, d3d, fc_ghz, h_bs, h_ut, opts.env_height_m)
+
+    @classmethod
+    def los_probability_of(cls, d: np.ndarray, dd: np.ndarray, h_ut: _ArrayLike, inh_office: str) -> np.ndarray:
+        h = np.asarray(h_ut, dtype=float)
+        c = np.where(h <= 13.0, 0.0, (np.clip(h, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
+        base = 18.0 / dd + np.exp(-dd / 63.0) * (1.0 - 18.0 / dd)
+        return np.where(d <= 18.0, 1.0, base * (1.0 + c * 1.25 * (dd / 100.0) ** 3 * np.exp(-dd / 150.0)))
+
+    @classmethod
+    def sigma_of_db(
+        cls, los: np.ndarray, d: np.ndarray, carrier_hz: float, h_bs: float, h_ut: _ArrayLike
+    ) -> np.ndarray:
+        return np.where(los, 4.0, 6.0)
+
+
+@register_pathloss
+class RMa(_Tr38901):
+    """RMa; LOS shadowing is 4 dB up to the breakpoint distance and 6 dB beyond it."""
+
+    name = "rma"
+    los_correlation_m = 60.0
+    carrier_range_ghz = (0.5, 30.0)
+
+    @classmethod
+    def loss_pair_db(
+        cls, d2d: np.ndarray, d3d: np.ndarray, fc_ghz: float, h_bs: float, h_ut: _ArrayLike, opts: PathLossConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _rma(d2d, d3d, fc_ghz, h_bs, h_ut, opts.building_height_m, opts.street_width_m)
+
+    @classmethod
+    def los_probability_of(cls, d: np.ndarray, dd: np.ndarray, h_ut: _ArrayLike, inh_office: str) -> np.ndarray:
+        return np.where(d <= 10.0, 1.0, np.exp(-(dd - 10.0) / 1000.0))
+
+    @classmethod
+    def sigma_of_db(
+        cls, los: np.ndarray, d: np.ndarray, carrier_hz: float, h_bs: float, h_ut: _ArrayLike
+    ) -> np.ndarray:
+        d_bp = 2.0 * np.pi * h_bs * np.asarray(h_ut, dtype=float) * carrier_hz / SPEED_OF_LIGHT_M_S
+        return np.where(los, np.where(d <= d_bp, 4.0, 6.0), 8.0)
+
+
+@register_pathloss
+class InH(_Tr38901):
+    """InH office (mixed or open office LOS probability)."""
+
+    name = "inh"
+    los_correlation_m = 10.0
+    indoor = True
+
+    @classmethod
+    def loss_pair_db(
+        cls, d2d: np.ndarray, d3d: np.ndarray, fc_ghz: float, h_bs: float, h_ut: _ArrayLike, opts: PathLossConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _inh(d3d, fc_ghz)
+
+    @classmethod
+    def los_probability_of(cls, d: np.ndarray, dd: np.ndarray, h_ut: _ArrayLike, inh_office: str) -> np.ndarray:
+        if inh_office == "mixed":
+            return np.where(
+                d <= 1.2, 1.0, np.where(d < 6.5, np.exp(-(dd - 1.2) / 4.7), np.exp(-(dd - 6.5) / 32.6) * 0.32)
+            )
+        if inh_office == "open":
+            return np.where(
+                d <= 5.0, 1.0, np.where(d <= 49.0, np.exp(-(dd - 5.0) / 70.8), np.exp(-(dd - 49.0) / 211.7) * 0.54)
+            )
+        raise ValueError(f"inh_office {inh_office!r} is not one of mixed, open")
+
+    @classmethod
+    def sigma_of_db(
+        cls, los: np.ndarray, d: np.ndarray, carrier_hz: float, h_bs: float, h_ut: _ArrayLike
+    ) -> np.ndarray:
+        return np.where(los, 3.0, 8.03)
+
+
+_MODELS: dict[str, type[_Tr38901]] = {cls.name: cls for cls in (UMi, UMa, RMa, InH)}
+TR38901_MODELS = tuple(_MODELS)
+
+
+def _model(model: str) -> type[_Tr38901]:
+    cls = _MODELS.get(model)
+    if cls is None:
+        raise ValueError(f"TR 38.901 model {model!r} is not one of {', '.join(TR38901_MODELS)}")
+    return cls
+
+
 def tr38901_pathloss_db(
     model: str,
     distance_2d_m: _ArrayLike,
@@ -140,24 +325,10 @@ def tr38901_pathloss_db(
     building_height_m, street_width_m : RMa h and W [m]
     returns : [n] path loss [dB]
     """
-    fc = carrier_hz / 1e9
-    d2d_raw = np.asarray(distance_2d_m, dtype=float)
-    if model == "inh":
-        # Indoor validity is 1 m <= d3D: clamp the 3D distance, not the ground one.
-        d3d = np.maximum(_d3d(d2d_raw, bs_height_m, ue_height_m), 1.0)
-        pl_los, pl_nlos = _inh(d3d, fc)
-    else:
-        d2d = np.maximum(d2d_raw, 10.0)
-        d3d = _d3d(d2d, bs_height_m, ue_height_m)
-        if model == "umi":
-            pl_los, pl_nlos = _umi(d2d, d3d, fc, bs_height_m, ue_height_m, env_height_m)
-        elif model == "uma":
-            pl_los, pl_nlos = _uma(d2d, d3d, fc, bs_height_m, ue_height_m, env_height_m)
-        elif model == "rma":
-            pl_los, pl_nlos = _rma(d2d, d3d, fc, bs_height_m, ue_height_m, building_height_m, street_width_m)
-        else:
-            raise ValueError(f"TR 38.901 model {model!r} is not one of {', '.join(TR38901_MODELS)}")
-    return np.where(np.asarray(los, dtype=bool), pl_los, pl_nlos)
+    opts = PathLossConfig(
+        model=model, env_height_m=env_height_m, building_height_m=building_height_m, street_width_m=street_width_m
+    )
+    return _model(model).basic_db(distance_2d_m, los, carrier_hz, bs_height_m, ue_height_m, opts)
 
 
 def tr38901_los_probability(
@@ -169,31 +340,10 @@ def tr38901_los_probability(
     ue_height_m : UT height [m]; only UMa depends on it (above 13 m)
     inh_office : "mixed" or "open" (InH office layout)
     """
+    cls = _model(model)
     d = np.asarray(distance_2d_m, dtype=float)
     dd = np.maximum(d, 1e-9)  # keeps the unused branch of np.where finite at d = 0
-    if model == "umi":
-        p = np.where(d <= 18.0, 1.0, 18.0 / dd + np.exp(-dd / 36.0) * (1.0 - 18.0 / dd))
-    elif model == "uma":
-        h = np.asarray(ue_height_m, dtype=float)
-        c = np.where(h <= 13.0, 0.0, (np.clip(h, 13.0, 23.0) - 13.0) / 10.0) ** 1.5
-        base = 18.0 / dd + np.exp(-dd / 63.0) * (1.0 - 18.0 / dd)
-        p = np.where(d <= 18.0, 1.0, base * (1.0 + c * 1.25 * (dd / 100.0) ** 3 * np.exp(-dd / 150.0)))
-    elif model == "rma":
-        p = np.where(d <= 10.0, 1.0, np.exp(-(dd - 10.0) / 1000.0))
-    elif model == "inh":
-        if inh_office == "mixed":
-            p = np.where(
-                d <= 1.2, 1.0, np.where(d < 6.5, np.exp(-(dd - 1.2) / 4.7), np.exp(-(dd - 6.5) / 32.6) * 0.32)
-            )
-        elif inh_office == "open":
-            p = np.where(
-                d <= 5.0, 1.0, np.where(d <= 49.0, np.exp(-(dd - 5.0) / 70.8), np.exp(-(dd - 49.0) / 211.7) * 0.54)
-            )
-        else:
-            raise ValueError(f"inh_office {inh_office!r} is not one of mixed, open")
-    else:
-        raise ValueError(f"TR 38.901 model {model!r} is not one of {', '.join(TR38901_MODELS)}")
-    return np.asarray(p, dtype=float)
+    return np.asarray(cls.los_probability_of(d, dd, ue_height_m, inh_office), dtype=float)
 
 
 def tr38901_shadowing_sigma_db(
@@ -208,15 +358,7 @@ def tr38901_shadowing_sigma_db(
 
     RMa LOS is 4 dB up to the breakpoint distance and 6 dB beyond it.
     """
-    los_b = np.asarray(los, dtype=bool)
-    d = np.asarray(distance_2d_m, dtype=float)
-    if model == "umi":
-        return np.where(los_b, 4.0, 7.82)
-    if model == "uma":
-        return np.where(los_b, 4.0, 6.0)
-    if model == "inh":
-        return np.where(los_b, 3.0, 8.03)
-    if model == "rma":
-        d_bp = 2.0 * np.pi * bs_height_m * np.asarray(ue_height_m, dtype=float) * carrier_hz / SPEED_OF_LIGHT_M_S
-        return np.where(los_b, np.where(d <= d_bp, 4.0, 6.0), 8.0)
-    raise ValueError(f"TR 38.901 model {model!r} is not one of {', '.join(TR38901_MODELS)}")
+    cls = _model(model)
+    return np.asarray(cls.sigma_of_db(
+        np.asarray(los, dtype=bool), np.asarray(distance_2d_m, dtype=float), carrier_hz, bs_height_m, ue_height_m
+    ))

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["client_energy_j"]
+from sim.rng import client_generators
+
+__all__ = ["client_energy_j", "device_speeds"]
+
+
+def device_speeds(device: Any, seed: int, num_clients: int) -> np.ndarray:
+    """[num_clients] compute speed [FLOP/s], log-normal around the median ``device.flops_per_s``."""
+    z = np.array([g.standard_normal() for g in client_generators(seed, "device", num_clients)])
+    return device.flops_per_s * np.exp(device.speed_sigma * z)
 
 
 def client_energy_j(

@@ -20,94 +20,40 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
+from channels import Radio, build_radio
 from channels.link import dbm_to_w
 from channels.power_control import link_to_power, pusch_power_dbm
 from channels.rate import RateModel
 from sim.availability import Availability, availability_for
 from sim.columns import ASYNC_CLIENT_COLUMNS, CLIENT_COLUMNS, RunResult, client_columns, round_row
-from sim.build import Radio, build_radio, device_speeds
 from sim.fedbuff import FedBuff
 from sim.arq import ArqTables, arq_many, arq_one, arq_width
-from sim.energy import client_energy_j
+from sim.energy import client_energy_j, device_speeds
 from sim.harq import harq_attempts
-from sim.medium import ArqOutcome, MultiCellMedium, Transfer, arq_attempts, make_medium
-from sim.multicast import MulticastOutcome, extend_blocks, extend_for_groups, multicast_arq, multicast_groups
-from sim.outcome import OUTCOMES, Outcome
-from sim.rng import RoundNormals, RoundUniforms, client_generators, generator
+from sim.medium import ArqOutcome, MultiCellMedium, arq_attempts, make_medium
+from sim.multicast import extend_blocks, extend_for_groups, multicast_arq, multicast_groups
+from sim.outcome import OUTCOMES
+from sim.rng import RoundNormals, RoundUniforms, SeedTree, client_generators, generator
+# The outcome codes as plain ints (sim.fastround reads them here too).
+from sim.round_state import ARQ_FAILURE, DEADLINE, DELIVERED, DOWNLINK_FAILURE, OFFLINE, SKIPPED, STALE
+from sim.round_state import ClosedRound, RoundState
 from sim.scenario import Scenario
+from sim.schema import radio_config
 from sim.selection import Selector
 from sim.fastround import FastRounds, events_needed, per_client
 from workloads.base import Algorithm, Budget, Payload
 
-__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row"]
+__all__ = ["Engine", "RunResult", "OUTCOMES", "CLIENT_COLUMNS", "ASYNC_CLIENT_COLUMNS", "round_row", "scenario_radio"]
 
-# The codes stored in the per-client arrays (sim.outcome), as plain ints: numpy
-# compares a scalar with an IntEnum member some 50 times slower than with an int.
-DELIVERED, DEADLINE, ARQ_FAILURE, DOWNLINK_FAILURE, SKIPPED, OFFLINE, STALE = (o.value for o in Outcome)
-class _Round:
-    """Per-round state shared by the server and the client processes."""
 
-    def __init__(self, env: simpy.Environment, index: int, n: int, t0: float, deadline_abs: float) -> None:
-        self.env = env
-        self.index, self.t0, self.deadline_abs = index, t0, deadline_abs
-        self.end_s = np.full(n, np.nan)  # when each client's part in the round ended (nan: at the close)
-        self.closed = False
-        self.pending = n
-        self.all_done = env.event()
-        # One start event per client, triggered in client order: every round's
-        # transfers then start in client order, not in the order the clients
-        # finished the round before (which decided tdma's queue).
-        self.next_round = [env.event() for _ in range(n)]
-        self.busy = np.ones(n, dtype=bool)
-        self.outcome = np.full(n, DEADLINE, dtype=np.int8)  # codes into OUTCOMES
-        self.budget_bits = np.zeros(n, dtype=np.int64)
-        self.k = np.full(n, -1, dtype=np.int64)
-        self.compute_start = np.full(n, np.nan)
-        self.arrival = np.full(n, np.inf)
-        self.payloads: dict[int, Payload] = {}
-        self.arq: dict[int, ArqOutcome] = {}
-        self.uploads: dict[int, Transfer] = {}
-        self.downloads: dict[int, Transfer] = {}
-        self.members: np.ndarray | None = None  # who takes part (None = every client)
-        self.selected: np.ndarray | None = None  # [n] bool mask of members
-        self.stop_s = np.full(n, np.inf)  # when a client went offline
-        # Filled by the server before the round starts.
-        self.ul: Any = None
-        self.down = Payload(0)
-        self.down_bits = np.zeros(n, dtype=np.int64)  # what each client downloads this round
-        self.dl_arq: dict[int, ArqOutcome] = {}
-        self.ul_arq: Any = None  # sim.arq.ArqTables of the round's uploads
-        # Multicast (medium.downlink_mode): per group its virtual receiver, ARQ and transfer; per receiver its group.
-        self.group_index: list[int] = []
-        self.mc: list[MulticastOutcome] = []
-        self.mc_transfer: list[Transfer] = []
-        self.group_of: dict[int, int] = {}
-        self.mc_ok: dict[int, bool] = {}
-        self.compute_s = np.empty(0)
-        self.tx_dbm = np.empty(0)  # each client's uplink transmit power this round
-
-    def restrict(self, members: np.ndarray) -> None:
-        """Only ``members`` (client indices) take part this round."""
-        self.members = members
-        self.selected = np.zeros(self.busy.shape[0], dtype=bool)
-        self.selected[members] = True
-        self.busy &= self.selected
-        self.pending = int(members.shape[0])
-        if self.pending == 0:
-            self.all_done.succeed()
-
-    def finish(self, client: int) -> None:
-        self.end_s[client] = self.env.now
-        self.busy[client] = False
-        self.pending -= 1
-        if self.pending == 0:
-            self.all_done.succeed()
+def scenario_radio(scn: Scenario) -> Radio:
+    """The radio of ``scn``: its radio sections and its seed tree, in one call into channels."""
+    return build_radio(radio_config(scn), SeedTree(scn.seed))
 
 
 class Engine:
@@ -117,7 +63,7 @@ class Engine:
         if not isinstance(algorithm, Algorithm):
             raise TypeError(f"{type(algorithm).__name__} does not subclass workloads.Algorithm")
         self.scn, self.algorithm = scn, algorithm
-        self.radio = radio or build_radio(scn)
+        self.radio = radio or scenario_radio(scn)
         n = scn.clients.count
         self.env = simpy.Environment()
         ch = self.radio.channel
@@ -138,9 +84,8 @@ class Engine:
         # Chase combining and transport-block packets need per-client error-rate sequences and packet sizes:
         # those runs draw ARQ from each client's generator (Engine.arq); plain ARQ from the uniform blocks.
         self.uniform_arq = med.combining == "none" and med.packet_size == "fixed"
-        cells = 1 if self.radio.drop.site is None else int(self.radio.drop.site.max()) + 1
-        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(cells)]
-        self.speed_flops = device_speeds(scn)
+        self._arq_mc = [generator(scn.seed, "arq_multicast", c) for c in range(self.radio.num_cells)]
+        self.speed_flops = device_speeds(scn.clients.device, scn.seed, n)
         self.tx_power_w = float(dbm_to_w(scn.clients.tx_power_dbm))
         self.result = RunResult(columns=ASYNC_CLIENT_COLUMNS if scn.round.mode == "async" else CLIENT_COLUMNS)
         cl = scn.clients
@@ -202,13 +147,12 @@ class Engine:
             if on_round is not None:
                 on_round(row)
 
-    def _open_round(self, r: int) -> _Round:
-        env, scn, ch, med = self.env, self.scn, self.radio.channel, self.scn.medium
+    def _open_round(self, r: int) -> RoundState:
+        env, scn, med = self.env, self.scn, self.scn.medium
         n = scn.clients.count
         t0 = env.now
-        self.radio.advance(t0)
-        rnd = _Round(env, r, n, t0, t0 + scn.round.deadline_s)
-        rnd.ul, dl = ch.states(t0, self._fading.draw(r))
+        rnd = RoundState(env, r, n, t0, t0 + scn.round.deadline_s)
+        rnd.ul, dl = self.radio.link_states(t0, self._fading.draw(r))
         # Everybody, as before selection existed, unless a policy or availability says otherwise.
         members = None
         if self.selector is not None or not self.availability.always:
@@ -236,7 +180,7 @@ class Engine:
         if scn.clients.power_control == "open_loop":
             snr_ul = link_to_power(snr_ul, rnd.tx_dbm, scn.clients.tx_power_dbm)
         self.uplink.begin_round(snr_ul, m, rnd.ul.extra_loss, members)
-        blocks = ch.block_ratios(t0, scn.round.deadline_s)
+        blocks = self.radio.block_ratios(t0, scn.round.deadline_s)
         if multicast:
             if common is None:
                 common = np.arange(n, dtype=np.int64) if members is None else members
@@ -320,11 +264,9 @@ class Engine:
             grant_hz = band_hz / np.maximum(per_cell[site], 1)
             if self.scn.medium.min_allocation == "prb":
                 grant_hz = np.maximum(grant_hz, min(self.prb_hz, band_hz))  # one PRB at a time, at least
-        gains_db = self.scn.cell.antenna_gain_dbi + cl.antenna_gain_dbi
-        coupling_db = self.radio.pathloss_db + self.radio.shadowing_db - gains_db
-        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, coupling_db, grant_hz)
+        return pusch_power_dbm(cl.tx_power_dbm, cl.pc_p0_dbm, cl.pc_alpha, self.radio.coupling_db, grant_hz)
 
-    def _open_multicast(self, rnd: _Round, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
+    def _open_multicast(self, rnd: RoundState, dl: Any, receivers: np.ndarray, who: Any, blocks: Any) -> None:
         """The downlink's round with one virtual receiver per cell for the clients that get the broadcast."""
         n, med = self.scn.clients.count, self.scn.medium
         site = self.radio.drop.site
@@ -352,7 +294,7 @@ class Engine:
             for i, ok in zip(members.tolist(), out.ok.tolist()):
                 rnd.group_of[i], rnd.mc_ok[i] = g, ok
 
-    def _offline(self, rnd: _Round, i: int, at_s: float) -> Any:
+    def _offline(self, rnd: RoundState, i: int, at_s: float) -> Any:
         """Client i goes off at ``at_s``: whatever it is doing stops, what it spent is counted."""
         yield self.env.timeout(at_s - self.env.now)
         if rnd.closed or not rnd.busy[i]:
@@ -369,41 +311,50 @@ class Engine:
         self._clients[i].interrupt("offline")
         rnd.finish(i)
 
-    def _close_round(self, rnd: _Round) -> Any:
-        env, scn = self.env, self.scn
-        n, r, ul = scn.clients.count, rnd.index, rnd.ul
-        yield env.any_of([env.timeout(scn.round.deadline_s), rnd.all_done])
-        # Everybody is through or the deadline has come; wait for the last
-        # bits still propagating, never past the deadline.
+    def _close_round(self, rnd: RoundState) -> Any:
+        """The round's end: wait for the close, resolve the outcomes, aggregate, evaluate, build the records."""
+        yield from self._wait_for_close(rnd)
+        close_s = self.env.now
+        closed = self._resolve_outcomes(rnd)
+        metrics = yield from self._aggregate(rnd, close_s, closed)
+        return self.record_round(
+            rnd.index, rnd.t0, float(self.env.now), close_s, rnd.ul, rnd.members, rnd.stop_s, rnd.compute_start,
+            rnd.compute_s, rnd.outcome, rnd.budget_bits, rnd.k, closed.payload_bits, rnd.down_bits, closed.airtime_s,
+            closed.attempts, metrics, end_s=rnd.end_s, tx_dbm=rnd.tx_dbm, down_airtime=closed.down_airtime_s,
+            down_air_bits=closed.down_air_bits, down_air_s=closed.down_air_s,
+        )
+
+    def _wait_for_close(self, rnd: RoundState) -> Any:
+        """Until every participant is through or the deadline; then transfers still in the air are cut."""
+        env = self.env
+        yield env.any_of([env.timeout(self.scn.round.deadline_s), rnd.all_done])
+        # Wait for the last bits still propagating, never past the deadline.
         last = float(rnd.arrival[np.isfinite(rnd.arrival)].max(initial=env.now))
         if env.now < min(last, rnd.deadline_abs):
             yield env.timeout(min(last, rnd.deadline_abs) - env.now)
         rnd.closed = True
-        close_s = env.now
         self.uplink.abort()
         self.downlink.abort()
         for c in np.flatnonzero(rnd.busy).tolist():
             self._clients[c].interrupt("deadline")
 
-        delivered: dict[int, Payload] = {}
-        failures: dict[int, str] = {}
-        airtime = np.zeros(n)
-        attempts = np.zeros(n, dtype=np.int64)
-        payload_bits = np.zeros(n, dtype=np.int64)
-        down_airtime = np.zeros(n)
+    def _resolve_outcomes(self, rnd: RoundState) -> ClosedRound:
+        """Each upload's outcome (in ``rnd.outcome``), what went on the air, and what is handed to aggregation."""
+        n = self.scn.clients.count
+        closed = ClosedRound(n)
         for i, t in rnd.downloads.items():
-            down_airtime[i] = t.airtime_s
+            closed.down_airtime_s[i] = t.airtime_s
         # On the air: each unicast and each multicast once, retransmissions in, cut ones as far as they got.
         on_air = [t for i, t in rnd.downloads.items() if i not in rnd.group_of] + rnd.mc_transfer
-        down_air_bits = sum(t.sent_bits if t.cut else t.bits for t in on_air)
-        down_air_s = sum(t.airtime_s for t in on_air)
+        closed.down_air_bits = float(sum(t.sent_bits if t.cut else t.bits for t in on_air))
+        closed.down_air_s = float(sum(t.airtime_s for t in on_air))
         for i, t in rnd.uploads.items():
-            airtime[i] = t.airtime_s
+            closed.airtime_s[i] = t.airtime_s
             # A cut upload sent only the packets it had started.
-            attempts[i] = rnd.arq[i].attempts if not t.cut else min(
+            closed.attempts[i] = rnd.arq[i].attempts if not t.cut else min(
                 rnd.arq[i].attempts, math.ceil(t.sent_bits / self.packet_bits(self.uplink, i))
             )
-            payload_bits[i] = rnd.payloads[i].bits
+            closed.payload_bits[i] = rnd.payloads[i].bits
             # Judged on the arrival time itself, so an upload landing exactly at
             # the deadline counts whatever order SimPy processes the two events.
             if t.completed and rnd.arrival[i] <= rnd.deadline_abs:
@@ -411,27 +362,26 @@ class Engine:
         # Aggregate in arrival order (ties by client id) so the order is reproducible.
         for i in sorted(rnd.uploads, key=lambda c: (rnd.arrival[c], c)):
             if rnd.outcome[i] == DELIVERED:
-                delivered[i] = rnd.payloads[i]
+                closed.delivered[i] = rnd.payloads[i]
         for i in range(n) if rnd.members is None else rnd.members.tolist():
             if rnd.outcome[i] != DELIVERED:
-                failures[i] = OUTCOMES[rnd.outcome[i]]
+                closed.failures[i] = OUTCOMES[rnd.outcome[i]]
+        return closed
+
+    def _aggregate(self, rnd: RoundState, close_s: float, closed: ClosedRound) -> Any:
+        """Hand the round to the algorithm (downloads, delivered payloads beside the failures), then evaluate."""
+        scn, r = self.scn, rnd.index
         if self.algorithm.tracks_downloads:
             # compute_start is set once the download (and its propagation) is through.
             for i in np.flatnonzero(rnd.compute_start <= close_s).tolist():
                 self.algorithm.downloaded(i, r)
-        self.algorithm.aggregate(r, delivered, failures)
+        self.algorithm.aggregate(r, closed.delivered, closed.failures)
         if scn.round.aggregation_s > 0:
-            yield env.timeout(scn.round.aggregation_s)
-        every = scn.workload.eval_every
+            yield self.env.timeout(scn.round.aggregation_s)
         # Evaluation is the costliest step of a small run: every N rounds, and always the last.
-        metrics = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
-
-        return self.record_round(
-            r, rnd.t0, float(env.now), close_s, ul, rnd.members, rnd.stop_s, rnd.compute_start, rnd.compute_s,
-            rnd.outcome, rnd.budget_bits, rnd.k, payload_bits, rnd.down_bits, airtime, attempts, metrics,
-            end_s=rnd.end_s, tx_dbm=rnd.tx_dbm, down_airtime=down_airtime, down_air_bits=float(down_air_bits),
-            down_air_s=float(down_air_s),
-        )
+        every = scn.workload.eval_every
+        metrics: dict[str, float] = self.algorithm.evaluate(r) if (r + 1) % every == 0 or r == scn.rounds - 1 else {}
+        return metrics
 
     def record_round(
         self, r: int, t0: float, now_s: float, close_s: float, ul: Any, members: np.ndarray | None,
@@ -504,7 +454,7 @@ class Engine:
                     pass  # the server closed the round, or the client went offline; its records say why
             rnd = yield rnd.next_round[i]
 
-    def _client_round(self, rnd: _Round, i: int) -> Any:
+    def _client_round(self, rnd: RoundState, i: int) -> Any:
         env, med, ul = self.env, self.scn.medium, rnd.ul
         latency = float(ul.latency_s[i])
         g = rnd.group_of.get(i)

@@ -36,7 +36,7 @@ from sim.fluid import fluid_transfers
 from sim.medium import MultiCellMedium
 
 if TYPE_CHECKING:
-    from sim.build import Radio
+    from channels import Radio
     from sim.engine import Engine
     from sim.scenario import Scenario
 
@@ -182,9 +182,7 @@ class FastRounds:
         """Round ``r`` from ``t0``: its rounds.csv row and the time the next round starts."""
         e, c = self.e, self.codes
         scn, n, med = e.scn, self.n, e.scn.medium
-        ch = e.radio.channel
-        e.radio.advance(t0)
-        ul, dl = ch.states(t0, e._fading.draw(r))
+        ul, dl = e.radio.link_states(t0, e._fading.draw(r))
         deadline_abs = t0 + scn.round.deadline_s
         members = None
         if e.selector is not None or not e.availability.always:

@@ -116,13 +116,12 @@ class FedBuff:
 
     def _new_draw(self) -> None:
         e, n = self.e, self.e.scn.clients.count
-        e.radio.advance(self.env.now)
-        self.ul, dl = e.radio.channel.states(self.env.now, e._fading.draw(self.draw))
+        self.ul, dl = e.radio.link_states(self.env.now, e._fading.draw(self.draw))
         self.draw += 1
         e.uplink.begin_round(self.ul.snr_linear, n, self.ul.extra_loss)
         e.downlink.begin_round(dl.snr_linear, n, dl.extra_loss)
         # Fading within transfers over one longest cycle from the draw; the last block holds after it.
-        blocks = e.radio.channel.block_ratios(self.env.now, e.scn.round.deadline_s)
+        blocks = e.radio.block_ratios(self.env.now, e.scn.round.deadline_s)
         if blocks is not None:
             e.uplink.set_blocks(*blocks)
             e.downlink.set_blocks(*blocks)

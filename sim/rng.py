@@ -14,7 +14,7 @@ import numpy as np
 
 from workloads.base import SEED_PURPOSE as _WORKLOAD_PURPOSE
 
-__all__ = ["PURPOSES", "branch", "client_generators", "generator", "RoundNormals", "RoundUniforms"]
+__all__ = ["PURPOSES", "SeedTree", "branch", "client_generators", "generator", "RoundNormals", "RoundUniforms"]
 
 # Stable ids: changing one reshuffles every run that uses it.
 PURPOSES = {
@@ -122,6 +122,16 @@ def _pcg64_states(seed: int, purpose: int, num_clients: int) -> np.ndarray:
             v = v * np.uint32(hb)
             out[:, i] = v ^ (v >> np.uint32(16))
     return out.astype("<u4").view("<u8").astype(np.uint64)
+
+
+class SeedTree:
+    """A run's seed tree as the radio asks for it (:class:`channels.Streams`): per purpose, one generator per client."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def clients(self, purpose: str, num_clients: int) -> list[np.random.Generator]:
+        return client_generators(self.seed, purpose, num_clients)
 
 
 class _Words(np.random.bit_generator.ISeedSequence):

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.grid import MAX_SWEEP_POINTS, count_points
+from channels.pathloss import PATHLOSS_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
 from sim.schema import Scenario, SweepCfg, leaf_fields
 from sim.selection import check_participation
@@ -278,8 +279,6 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     return None
 
 
-# TR 38.901 Table 7.4.1-1 applicability of the path-loss models [GHz].
-_CARRIER_RANGE_GHZ = {"umi": (0.5, 100.0), "uma": (0.5, 100.0), "inh": (0.5, 100.0), "rma": (0.5, 30.0)}
 # An indoor office's ceiling: InH with a base station above it is no longer an office (the default 10 m is outdoor).
 INH_MAX_BS_HEIGHT_M = 6.0
 MIN_BANDWIDTH_MHZ = 1e-3  # 1 kHz; a sub-normal bandwidth divides to infinity
@@ -301,8 +300,9 @@ def _radio_problem(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
     pl = scn.channel.pathloss
     fc = scn.cell.carrier_ghz
     if scn.channel.snr_db is None and scn.channel.trace is None:
-        if pl.model in _CARRIER_RANGE_GHZ:
-            lo, hi = _CARRIER_RANGE_GHZ[pl.model]
+        carriers = PATHLOSS_MODELS[pl.model].carrier_range_ghz
+        if carriers is not None:
+            lo, hi = carriers
             if not lo <= fc <= hi:
                 return ("cell", "carrier_ghz"), f"{pl.model} path loss is valid for {lo:g} .. {hi:g} GHz (got {fc:g})"
         if pl.model == "inh" and scn.cell.bs_height_m > INH_MAX_BS_HEIGHT_M:

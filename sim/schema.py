@@ -16,7 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError, core_schema
 
+import channels.config as rc
+from channels.config import RadioConfig
 from channels.fading import DOPPLER_MODELS, FADING_MODELS
+from channels.pathloss import PATHLOSS_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
 from sim.medium import SHARING
 from sim.selection import POLICIES as SELECTION_POLICIES
@@ -24,7 +27,7 @@ from workloads.base import available as registered_algorithms
 
 __all__ = [
     "Scenario", "SweepCfg", "Workload", "ClientModel", "OneOf", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS",
-    "MAX_CORRELATED_CLIENTS",
+    "MAX_CORRELATED_CLIENTS", "radio_config",
 ]
 
 MAX_CLIENTS = 100_000
@@ -227,7 +230,7 @@ class Cell(_Strict):
 
 
 class PathLoss(_Strict):
-    model: Literal["free_space", "log_distance", "umi", "uma", "rma", "inh"] = Field(
+    model: Annotated[str, OneOf(lambda: PATHLOSS_MODELS)] = Field(
         "log_distance",
         description="large-scale path-loss model: free_space, log_distance, or 3GPP TR 38.901 umi (street "
         "canyon), uma, rma, inh (indoor office)",
@@ -725,3 +728,33 @@ def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tup
         else:
             rows.append((dotted, field.get_default(call_default_factory=True), field.description or ""))
     return rows
+
+
+def radio_config(scn: Scenario) -> RadioConfig:
+    """The scenario's radio sections (clients' radio keys, cell, channel, the medium's packet loss) in channels' terms."""
+    cl, cell, ch, p = scn.clients, scn.cell, scn.channel, scn.clients.placement
+    bw_dl = cell.downlink_bandwidth_mhz
+    return RadioConfig(
+        num_clients=cl.count,
+        placement=rc.PlacementConfig(
+            kind=p.kind, radius_m=p.radius_m, min_distance_m=p.min_distance_m, num_rings=p.num_rings, isd_m=p.isd_m,
+            distances_m=None if p.distances_m is None else tuple(p.distances_m),
+        ),
+        cell=rc.CellConfig(
+            carrier_hz=cell.carrier_ghz * 1e9, bandwidth_hz=cell.bandwidth_mhz * 1e6,
+            downlink_bandwidth_hz=None if bw_dl is None else bw_dl * 1e6, duplex=cell.duplex,
+            tdd_pattern=cell.tdd_pattern, bs_height_m=cell.bs_height_m, ue_height_m=cl.height_m,
+            bs_tx_power_dbm=cell.tx_power_dbm, ue_tx_power_dbm=cl.tx_power_dbm, noise_figure_db=cell.noise_figure_db,
+            bs_antenna_gain_dbi=cell.antenna_gain_dbi, ue_antenna_gain_dbi=cl.antenna_gain_dbi, snr_db=ch.snr_db,
+        ),
+        pathloss=rc.PathLossConfig(**ch.pathloss.model_dump()),
+        shadowing=rc.ShadowingConfig(ch.shadowing, ch.shadowing_sigma_db, ch.shadowing_correlation_m),
+        fading=rc.FadingConfig(**ch.fading.model_dump()),
+        rate=rc.RateConfig(**ch.rate.model_dump()),
+        burst_loss=rc.BurstLossConfig(**ch.gilbert_elliott.model_dump()),
+        mobility=rc.MobilityConfig(cl.mobility.kind, cl.mobility.speed_mps),
+        interference=ch.interference,
+        packet_error_rate=scn.medium.packet_error_rate,
+        trace=ch.trace,
+        trace_export=ch.trace_export,
+    )

@@ -59,7 +59,7 @@ def test_tdd_shares_of_dddsu_by_hand():
 
 
 def test_tdd_scales_each_directions_rate_by_its_slots():
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     data = {"clients": {"count": 3}, "channel": {"snr_db": 10.0, "fading": {"model": "none"}}}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import workloads
-from sim.build import build_radio
+from sim.engine import scenario_radio as build_radio
 from sim.engine import Engine
 from sim.fastround import _Link, events_needed
 from sim.run import run_scenario

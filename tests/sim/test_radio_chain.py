@@ -150,7 +150,7 @@ def test_nr_mcs_below_the_lowest_mcs_carries_nothing(tmp_path, write_yaml):
 
 
 def test_moving_clients_change_distance_path_loss_and_fade_at_their_doppler(tmp_path, write_yaml):
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     data = {
@@ -251,7 +251,7 @@ def test_correlated_shadowing_through_fedwave_run(tmp_path, write_yaml):
 
 
 def test_shadowing_decorrelates_along_a_moving_clients_path():
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # 2000 clients at 2 m/s for 1 s move 2 m each (no edge in reach); d_cor = 4 m,
@@ -326,7 +326,7 @@ def test_bad_trace_is_a_one_line_scenario_error(tmp_path, write_yaml):
 
 
 def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     base = {"clients": {"count": 3, "placement": {"kind": "ring", "radius_m": 80}}, "channel": {"fading": {"model": "none"}}}
@@ -338,7 +338,7 @@ def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
 
 
 def test_hex_grid_cells_share_their_own_band(tmp_path, write_yaml):
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # fdma_static: a client of a cell with n_c clients gets B / n_c at SNR n_c s
@@ -392,7 +392,7 @@ def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
 
 def test_proportional_fair_through_fedwave_run(tmp_path, write_yaml):
     from channels.proportional_fair import pf_shares
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # No broadcast, no compute: each client starts its 1 Mbit upload once the
@@ -456,7 +456,7 @@ def mean_friis_over_hexagon(centre_xy, isd_m, keep_out_m, dh_m, carrier_hz):
 
 def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml):
     from channels.hexgrid import hex_sites
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     base = {
@@ -508,22 +508,6 @@ def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml)
     # Through fedwave run: the recorded SNR is the SINR (no fading, so the mean).
     rows = run_clients_csv(tmp_path, write_yaml, loud)
     np.testing.assert_allclose([float(r["snr_db"]) for r in rows], loud_radio.channel.mean_snr_ul_db, atol=1e-6)
-
-
-def test_full_load_interference_averages_the_los_state(tmp_path):
-    from sim.build import _mean_gain, _pathloss_db
-    from channels.geometry import Drop
-    from channels.tr38901 import tr38901_los_probability
-    from tests.conftest import scenario
-
-    scn = scenario(channel={"pathloss": {"model": "umi"}})
-    ue, bs = np.array([[0.0, 0.0]]), np.array([[0.0, 150.0]])
-    drop = Drop(ue, 1.5, 10.0, bs_xy_m=bs)
-    p = tr38901_los_probability("umi", [150.0])[0]
-    g_los = 10 ** (-_pathloss_db(scn, drop, np.array([True]))[0] / 10)
-    g_nlos = 10 ** (-_pathloss_db(scn, drop, np.array([False]))[0] / 10)
-    assert 0 < p < 1 and g_nlos < g_los
-    assert _mean_gain(scn, ue, bs)[0] == pytest.approx(p * g_los + (1 - p) * g_nlos, rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_report_of_a_run_folder_loads_neither_the_radio_nor_torch(tmp_path):
     run_scenario(scn, tmp_path / "r", report=False)
     code = (
         "import sys; from sim.cli import main; rc = main(['report', sys.argv[1]]);"
-        "heavy = [m for m in ('torch', 'sionna', 'tensorflow', 'sim.build', 'sim.engine', 'sim.fastround') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'sionna', 'tensorflow', 'sim.engine', 'sim.fastround') if m in sys.modules];"
         "print(heavy); sys.exit(rc or (1 if heavy else 0))"
     )
     # Execute: fedwave report in a fresh process.
@@ -165,7 +165,7 @@ def test_report_of_a_run_folder_loads_neither_the_radio_nor_torch(tmp_path):
 def test_positions_are_recorded_and_the_map_draws_them(tmp_path):
     import numpy as np
 
-    from sim.build import build_radio
+    from sim.engine import scenario_radio as build_radio
 
     # Prepare: a run of 6 clients on a disc; its drop as the radio places it.
     scn = Scenario.model_validate({"seed": 4, "rounds": 1, "clients": {"count": 6}})

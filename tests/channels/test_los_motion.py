@@ -4,9 +4,20 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import multivariate_normal
 
-from channels.tr38901 import tr38901_los_probability
-from sim.build import LOS_CORRELATION_M, build_radio
-from tests.conftest import scenario
+from channels import RadioConfig, build_radio
+from channels.config import FadingConfig, MobilityConfig, PathLossConfig, PlacementConfig
+from channels.tr38901 import UMi, tr38901_los_probability
+
+
+class Streams:
+    """One generator per (purpose, client) from a root seed, as a run's seed tree gives them."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def clients(self, purpose, num_clients):
+        key = sum(map(ord, purpose))
+        return [np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(key, i))) for i in range(num_clients)]
 
 
 def test_los_state_keeps_its_correlation_over_the_distance_moved():
@@ -14,13 +25,14 @@ def test_los_state_keeps_its_correlation_over_the_distance_moved():
     # displacement d, reflections at the edge included). The LOS state is Phi(z) < P_LOS with z AR(1) in
     # displacement, rho = exp(-d / 50 m), so P(same state) = Phi2(a1, a2; rho) + Phi2(-a1, -a2; rho),
     # a = Phi^-1(P_LOS) at the two distances.
-    scn = scenario(
-        rounds=1,
-        clients={"count": 1000, "placement": {"kind": "uniform_disc", "radius_m": 300.0, "min_distance_m": 10.0},
-                 "mobility": {"kind": "constant_velocity", "speed_mps": 10.0}},
-        channel={"pathloss": {"model": "umi", "los": "auto"}, "fading": {"model": "none"}},
+    cfg = RadioConfig(
+        num_clients=1000,
+        placement=PlacementConfig(kind="uniform_disc", radius_m=300.0, min_distance_m=10.0),
+        mobility=MobilityConfig(kind="constant_velocity", speed_mps=10.0),
+        pathloss=PathLossConfig(model="umi", los="auto"),
+        fading=FadingConfig(model="none"),
     )
-    radio = build_radio(scn)
+    radio = build_radio(cfg, Streams(0))
     radio.advance(0.0)
     xy0, los0 = radio.drop.xy_m.copy(), radio.los.copy()
     p0 = tr38901_los_probability("umi", radio.drop.distance_2d_m, radio.drop.ue_height_m, "mixed")
@@ -28,7 +40,7 @@ def test_los_state_keeps_its_correlation_over_the_distance_moved():
     radio.advance(5.0)
     # Assert
     p1 = tr38901_los_probability("umi", radio.drop.distance_2d_m, radio.drop.ue_height_m, "mixed")
-    rho = np.exp(-np.hypot(*(radio.drop.xy_m - xy0).T) / LOS_CORRELATION_M["umi"])
+    rho = np.exp(-np.hypot(*(radio.drop.xy_m - xy0).T) / UMi.los_correlation_m)
     a0, a1 = ndtri(np.clip(p0, 1e-12, 1 - 1e-12)), ndtri(np.clip(p1, 1e-12, 1 - 1e-12))
     same = np.array([
         multivariate_normal.cdf([x, y], cov=[[1, r], [r, 1]]) + multivariate_normal.cdf([-x, -y], cov=[[1, r], [r, 1]])
@@ -42,8 +54,7 @@ def test_los_state_keeps_its_correlation_over_the_distance_moved():
 
 
 def test_static_clients_keep_their_drawn_los_state():
-    scn = scenario(rounds=1, clients={"count": 50}, channel={"pathloss": {"model": "umi", "los": "auto"}})
-    radio = build_radio(scn)
+    radio = build_radio(RadioConfig(num_clients=50, pathloss=PathLossConfig(model="umi", los="auto")), Streams(0))
     before = radio.los.copy()
     radio.advance(100.0)
     assert (radio.los == before).all()
