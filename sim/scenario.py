@@ -169,7 +169,15 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Set dotted keys in a nested mapping (in place), creating sections as needed."""
+    """Set dotted keys in a nested mapping (in place), creating sections as needed.
+
+    An override of ``workload.algorithm`` runs the scenario with another
+    algorithm: the workload keys only the scenario's own algorithm takes are
+    left out (a fedsoda file's ``sgp_*`` keys when it runs fedavg_lora); a key
+    the overrides set themselves is kept and checked as ever.
+    """
+    workload = data.get("workload")
+    before = workload.get("algorithm", "none") if isinstance(workload, dict) else None
     for key, value in overrides:
         node = data
         parts = key.split(".")
@@ -181,7 +189,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
                 raise ScenarioError(f"--set {key}: {part} is not a section")
             node = child
         node[parts[-1]] = value
+    workload = data.get("workload")
+    if before is not None and isinstance(workload, dict) and workload.get("algorithm", "none") != before:
+        _leave_out_keys_of(before, workload, {k.split(".", 2)[1] for k, _ in overrides if k.startswith("workload.")})
     return data
+
+
+def _leave_out_keys_of(algorithm: Any, workload: dict[str, Any], kept: set[str]) -> None:
+    """Drop from ``workload`` the keys ``algorithm``'s config declares and the newly chosen one's lacks."""
+    configs = workload_configs()
+    old, new = configs.get(str(algorithm)), configs.get(str(workload.get("algorithm", "none")))
+    if old is None or new is None:
+        return  # an unknown name: validation says so
+    for key in [k for k in workload if k in old.model_fields and k not in new.model_fields and k not in kept]:
+        del workload[key]
 
 
 def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:

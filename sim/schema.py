@@ -481,7 +481,7 @@ def _workload_field(configs: dict[str, type[WorkloadConfig]]) -> FieldInfo:
     choices = tuple(Annotated[cls, Tag(name)] for name, cls in configs.items()) + (
         Annotated[_Unregistered, Tag(UNREGISTERED)],
     )
-    union = Annotated[typing.Union[choices], Discriminator(_algorithm_of)]  # type: ignore[valid-type]
+    union: Any = Annotated[typing.Union[choices], Discriminator(_algorithm_of)]  # type: ignore[valid-type]
     return FieldInfo.from_annotated_attribute(
         union, Field(default_factory=_default_workload, description="what is learned and sent")
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import types
 import typing
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -88,7 +88,11 @@ class WorkloadConfig(StrictConfig):
 
     Subclasses add their algorithm's keys.  ``algorithm`` is checked against
     the registry by the scenario, which picks the class from it.
+    ``asynchronous``: the algorithm can run ``round.mode: async`` (sim.fedbuff),
+    its updates applicable to a newer model than the one they were computed on.
     """
+
+    asynchronous: ClassVar[bool] = False
 
     algorithm: str = Field(
         "none", description="federated algorithm: a name registered with workloads.register (the algorithms table)"

@@ -19,8 +19,8 @@ class FedBiotConfig(LMConfig):
 
     adapter_layers: int = Field(
         1, ge=1, le=32,
-        description="fedsoda, fedbiot: adapter layers, where the clients' LoRA adapters live (fedsoda: at each end of the "
-        "model; fedbiot: at the top, or at each end with biot_adapter_side both)",
+        description="fedbiot: adapter layers, where the clients' LoRA adapters live: at the top of the model, or at "
+        "each end with biot_adapter_side both",
     )
     biot_adapter_side: Literal["top", "both"] = Field(
         "top", description="fedbiot: adapter_layers at the top of the model (FedBiOT), or at both ends (Offsite-tuning)"

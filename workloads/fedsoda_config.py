@@ -19,8 +19,7 @@ class FedSodaConfig(LMConfig):
 
     adapter_layers: int = Field(
         1, ge=1, le=32,
-        description="fedsoda, fedbiot: adapter layers, where the clients' LoRA adapters live (fedsoda: at each end of the "
-        "model; fedbiot: at the top, or at each end with biot_adapter_side both)",
+        description="fedsoda: adapter layers at each end of the model, where the clients' LoRA adapters live",
     )
     sgp_similarity: Literal["cka", "cosine"] = Field(
         "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"

@@ -7,7 +7,7 @@ deadline) without loading torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -19,6 +19,8 @@ __all__ = ["NetworkOnly", "NetworkOnlyConfig"]
 
 class NetworkOnlyConfig(WorkloadConfig):
     """The keys of ``none``: the synthetic traffic of each client and round."""
+
+    asynchronous: ClassVar[bool] = True
 
     payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client [bit]")
     downlink_bits: int = Field(1_000_000, ge=0, le=10**12, description="broadcast payload per client [bit]")
