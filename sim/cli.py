@@ -65,7 +65,7 @@ def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
 
 def _schema_markdown() -> str:
     """The README's scenario reference: every section's keys, then each algorithm's own workload keys."""
-    from sim.schema import WorkloadConfig, own_fields, workload_groups
+    from sim.workload_schema import WorkloadConfig, own_fields, workload_groups
 
     groups = workload_groups()
     common = set(WorkloadConfig.model_fields)

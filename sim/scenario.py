@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from sim.grid import MAX_SWEEP_POINTS, count_points
 from channels.shadowing import MAX_CORRELATED_CLIENTS
-from sim.schema import UNREGISTERED, Scenario, SweepCfg, leaf_fields, workload_configs
+from sim.schema import Scenario, SweepCfg, leaf_fields
+from sim.workload_schema import UNREGISTERED, workload_configs
 from sim.selection import check_participation
 
 # A scenario is a page of keys; a larger file is a mistake (a log, a data set) and would take minutes to parse.

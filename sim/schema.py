@@ -8,26 +8,26 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, Tag, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, Field
 from typing_extensions import Self
 
 from channels.fading import DOPPLER_MODELS, FADING_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.choices import OneOf
+from sim.choices import names as _names
 from sim.medium import SHARING
 from sim.selection import POLICIES as SELECTION_POLICIES
-from workloads import base as registry
-from workloads.base import available as registered_algorithms
+from sim.workload_schema import (
+    UNREGISTERED, algorithm_description, default_workload, own_fields, workload_configs, workload_field, workload_groups,
+    workload_json_schema, workload_row,
+)
 from workloads.config import ClientModel, LMConfig, StrictConfig, WorkloadConfig
 
 __all__ = [
     "Scenario", "SweepCfg", "WorkloadConfig", "LMConfig", "ClientModel", "OneOf", "leaf_fields", "workload_configs",
-    "workload_groups", "algorithm_description", "refresh_workloads", "UNREGISTERED", "MAX_CLIENTS", "MAX_ROUNDS",
+    "workload_groups", "own_fields", "algorithm_description", "refresh_workloads", "UNREGISTERED", "MAX_CLIENTS", "MAX_ROUNDS",
     "MAX_CORRELATED_CLIENTS",
 ]
 
@@ -35,38 +35,6 @@ MAX_CLIENTS = 100_000
 MAX_ROUNDS = 100_000
 
 
-class OneOf:
-    """Field metadata: a name from its owner's table (a registry, a policy table), read at validation.
-
-    The owner is the only list of names, so a name registered before a
-    scenario is validated is accepted; anything else fails as a choice does
-    (``'x' is not one of a, b``).  Usage: ``Annotated[str, OneOf(names)]``.
-    """
-
-    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
-        self.names = names
-
-    def check(self, value: Any) -> str:
-        known = list(self.names())
-        if not isinstance(value, str) or value not in known:
-            quoted = [repr(n) for n in known]
-            expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-        return value
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.check)
-
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {"type": "string", "enum": list(self.names())}
-
-
-def _names(table: Iterable[str]) -> OneOf:
-    fixed = tuple(table)
-    return OneOf(lambda: fixed)
-
-
-AlgorithmName = Annotated[str, OneOf(registered_algorithms)]
 SharingName = Annotated[str, _names(SHARING)]
 
 
@@ -442,51 +410,6 @@ class SweepCfg(_Strict):
     )
 
 
-# The tag of a workload whose algorithm no one registered: it fails on ``algorithm`` as a choice does.
-UNREGISTERED = "(unregistered)"
-
-
-class _Unregistered(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    algorithm: AlgorithmName = "none"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _a_section(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
-        return value
-
-
-def workload_configs() -> dict[str, type[WorkloadConfig]]:
-    """Every selectable algorithm and its config class, as the registry holds them now."""
-    return {name: registry.config_class(name) for name in registered_algorithms()}
-
-
-_TAGS: frozenset[str] = frozenset()
-
-
-def _algorithm_of(value: Any) -> str:
-    name = value.get("algorithm", "none") if isinstance(value, dict) else getattr(value, "algorithm", None)
-    return name if isinstance(name, str) and name in _TAGS else UNREGISTERED
-
-
-def _default_workload() -> WorkloadConfig:
-    return registry.config_class("none")()
-
-
-def _workload_field(configs: dict[str, type[WorkloadConfig]]) -> FieldInfo:
-    """``workload``: the registered config classes as one union, discriminated by ``algorithm`` (default none)."""
-    choices = tuple(Annotated[cls, Tag(name)] for name, cls in configs.items()) + (
-        Annotated[_Unregistered, Tag(UNREGISTERED)],
-    )
-    union: Any = Annotated[typing.Union[choices], Discriminator(_algorithm_of)]  # type: ignore[valid-type]
-    return FieldInfo.from_annotated_attribute(
-        union, Field(default_factory=_default_workload, description="what is learned and sent")
-    )
-
-
 class Scenario(_Strict):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="root seed of every random draw")
     rounds: int = Field(5, ge=1, le=MAX_ROUNDS, description="number of federated rounds")
@@ -495,8 +418,8 @@ class Scenario(_Strict):
     channel: ChannelCfg = Field(default_factory=ChannelCfg, description="the radio channel")
     medium: MediumCfg = Field(default_factory=MediumCfg, description="bandwidth sharing and ARQ")
     round: RoundCfg = Field(default_factory=RoundCfg, description="the round protocol")
-    # The registered algorithms' configs, discriminated by workload.algorithm (refresh_workloads builds the union).
-    workload: WorkloadConfig = Field(default_factory=_default_workload, description="what is learned and sent")
+    # The registered algorithms' configs, one union on workload.algorithm: refresh_workloads builds it.
+    workload: WorkloadConfig = Field(default_factory=default_workload, description="what is learned and sent")
     sweep: SweepCfg = Field(
         default_factory=SweepCfg, description="points for `fedwave sweep` (ignored by `fedwave run`)"
     )
@@ -512,73 +435,23 @@ class Scenario(_Strict):
         """The JSON Schema (editor completion): ``workload`` is any of the registered configs."""
         refresh_workloads()
         schema = super().model_json_schema(*args, **kwargs)
-        return _tidy_workload_schema(schema, workload_configs())
+        return workload_json_schema(schema, workload_configs())
 
 
-def refresh_workloads() -> bool:
-    """Rebuild ``Scenario.workload`` when the registry changed since the last call; True when it did."""
-    global _TAGS
-    configs = workload_configs()
-    if frozenset(configs) == _TAGS and all(
-        _BUILT_FROM.get(name) is cls for name, cls in configs.items()
-    ):
-        return False
-    Scenario.model_fields["workload"] = _workload_field(configs)
-    _TAGS = frozenset(configs)
-    _BUILT_FROM.clear()
-    _BUILT_FROM.update(configs)
-    Scenario.model_rebuild(force=True)
-    return True
-
-
+# The configs the Scenario's workload union was last built from.
 _BUILT_FROM: dict[str, type[WorkloadConfig]] = {}
 
 
-def _tidy_workload_schema(schema: dict[str, Any], configs: dict[str, type[WorkloadConfig]]) -> dict[str, Any]:
-    """Each config once (anyOf), its ``algorithm`` limited to its names; the unregistered route left out."""
-    defs = schema.get("$defs", {})
-    defs.pop(_Unregistered.__name__, None)
-    names_of: dict[str, list[str]] = {}
-    for name, cls in configs.items():
-        names_of.setdefault(cls.__name__, []).append(name)
-    for title, names in names_of.items():
-        if title in defs:
-            defs[title]["properties"]["algorithm"] = {"enum": names, "type": "string"}
-    prop = schema["properties"]["workload"]
-    prop.pop("oneOf", None)
-    prop["anyOf"] = [{"$ref": f"#/$defs/{title}"} for title in names_of]
-    prop["properties"] = {"algorithm": {"enum": list(configs), "type": "string", "default": "none"}}
-    return schema
-
-
-def algorithm_description() -> str:
-    """The description of ``workload.algorithm``: every registered name with its summary."""
-    names = sorted(workload_configs(), key=lambda n: (n != "none", n))
-    parts = [f"{n} = {registry.summary(n)}" if registry.summary(n) else n for n in names]
-    return "federated algorithm, any name registered with workloads.register: " + "; ".join(parts)
-
-
-def workload_groups() -> list[tuple[type[WorkloadConfig], list[str]]]:
-    """Each config class with the algorithms that use it, in class-tree order (root, none, LM base, ...).
-
-    A class's own keys are those its parent lacks; the root's keys apply to every algorithm.
-    """
-    classes: dict[type[WorkloadConfig], list[str]] = {WorkloadConfig: [], LMConfig: []}
-    for name, cls in sorted(workload_configs().items()):
-        classes.setdefault(cls, []).append(name)
-    for cls in list(classes):  # the users of a base also use what it declares
-        for base in cls.__mro__[1:]:
-            if base in classes and base is not cls:
-                classes[base] = sorted(set(classes[base]) | set(classes[cls]))
-    order = sorted(classes, key=lambda c: (len(c.__mro__), c is not registry.config_class("none"), c.__name__))
-    return [(cls, classes[cls]) for cls in order]
-
-
-def own_fields(cls: type[WorkloadConfig]) -> list[str]:
-    """The keys ``cls`` declares beyond its parent config."""
-    parent = next((b for b in cls.__mro__[1:] if isinstance(b, type) and issubclass(b, WorkloadConfig)), None)
-    inherited = set(parent.model_fields) if parent is not None else set()
-    return [k for k in cls.model_fields if k not in inherited]
+def refresh_workloads() -> bool:
+    """Rebuild ``Scenario.workload`` from the registry when it changed since the last build; True when it did."""
+    configs = workload_configs()
+    if configs == _BUILT_FROM:
+        return False
+    Scenario.model_fields["workload"] = workload_field(configs)
+    Scenario.model_rebuild(force=True)
+    _BUILT_FROM.clear()
+    _BUILT_FROM.update(configs)
+    return True
 
 
 def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, Any, str]]:
@@ -597,18 +470,12 @@ def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tup
                 for name in own_fields(cls):
                     if name not in seen:
                         seen.add(name)
-                        rows.append(_workload_row(cls, name, dotted + "."))
+                        rows.append(workload_row(cls, name, dotted + "."))
         elif isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(leaf_fields(ann, dotted + "."))
         else:
             rows.append((dotted, field.get_default(call_default_factory=True), field.description or ""))
     return rows
-
-
-def _workload_row(cls: type[WorkloadConfig], name: str, prefix: str) -> tuple[str, Any, str]:
-    field = cls.model_fields[name]
-    desc = algorithm_description() if cls is WorkloadConfig and name == "algorithm" else field.description or ""
-    return f"{prefix}{name}", field.get_default(call_default_factory=True), desc
 
 
 refresh_workloads()

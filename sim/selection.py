@@ -100,7 +100,7 @@ def async_algorithms() -> list[str]:
 
     An update must be applicable to a newer model than the one it was computed on.
     """
-    from sim.schema import workload_configs
+    from sim.workload_schema import workload_configs
 
     return sorted((n for n, cls in workload_configs().items() if cls.asynchronous), key=lambda n: (n != "none", n))
 
