@@ -11,6 +11,10 @@ client's ``client_storage_bytes`` (mean over clients and seeds), delivered
 uploads, and for flexlora the mean rank its clients chose (``eval_mean_rank``).
 
     python benchmarks/compare_neighbours.py [scenario] [--seeds 31 32 33] [--set KEY=VALUE ...] [--json FILE]
+
+A ``--set workload.KEY=...`` of one algorithm's own key (``sgp_emulator_layers``
+is fedsoda's) goes to the rows whose algorithm takes it; every other override
+goes to every row.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from benchmarks.compare_algorithms import ci, final_accuracy
 from sim.run import run_scenario
 from sim.scenario import load_scenario
+from workloads.base import config_class
 
 ROWS = ("local_only", "centralised", "fedavg_lora", "flexlora", "fedbiot", "fedsoda")
 HEADER = (
@@ -38,6 +43,22 @@ HEADER = (
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path) as f:
         return list(csv.DictReader(f))
+
+
+def _sets_for(algorithm: str, sets: list[str]) -> list[str]:
+    """The overrides of ``sets`` for a row of ``algorithm``: another algorithm's own workload keys left out."""
+    from sim.schema import workload_configs
+
+    takes = config_class(algorithm).model_fields
+    owned = {k for cls in workload_configs().values() for k in cls.model_fields}
+    out = []
+    for text in sets:
+        key = text.partition("=")[0].strip()
+        name = key.removeprefix("workload.")
+        if key.startswith("workload.") and name in owned and name not in takes:
+            continue
+        out.append(text)
+    return out
 
 
 def main() -> None:
@@ -56,7 +77,7 @@ def main() -> None:
             for name in names:
                 out = Path(tmp) / f"{name}-{seed}"
                 t0 = time.perf_counter()
-                summary = run_scenario(load_scenario(args.scenario, [*args.set, f"seed={seed}", f"workload.algorithm={name}"]),
+                summary = run_scenario(load_scenario(args.scenario, [*_sets_for(name, args.set), f"seed={seed}", f"workload.algorithm={name}"]),
                                        out, report=False)
                 clients = _csv(out / "clients.csv")
                 runs[name].append({"summary": summary, "rounds": _csv(out / "rounds.csv"), "clients": clients})

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from sim.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
 
@@ -54,12 +55,40 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _schema_markdown() -> str:
-    rows = ["| key | default | meaning |", "|---|---|---|"]
-    for name, default, desc in leaf_fields():
+def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
+    out = ["| key | default | meaning |", "|---|---|---|"]
+    for name, default, desc in rows:
         shown = "null" if default is None else json.dumps(default)
-        rows.append(f"| `{name}` | `{shown}` | {desc} |")
-    return "\n".join(rows)
+        out.append(f"| `{name}` | `{shown}` | {desc} |")
+    return out
+
+
+def _schema_markdown() -> str:
+    """The README's scenario reference: every section's keys, then each algorithm's own workload keys."""
+    from sim.workload_schema import WorkloadConfig, own_fields, workload_groups
+
+    groups = workload_groups()
+    common = set(WorkloadConfig.model_fields)
+    lines = _table([row for row in leaf_fields() if not row[0].startswith("workload.") or row[0][9:] in common])
+    lines += [
+        "",
+        "### Workload keys by algorithm",
+        "",
+        "Each algorithm's config class declares the `workload` keys it takes, beside its code "
+        "(`workloads/config.py`, `workloads/<algorithm>_config.py`); a key the chosen algorithm does not take is an "
+        "error. The two keys above apply to every algorithm.",
+    ]
+    for cls, names in groups:
+        own = own_fields(cls)
+        if cls is WorkloadConfig or not own:
+            continue
+        users = ", ".join(f"`{n}`" for n in names)
+        parent = next(b for b in cls.__mro__[1:] if issubclass(b, WorkloadConfig))
+        beside = "" if parent is WorkloadConfig else f", beside those of `{parent.__name__}`"
+        lines += ["", f"**{users}** (`{cls.__name__}`{beside}):", ""]
+        lines += _table([(f"workload.{k}", cls.model_fields[k].get_default(call_default_factory=True),
+                          cls.model_fields[k].description or "") for k in own])
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

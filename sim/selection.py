@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.rng import generator
 
-__all__ = ["POLICIES", "ASYNC_ALGORITHMS", "Selector", "check_participation"]
+__all__ = ["POLICIES", "async_algorithms", "Selector", "check_participation"]
 
 POLICIES = ("uniform", "round_robin", "best_channel", "proportional_fair", "age")
 
@@ -95,9 +95,14 @@ class Selector:
             self._last_delivered[selected[delivered]] = round_index
 
 
-# Algorithms that can run asynchronously (sim.fedbuff): an update must be
-# applicable to a newer model than the one it was computed on.
-ASYNC_ALGORITHMS = ("none", "fedavg_lora")
+def async_algorithms() -> list[str]:
+    """The registered algorithms that can run asynchronously (sim.fedbuff): their configs say so.
+
+    An update must be applicable to a newer model than the one it was computed on.
+    """
+    from sim.workload_schema import workload_configs
+
+    return sorted((n for n, cls in workload_configs().items() if cls.asynchronous), key=lambda n: (n != "none", n))
 
 
 def check_participation(scn: Any) -> tuple[tuple[Any, ...], str] | None:
@@ -125,9 +130,9 @@ def check_participation(scn: Any) -> tuple[tuple[Any, ...], str] | None:
             return ("clients", "per_round"), "applies to sync rounds only (async runs every available client)"
         if "tdma" in (scn.medium.uplink_sharing, scn.medium.downlink_sharing):
             return ("round", "mode"), "async cannot share the band by tdma (its queue is rebuilt at every round)"
-        if scn.workload.algorithm not in ASYNC_ALGORITHMS:
+        if not type(scn.workload).asynchronous:
             return ("round", "mode"), (
                 f"async cannot run {scn.workload.algorithm}: its uploads are knowledge of one round's public-set "
-                f"state, not updates a newer model can apply; async runs {', '.join(ASYNC_ALGORITHMS)}"
+                f"state, not updates a newer model can apply; async runs {', '.join(async_algorithms())}"
             )
     return None

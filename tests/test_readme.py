@@ -23,6 +23,14 @@ def test_every_scenario_key_is_in_the_reference_table():
     assert not missing, f"README scenario reference lacks {missing}"
 
 
+def test_the_reference_tables_are_what_the_schema_prints_word_for_word():
+    from sim.cli import _schema_markdown
+
+    table = _schema_markdown()
+    assert table in README, "README scenario reference differs from `fedwave schema --markdown`; paste its output"
+    assert table.count("| `workload.adapter_layers` |") == 2  # fedsoda's and fedbiot's, each with its own meaning
+
+
 def test_every_record_column_is_documented():
     for col in (*ROUND_COLUMNS, *ASYNC_CLIENT_COLUMNS, *POSITION_COLUMNS):
         assert f"`{col}`" in README, col

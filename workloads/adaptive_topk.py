@@ -17,11 +17,12 @@ from workloads.base import Budget, register
 from workloads.budget import topk_from_budget
 from workloads.distill import Distillation
 from workloads.payload import index_bits_fixed, topk_bits, value_bits
+from workloads.adaptive_topk_config import AdaptiveTopkConfig
 
 __all__ = ["AdaptiveTopk"]
 
 
-@register("adaptive_topk")
+@register("adaptive_topk", config=AdaptiveTopkConfig)
 class AdaptiveTopk(Distillation):
     aggregation = "support"
 

@@ -2,7 +2,7 @@
 
 ``sim`` drives an :class:`Algorithm` through the round; this package never
 imports ``sim`` or ``simpy``, and this module not torch either (the scenario
-schema reads the algorithm names from it).  Sizes are exact: a
+schema reads the algorithm names and config classes from it).  Sizes are exact: a
 :class:`Payload` carries the number of bits its encoder produced.
 """
 
@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Budget", "Payload", "Algorithm", "SEED_PURPOSE", "register", "create", "available", "seed_branch"]
+from workloads.config import WorkloadConfig
+
+__all__ = [
+    "Budget", "Payload", "Algorithm", "SEED_PURPOSE", "register", "create", "available", "config_class", "summary",
+    "seed_branch",
+]
 
 
 @dataclass(frozen=True)
@@ -135,35 +140,93 @@ SEED_PURPOSE = 8
 
 Factory = Callable[[Any, int, np.random.SeedSequence], Algorithm]
 _REGISTRY: dict[str, Factory] = {}
+_CONFIGS: dict[str, type[WorkloadConfig]] = {}
+_SUMMARIES: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class _Lazy:
+    """A built-in algorithm not imported yet: the module that registers it, its torch-free config and what it is."""
+
+    module: str
+    config: str  # "module:Class"
+    summary: str
+
+
 # The built-in algorithms that need torch register themselves when their module
-# is imported; naming them here (with the module that registers them) lets the
-# scenario accept them and keeps ``import workloads`` (and network-only runs) torch-free.
-_LAZY: dict[str, str] = {
-    "fedavg_lora": "workloads.fedavg_lora",
-    "fd_full": "workloads.fd_full",
-    "fd_topk_zeropad": "workloads.fd_topk_zeropad",
-    "adaptive_topk": "workloads.adaptive_topk",
-    "fedsoda": "workloads.fedsoda",
-    "fedbiot": "workloads.fedbiot",
-    "flexlora": "workloads.flexlora",
-    "local_only": "workloads.bounds",
-    "centralised": "workloads.bounds",
+# is imported; naming them here (with the module that registers them and their
+# torch-free config class) lets the scenario accept them and keeps
+# ``import workloads`` (and network-only runs) torch-free.
+_LM = "workloads.config:LMConfig"
+_LAZY: dict[str, _Lazy] = {
+    "fedavg_lora": _Lazy("workloads.fedavg_lora", "workloads.fedavg_lora_config:FedAvgLoraConfig", "LoRA weights averaged"),
+    "fd_full": _Lazy("workloads.fd_full", _LM, "full-vocabulary logits"),
+    "fd_topk_zeropad": _Lazy(
+        "workloads.fd_topk_zeropad", "workloads.fd_topk_zeropad_config:FdTopkZeropadConfig", "fixed top-k, zero-padded mean"
+    ),
+    "adaptive_topk": _Lazy("workloads.adaptive_topk", "workloads.adaptive_topk_config:AdaptiveTopkConfig", "AdaLD"),
+    "fedsoda": _Lazy(
+        "workloads.fedsoda", "workloads.fedsoda_config:FedSodaConfig",
+        "pruned quantised sub-LLM with (Q)LoRA adapters and server-side alignment",
+    ),
+    "fedbiot": _Lazy(
+        "workloads.fedbiot", "workloads.fedbiot_config:FedBiotConfig",
+        "FedBiOT: adapter LoRA on a layer-dropped emulator that the server aligns layer-wise",
+    ),
+    "flexlora": _Lazy(
+        "workloads.flexlora", "workloads.flexlora_config:FlexLoraConfig",
+        "FlexLoRA: per-client LoRA rank, server averages the full-size updates and sends each client a truncated SVD",
+    ),
+    "local_only": _Lazy("workloads.bounds", _LM, "private training alone, nothing sent (lower bound)"),
+    "centralised": _Lazy(
+        "workloads.bounds", _LM,
+        "one model trained on the union of the clients' private data with the same total steps, no network cost "
+        "(upper bound)",
+    ),
 }
 
 
-def register(name: str) -> Callable[[Factory], Factory]:
+def register(name: str, config: type[WorkloadConfig] | None = None, summary: str = "") -> Callable[[Factory], Factory]:
     """Class/function decorator: make an algorithm selectable by ``workload.algorithm``.
 
-    A name registered before a scenario is loaded is accepted by it.
+    ``config`` is the pydantic class of its ``workload:`` keys (a subclass of
+    :class:`workloads.config.WorkloadConfig`, which it defaults to: only
+    ``algorithm`` and ``eval_every``); the factory gets the validated
+    instance.  ``summary`` is one line for the scenario reference.  A name
+    registered before a scenario is loaded is accepted by it.
     """
+    if config is not None and not (isinstance(config, type) and issubclass(config, WorkloadConfig)):
+        raise TypeError(f"algorithm {name!r}: config must subclass workloads.config.WorkloadConfig (got {config!r})")
 
     def deco(factory: Factory) -> Factory:
         if name in _REGISTRY:
             raise ValueError(f"algorithm {name!r} is already registered")
         _REGISTRY[name] = factory
+        if config is not None:
+            _CONFIGS[name] = config
+        if summary:
+            _SUMMARIES[name] = summary
         return factory
 
     return deco
+
+
+def config_class(name: str) -> type[WorkloadConfig]:
+    """The config class of algorithm ``name`` (importing a built-in's torch-free config module, never torch)."""
+    if name in _CONFIGS:
+        return _CONFIGS[name]
+    if name in _LAZY:
+        module, _, cls = _LAZY[name].config.partition(":")
+        found: type[WorkloadConfig] = getattr(importlib.import_module(module), cls)
+        return found
+    if name in _REGISTRY:
+        return WorkloadConfig
+    raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(available())}")
+
+
+def summary(name: str) -> str:
+    """One line on what algorithm ``name`` sends and does ('' when its registration gave none)."""
+    return _SUMMARIES.get(name) or (_LAZY[name].summary if name in _LAZY else "")
 
 
 def seed_branch(seed: int) -> np.random.SeedSequence:
@@ -180,7 +243,7 @@ def create(name: str, cfg: Any, num_clients: int, seed: int | np.random.SeedSequ
     was spawned from ``seed`` before.
     """
     if name not in _REGISTRY and name in _LAZY:
-        importlib.import_module(_LAZY[name])
+        importlib.import_module(_LAZY[name].module)
     try:
         factory = _REGISTRY[name]
     except KeyError:

@@ -27,11 +27,12 @@ import torch
 
 from workloads.base import Budget, Payload, register
 from workloads.fedcore import FedLM, LMClient, classification_metrics
+from workloads.config import LMConfig
 
 __all__ = ["LocalOnly", "Centralised"]
 
 
-@register("local_only")
+@register("local_only", config=LMConfig)
 class LocalOnly(FedLM):
     uses_public = False
 
@@ -46,7 +47,7 @@ class LocalOnly(FedLM):
         return None
 
 
-@register("centralised")
+@register("centralised", config=LMConfig)
 class Centralised(FedLM):
     uses_public = False
 

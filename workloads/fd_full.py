@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from workloads.base import Budget, register
 from workloads.distill import Distillation
+from workloads.config import LMConfig
 
 __all__ = ["FdFull"]
 
 
-@register("fd_full")
+@register("fd_full", config=LMConfig)
 class FdFull(Distillation):
     aggregation = "support"  # full support everywhere: identical to a plain mean
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from workloads.base import Budget, register
 from workloads.distill import Distillation
+from workloads.fd_topk_zeropad_config import FdTopkZeropadConfig
 
 __all__ = ["FdTopkZeropad"]
 
 
-@register("fd_topk_zeropad")
+@register("fd_topk_zeropad", config=FdTopkZeropadConfig)
 class FdTopkZeropad(Distillation):
     aggregation = "zeropad"
 

@@ -24,11 +24,12 @@ from workloads.base import Budget, Payload, register
 from workloads.fedcore import FedLM
 from workloads.models import load_lora_state, lora_state
 from workloads.payload import decode_arrays, encode_arrays, pack_parts, unpack_parts
+from workloads.fedavg_lora_config import FedAvgLoraConfig
 
 __all__ = ["FedAvgLora"]
 
 
-@register("fedavg_lora")
+@register("fedavg_lora", config=FedAvgLoraConfig)
 class FedAvgLora(FedLM):
     uses_public = False
 

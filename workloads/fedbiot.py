@@ -44,6 +44,7 @@ from workloads.fedcore import LMClient
 from workloads.offsite import OffsiteLM
 from workloads.quant import encode_weights
 from workloads.sgp import decoder_layers
+from workloads.fedbiot_config import FedBiotConfig
 
 __all__ = ["FedBiOT", "uniform_emulator", "proximal_term"]
 
@@ -84,7 +85,7 @@ def proximal_term(params: Iterable[torch.Tensor], initial: Iterable[torch.Tensor
     return lam * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
-@register("fedbiot")
+@register("fedbiot", config=FedBiotConfig)
 class FedBiOT(OffsiteLM):
     def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         if cfg.model_source == "tiny" and len(set(cfg.families)) != 1:

@@ -38,6 +38,7 @@ from workloads.models import ModelSpec, warm_base
 from workloads.offsite import OffsiteLM, alignment_loss, layer_of, rename_layers
 from workloads.quant import encode_weights
 from workloads.sgp import Pruning, decoder_layers, layer_similarities, select_layers
+from workloads.fedsoda_config import FedSodaConfig
 
 __all__ = ["FedSODA", "alignment_loss", "rename_layers"]
 
@@ -68,7 +69,7 @@ def _to_bnb_nf4(model: Any, block: int, double_quant: bool) -> None:
                     setattr(parent, name, q)
 
 
-@register("fedsoda")
+@register("fedsoda", config=FedSodaConfig)
 class FedSODA(OffsiteLM):
     def __init__(self, cfg: Any, num_clients: int, seed: np.random.SeedSequence) -> None:
         # FedLM.__init__ would give every client the full model; the task is

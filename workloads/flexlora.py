@@ -38,6 +38,7 @@ import torch
 from workloads.base import Budget, Payload, register
 from workloads.fedcore import FedLM, LMClient
 from workloads.payload import decode_arrays, encode_arrays
+from workloads.flexlora_config import FlexLoraConfig
 
 __all__ = ["FlexLoRA", "truncated_factors", "mean_delta", "choose_rank"]
 
@@ -85,7 +86,7 @@ def _modules(model: Any) -> dict[str, Any]:
     return {n: m for n, m in model.named_modules() if hasattr(m, "lora_A") and "default" in getattr(m, "lora_A", {})}
 
 
-@register("flexlora")
+@register("flexlora", config=FlexLoraConfig)
 class FlexLoRA(FedLM):
     uses_public = False
 

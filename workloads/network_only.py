@@ -7,14 +7,27 @@ deadline) without loading torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from workloads.base import Algorithm, Budget, Payload, register
+from workloads.config import WorkloadConfig
 
-__all__ = ["NetworkOnly"]
+__all__ = ["NetworkOnly", "NetworkOnlyConfig"]
 
 
-@register("none")
+class NetworkOnlyConfig(WorkloadConfig):
+    """The keys of ``none``: the synthetic traffic of each client and round."""
+
+    asynchronous: ClassVar[bool] = True
+
+    payload_bits: int = Field(1_000_000, ge=1, le=10**12, description="uplink payload per client [bit]")
+    downlink_bits: int = Field(1_000_000, ge=0, le=10**12, description="broadcast payload per client [bit]")
+    work_flop: float = Field(1e12, ge=0, le=1e21, description="local compute per client per round [FLOP]")
+
+
+@register("none", config=NetworkOnlyConfig, summary="network only")
 class NetworkOnly(Algorithm):
     """Every client uploads ``payload_bits`` and receives ``downlink_bits`` per round."""
 

@@ -114,7 +114,8 @@ def test_deadline_bounds_a_cycle_in_async(tmp_path):
     [
         ({"clients": {"count": 3}, "round": {"mode": "async", "buffer_size": 4}}, "round.buffer_size: 4 is more than clients.count=3"),
         ({"round": {"mode": "async"}, "workload": {"algorithm": "fd_full"}}, "round.mode: async cannot run fd_full"),
-        ({"round": {"mode": "async"}, "workload": {"algorithm": "fedsoda"}}, "round.mode: async cannot run fedsoda"),
+        ({"round": {"mode": "async"}, "workload": {"algorithm": "fedsoda", "families": ["llama"], "layers": 4}},
+         "round.mode: async cannot run fedsoda"),
         ({"round": {"mode": "async"}, "clients": {"per_round": 2}}, "clients.per_round: applies to sync rounds only"),
         ({"round": {"mode": "async"}, "medium": {"uplink_sharing": "tdma"}}, "round.mode: async cannot share the band by tdma"),
     ],

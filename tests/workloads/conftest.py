@@ -31,7 +31,13 @@ TINY_WORKLOAD: dict[str, Any] = {
 
 
 def tiny_scenario(algorithm: str, rounds: int = 2, **workload: Any) -> dict[str, Any]:
-    """Four clients at fixed, increasing distances without fading: SNR falls with the client index."""
+    """Four clients at fixed, increasing distances without fading: SNR falls with the client index.
+
+    The tiny-model keys go to the algorithms whose config takes them (not to ``none``).
+    """
+    from workloads.base import config_class
+
+    takes = config_class(algorithm).model_fields
     return {
         "seed": 3,
         "rounds": rounds,
@@ -39,7 +45,7 @@ def tiny_scenario(algorithm: str, rounds: int = 2, **workload: Any) -> dict[str,
         "cell": {"bandwidth_mhz": 0.02, "downlink_bandwidth_mhz": 1.0},
         "channel": {"pathloss": {"model": "log_distance", "los": "nlos"}, "fading": {"model": "none"}},
         "round": {"deadline_s": 2.0},
-        "workload": {"algorithm": algorithm, **TINY_WORKLOAD, **workload},
+        "workload": {"algorithm": algorithm, **{k: v for k, v in TINY_WORKLOAD.items() if k in takes}, **workload},
     }
 
 

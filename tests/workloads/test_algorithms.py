@@ -140,8 +140,14 @@ def test_fedavg_lora_averages_adapters_per_family():
 
 
 def test_unknown_lora_target_is_refused():
-    with pytest.raises(ValueError, match=r"LoRA targets \['qproj'\] not found"):
+    # The config refuses it before anything is built ...
+    with pytest.raises(ValueError, match=r"'qproj' is not a module of a llama model"):
         make("fd_full", lora_targets=["qproj"])
+    # ... and so does the model builder, for a config that skipped validation.
+    scn = Scenario.model_validate(tiny_scenario("fd_full"))
+    unchecked = scn.workload.model_copy(update={"lora_targets": ["qproj"]})
+    with pytest.raises(ValueError, match=r"LoRA targets \['qproj'\] not found"):
+        workloads.create("fd_full", unchecked, scn.clients.count, scn.seed)
 
 
 def test_a_run_records_each_clients_own_download(tmp_path):

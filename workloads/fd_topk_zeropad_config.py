@@ -1,0 +1,15 @@
+"""The keys of ``fd_topk_zeropad`` (workloads/fd_topk_zeropad.py); torch-free, read by the scenario schema."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from workloads.config import LMConfig
+
+__all__ = ["FdTopkZeropadConfig"]
+
+
+class FdTopkZeropadConfig(LMConfig):
+    """Fixed top-k logits, zero-padded mean."""
+
+    k_fixed: int = Field(32, ge=1, le=262_144, description="k of fd_topk_zeropad")
