@@ -275,7 +275,8 @@ class LMConfig(WorkloadConfig):
                 top = getattr(self.lora_layers, "top", None)
                 if top is not None and top > layers:
                     raise problem(("lora_layers", "top"), f"{top} is more than the {source} model's {layers} layers")
-                for i, index in enumerate([] if top is not None else list(self.lora_layers)):  # type: ignore[arg-type]
+                indices: list[int] = [] if top is not None or not isinstance(self.lora_layers, list) else self.lora_layers
+                for i, index in enumerate(indices):
                     if index >= layers:
                         raise problem(("lora_layers", i), (
                             f"layer {index} is past the {source} model's {layers} layers (0 to {layers - 1})"
@@ -320,7 +321,8 @@ class LMConfig(WorkloadConfig):
 def model_shapes(cfg: LMConfig) -> list[ModelShape]:
     """(source, family, layers, heads, vocabulary) of each client model the config builds, families expanded."""
     shapes: list[ModelShape] = []
-    for cm in cfg.client_models or [None]:
+    models: list[ClientModel | None] = list(cfg.client_models or []) or [None]
+    for cm in models:
         source = (cm.source if cm else None) or cfg.model_source
         if source in PRETRAINED_SHAPES:
             layers, heads, vocab = PRETRAINED_SHAPES[source]
