@@ -537,6 +537,19 @@ class Workload(_Strict):
     batch_size: int = Field(16, ge=1, le=65_536, description="private and warm-up batch size [sequences]")
     lr: float = Field(5e-3, gt=0, le=1, description="LoRA learning rate (AdamW)")
     distill_steps: int = Field(2, ge=0, le=100_000, description="distillation steps on the public set per round")
+    distill_lr: float | None = Field(
+        None, gt=0, le=1, description="learning rate of the distillation steps (fd_full, fd_topk_zeropad, adaptive_topk); null = lr"
+    )
+    distill_order: Literal["before", "after"] = Field(
+        "before",
+        description="fd_full, fd_topk_zeropad, adaptive_topk: distil toward the last aggregate before private training "
+        "(before) or after it (after: the evaluated and uploaded model has distilled last)",
+    )
+    private_kl_weight: float = Field(
+        0.0, ge=0, le=1e3,
+        description="fd_full, fd_topk_zeropad, adaptive_topk: weight of a KL term toward the last aggregate added to "
+        "every private step, on batch_size public articles drawn per step (0 = off)",
+    )
     distill_positions: int = Field(4, ge=1, le=4096, description="last positions of each public sequence distilled")
     temperature: float = Field(2.0, gt=0, le=100, description="distillation temperature T")
     kl_normalisation: Literal["other", "renorm"] = Field(

@@ -13,7 +13,8 @@ before distilling (:mod:`workloads.align`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,9 @@ class Distillation(FedLM):
         self.hidden_target: dict[str, np.ndarray] = {}  # family -> mean h [P, r]
         self.down = Payload(0)
         self.taps = [HiddenTap(c.model, cfg.hidden_layer) for c in self.clients] if self.share_hidden else []
+        # Its own stream per client, so the private batches stay those of a run without the private KL term.
+        (kl_ss,) = seed.spawn(1)
+        self.public_gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in kl_ss.spawn(num_clients)]
 
     # ------------------------------------------------------------------ policy
 
@@ -70,9 +74,12 @@ class Distillation(FedLM):
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
         c = self.clients[client]
-        if self.target is not None:
+        before = self.cfg.distill_order == "before"
+        if self.target is not None and before:
             self._distil(c)
-        self.train_private(c)
+        self.train_private(c, penalty=self._private_kl(c) if self.target is not None else None)
+        if self.target is not None and not before:
+            self._distil(c)
         c.model.eval()
         with torch.no_grad():
             logp = torch.log_softmax(self.public_logits(c).float() / self.cfg.temperature, dim=-1)
@@ -179,12 +186,74 @@ class Distillation(FedLM):
             self.view_targets[c.view] = from_anchor(self.target[0], self.target[1], vmap, vocab)
         return self.view_targets[c.view]
 
+    def work_flop(self, client: int, round_index: int) -> float:
+        """FedLM's count plus the private KL term's public forward passes (one batch per private step)."""
+        flop = super().work_flop(client, round_index)
+        cfg, c = self.cfg, self.clients[client]
+        if cfg.private_kl_weight > 0 and round_index > 0:
+            public = self.views[c.view].public
+            flop += 6 * c.params * cfg.local_steps * min(cfg.batch_size, public.shape[0]) * public.shape[1]
+        return float(flop)
+
+    def _private_kl(self, c: LMClient) -> Callable[[], torch.Tensor] | None:
+        """The private steps' penalty: ``private_kl_weight`` x the KL toward the aggregate on a public batch."""
+        weight = self.cfg.private_kl_weight
+        if weight <= 0:
+            return None
+        target = self._target_for(c)
+        probs = torch.as_tensor(target[0], device=self.device)
+        support = torch.as_tensor(target[1], device=self.device)
+        tv = self.views[c.view]
+        n = tv.public.shape[0]
+        gen = self.public_gens[c.index]
+
+        def penalty() -> torch.Tensor:
+            articles = torch.randperm(n, generator=gen)[: min(self.cfg.batch_size, n)].to(self.device)
+            logits, sel = self.public_batch_logits(c, articles)
+            return weight * topk_kl(logits, probs[sel], support[sel], self.cfg.temperature, self.cfg.kl_normalisation)
+
+        return penalty
+
+    def public_batch_logits(self, c: LMClient, articles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits [P_b, V] at the exchanged positions of some public articles, and which of the P positions they are [P_b].
+
+        articles : [B] distinct row indices into the public set
+        """
+        tv = self.views[c.view]
+        n, length = tv.public.shape
+        slot = torch.full((n,), -1, dtype=torch.long, device=self.device)
+        slot[articles] = torch.arange(articles.numel(), device=self.device)
+        sel = torch.nonzero(slot[tv.rows] >= 0).squeeze(1)
+        rows, cols = slot[tv.rows[sel]], tv.cols[sel]
+        keep = length - int(cols.min())
+        with self.autocast():
+            out = c.model(input_ids=tv.public[articles], logits_to_keep=keep).logits
+        return out[rows, cols - (length - keep)], sel
+
     def _distil(self, c: LMClient) -> None:
         target = self._target_for(c)
         probs = torch.as_tensor(target[0], device=self.device)
         support = torch.as_tensor(target[1], device=self.device)
         h_target = self.hidden_target.get(c.family) if self.share_hidden else None
         c.model.train()
+        with self._distill_lr(c):
+            self._distil_steps(c, probs, support, h_target)
+
+    @contextlib.contextmanager
+    def _distill_lr(self, c: LMClient) -> Iterator[None]:
+        """The optimiser at ``distill_lr`` for the distillation steps (its moments are shared with private training)."""
+        lr = self.cfg.distill_lr
+        saved = [g["lr"] for g in c.opt.param_groups]
+        if lr is not None:
+            for g in c.opt.param_groups:
+                g["lr"] = lr
+        try:
+            yield
+        finally:
+            for g, old in zip(c.opt.param_groups, saved):
+                g["lr"] = old
+
+    def _distil_steps(self, c: LMClient, probs: torch.Tensor, support: torch.Tensor, h_target: np.ndarray | None) -> None:
         for _ in range(self.cfg.distill_steps):
             logits = self.public_logits(c)
             loss = topk_kl(logits, probs, support, self.cfg.temperature, self.cfg.kl_normalisation)
