@@ -545,6 +545,11 @@ class Workload(_Strict):
         description="fd_full, fd_topk_zeropad, adaptive_topk: distil toward the last aggregate before private training "
         "(before) or after it (after: the evaluated and uploaded model has distilled last)",
     )
+    aggregate_sharpening: float = Field(
+        1.0, gt=0, le=1,
+        description="fd_full, fd_topk_zeropad, adaptive_topk: the server raises each aggregated probability to "
+        "1/this and renormalises on the support (DS-FL's entropy reduction; 1 = the plain mean)",
+    )
     private_kl_weight: float = Field(
         0.0, ge=0, le=1e3,
         description="fd_full, fd_topk_zeropad, adaptive_topk: weight of a KL term toward the last aggregate added to "

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from workloads.aggregate import average_sparse, scatter_topk
+from workloads.aggregate import average_sparse, scatter_topk, sharpen
 from workloads.align import VocabMap, from_anchor, to_anchor
 from workloads.base import Budget, Payload
 from workloads.fedcore import FedLM, LMClient
@@ -117,6 +117,7 @@ class Distillation(FedLM):
             for fam, h in (decode_arrays(hidden_part) if hidden_part else {}).items():
                 hidden.setdefault(fam, []).append(h)
         probs, support = average_sparse(values, masks, mode=self.aggregation)
+        probs = sharpen(probs, support, self.cfg.aggregate_sharpening)
         self.hidden_target = {fam: np.mean(hs, axis=0) for fam, hs in hidden.items()}
         with np.errstate(divide="ignore"):
             log_mean = np.log(np.where(support, probs, 1.0))

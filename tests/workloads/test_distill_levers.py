@@ -9,6 +9,7 @@ import torch
 import workloads
 from sim.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
+from workloads.aggregate import sharpen
 from workloads.base import Budget
 from workloads.models import lora_state
 
@@ -128,3 +129,14 @@ def test_work_flop_counts_the_private_kl_passes():
 
     assert on.work_flop(0, 0) == off.work_flop(0, 0)  # round 0 has no aggregate to distil toward
     assert on.work_flop(0, 1) == pytest.approx(off.work_flop(0, 1) + extra)
+
+
+def test_aggregate_sharpening_sharpens_the_broadcast_target():
+    plain, sharp = make(), make(aggregate_sharpening=0.5)
+    for alg in (plain, sharp):
+        payloads = {i: alg.local_update(i, 0, BIG) for i in range(4)}
+        alg.aggregate(0, payloads, {})
+
+    want = sharpen(plain.target[0], plain.target[1], 0.5)
+    np.testing.assert_allclose(sharp.target[0], want, rtol=1e-2, atol=1e-6)  # through the fp16 downlink
+    assert sharp.target[0].max(axis=-1).mean() > plain.target[0].max(axis=-1).mean()
