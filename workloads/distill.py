@@ -9,6 +9,13 @@ them.  The server turns each upload back into probabilities, averages them
 Clients with another tokenizer than the anchor's map their probabilities into
 the anchor vocabulary before choosing k, and the aggregate back into theirs
 before distilling (:mod:`workloads.align`).
+
+The balance between the aggregate and the private data is configurable:
+``distill_steps`` at ``distill_lr``, ``distill_order`` (distil before or after
+private training), ``private_kl_weight`` (a KL toward the aggregate inside
+every private step, on a public batch: FedKD-style joint training, which keeps
+a one-topic client from forgetting the consensus while it trains), and
+``aggregate_sharpening`` (DS-FL's entropy reduction of the aggregate).
 """
 
 from __future__ import annotations
