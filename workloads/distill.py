@@ -211,19 +211,30 @@ class Distillation(FedLM):
         target = self._target_for(c)
         probs = torch.as_tensor(target[0], device=self.device)
         support = torch.as_tensor(target[1], device=self.device)
-        tv = self.views[c.view]
-        n = tv.public.shape[0]
+        h_target = self.hidden_target.get(c.family) if self.share_hidden and self.cfg.hidden_weight > 0 else None
+        h_all = None if h_target is None else torch.as_tensor(h_target, device=self.device)
+        n = self.views[c.view].public.shape[0]
         gen = self.public_gens[c.index]
 
         def penalty() -> torch.Tensor:
             articles = torch.randperm(n, generator=gen)[: min(self.cfg.batch_size, n)].to(self.device)
-            logits, sel = self.public_batch_logits(c, articles)
-            return weight * topk_kl(logits, probs[sel], support[sel], self.cfg.temperature, self.cfg.kl_normalisation)
+            logits, sel, (rows, cols) = self.public_batch_logits(c, articles)
+            loss = topk_kl(logits, probs[sel], support[sel], self.cfg.temperature, self.cfg.kl_normalisation)
+            if h_all is not None:
+                # The same objective as a distillation step: KL plus hidden_weight x the hidden projection's MSE.
+                out = self.taps[c.index].out
+                if out is None:
+                    raise RuntimeError("no hidden projection captured in the forward pass")
+                loss = loss + self.cfg.hidden_weight * hidden_projection_loss(out[rows, cols], h_all[sel])
+            return weight * loss
 
         return penalty
 
-    def public_batch_logits(self, c: LMClient, articles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits [P_b, V] at the exchanged positions of some public articles, and which of the P positions they are [P_b].
+    def public_batch_logits(
+        self, c: LMClient, articles: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits [P_b, V] at the exchanged positions of some public articles, which of the P positions
+        they are [P_b], and where those sit in the batch (rows [P_b] into ``articles``, columns [P_b]).
 
         articles : [B] distinct row indices into the public set
         """
@@ -236,7 +247,7 @@ class Distillation(FedLM):
         keep = length - int(cols.min())
         with self.autocast():
             out = c.model(input_ids=tv.public[articles], logits_to_keep=keep).logits
-        return out[rows, cols - (length - keep)], sel
+        return out[rows, cols - (length - keep)], sel, (rows, cols)
 
     def _distil(self, c: LMClient) -> None:
         target = self._target_for(c)

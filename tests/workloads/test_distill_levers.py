@@ -47,7 +47,7 @@ def test_public_batch_logits_are_the_full_passes_rows():
     articles = torch.tensor([5, 0, 11])
     with torch.no_grad():
         full = alg.public_logits(c)
-        part, sel = alg.public_batch_logits(c, articles)
+        part, sel, _ = alg.public_batch_logits(c, articles)
 
     tv = alg.views[c.view]
     # Two positions per article, in the order of the articles asked for.
@@ -140,3 +140,24 @@ def test_aggregate_sharpening_sharpens_the_broadcast_target():
     want = sharpen(plain.target[0], plain.target[1], 0.5)
     np.testing.assert_allclose(sharp.target[0], want, rtol=1e-2, atol=1e-6)  # through the fp16 downlink
     assert sharp.target[0].max(axis=-1).mean() > plain.target[0].max(axis=-1).mean()
+
+
+def test_private_kl_carries_adaptive_topks_hidden_term():
+    # Prepare: adaptive_topk with the hidden projection shared; a target equal to the student's own logits.
+    with_h, without_h = make("adaptive_topk", private_kl_weight=1.0), make("adaptive_topk", private_kl_weight=1.0, hidden_weight=0)
+    for alg in (with_h, without_h):
+        alg.target = own_target(alg, 0)
+    c = with_h.clients[0]
+    with torch.no_grad():
+        with_h.public_logits(c)
+        h = with_h._hidden(0)
+    with_h.hidden_target = {c.family: h + 1.0}  # every hidden entry off by one: MSE exactly 1
+
+    with torch.no_grad():
+        c.model.eval()
+        value = float(with_h._private_kl(c)())
+        without_h.clients[0].model.eval()
+        plain = float(without_h._private_kl(without_h.clients[0])())
+
+    assert abs(plain) < 1e-5
+    assert value == pytest.approx(with_h.cfg.hidden_weight * 1.0, rel=1e-3)
