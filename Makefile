@@ -54,7 +54,7 @@ bench-prefix: $(STAMP)
 # three seeds, alpha 0.1 and 1.0 (see docs/results.md for the wall time measured).
 compare: $(STAMP)
 	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20 --seeds 31 32 33 --alpha 0.1 1.0 \
-		--eta 0.3 --equal-k --ablations
+		--eta 0.3 --equal-k --ablations --extras-snr 10 --jobs 2 --final-eval-only
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

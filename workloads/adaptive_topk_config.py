@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from workloads.config import LMConfig, chosen_layers, model_shapes, problem
+from workloads.config import chosen_layers, model_shapes, problem
+from workloads.distill_config import DistillConfig
 
 __all__ = ["AdaptiveTopkConfig"]
 
 
-class AdaptiveTopkConfig(LMConfig):
+class AdaptiveTopkConfig(DistillConfig):
     """AdaLD: the top-k logit budget follows the link; support-aware aggregation; a shared LoRA hidden projection."""
 
     hidden_weight: float = Field(

@@ -13,7 +13,7 @@ import numpy as np
 
 from workloads.payload import TopK
 
-__all__ = ["scatter_topk", "average_sparse", "average_arrays"]
+__all__ = ["scatter_topk", "average_sparse", "average_arrays", "sharpen"]
 
 
 def scatter_topk(msg: TopK, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +58,31 @@ def average_sparse(
     else:
         raise ValueError(f"unknown aggregation mode {mode!r}; known: support, zeropad")
     return mean.astype(np.float32), support
+
+
+def sharpen(probs: np.ndarray, support: np.ndarray, temperature: float) -> np.ndarray:
+    """Entropy reduction of an aggregate (DS-FL's ERA, Itahara et al. 2021, as a power on probabilities).
+
+    probs : [P, V] aggregated probabilities, used where ``support``
+    support : [P, V] bool
+    Each position's supported entries become q_c^(1/temperature), rescaled to
+    the mass the position had on its support (so a sparse target keeps its
+    off-support remainder); temperature 1 returns ``probs`` unchanged, below
+    1 sharpens.  A position whose supported mass is 0 stays 0.
+    """
+    if not 0 < temperature <= 1:
+        raise ValueError(f"sharpening temperature must be in (0, 1], got {temperature}")
+    if temperature == 1:
+        return probs
+    p = np.where(support, np.asarray(probs, dtype=np.float64), 0.0)
+    mass = p.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        z = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)) / temperature, -np.inf)
+    top = np.max(z, axis=-1, keepdims=True)
+    e = np.exp(z - np.where(np.isfinite(top), top, 0.0))
+    total = e.sum(axis=-1, keepdims=True)
+    out = np.divide(e * mass, total, out=np.zeros_like(e), where=total > 0)
+    return out.astype(np.asarray(probs).dtype)
 
 
 def average_arrays(arrays: Sequence[Mapping[str, np.ndarray]], weights: Sequence[float] | None = None) -> dict[str, np.ndarray]:

@@ -160,7 +160,7 @@ class _Lazy:
 _LM = "workloads.config:LMConfig"
 _LAZY: dict[str, _Lazy] = {
     "fedavg_lora": _Lazy("workloads.fedavg_lora", "workloads.fedavg_lora_config:FedAvgLoraConfig", "LoRA weights averaged"),
-    "fd_full": _Lazy("workloads.fd_full", _LM, "full-vocabulary logits"),
+    "fd_full": _Lazy("workloads.fd_full", "workloads.distill_config:DistillConfig", "full-vocabulary logits"),
     "fd_topk_zeropad": _Lazy(
         "workloads.fd_topk_zeropad", "workloads.fd_topk_zeropad_config:FdTopkZeropadConfig", "fixed top-k, zero-padded mean"
     ),

@@ -9,17 +9,25 @@ them.  The server turns each upload back into probabilities, averages them
 Clients with another tokenizer than the anchor's map their probabilities into
 the anchor vocabulary before choosing k, and the aggregate back into theirs
 before distilling (:mod:`workloads.align`).
+
+The balance between the aggregate and the private data is configurable:
+``distill_steps`` at ``distill_lr``, ``distill_order`` (distil before or after
+private training), ``private_kl_weight`` (a KL toward the aggregate inside
+every private step, on a public batch: FedKD-style joint training, which keeps
+a one-topic client from forgetting the consensus while it trains), and
+``aggregate_sharpening`` (DS-FL's entropy reduction of the aggregate).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from workloads.aggregate import average_sparse, scatter_topk
+from workloads.aggregate import average_sparse, scatter_topk, sharpen
 from workloads.align import VocabMap, from_anchor, to_anchor
 from workloads.base import Budget, Payload
 from workloads.fedcore import FedLM, LMClient
@@ -56,6 +64,9 @@ class Distillation(FedLM):
         self.hidden_target: dict[str, np.ndarray] = {}  # family -> mean h [P, r]
         self.down = Payload(0)
         self.taps = [HiddenTap(c.model, cfg.hidden_layer) for c in self.clients] if self.share_hidden else []
+        # Its own stream per client, so the private batches stay those of a run without the private KL term.
+        (kl_ss,) = seed.spawn(1)
+        self.public_gens = [torch.Generator().manual_seed(int(s.generate_state(1)[0])) for s in kl_ss.spawn(num_clients)]
 
     # ------------------------------------------------------------------ policy
 
@@ -70,9 +81,12 @@ class Distillation(FedLM):
 
     def local_update(self, client: int, round_index: int, budget: Budget) -> Payload | None:
         c = self.clients[client]
-        if self.target is not None:
+        before = self.cfg.distill_order == "before"
+        if self.target is not None and before:
             self._distil(c)
-        self.train_private(c)
+        self.train_private(c, penalty=self._private_kl(c) if self.target is not None else None)
+        if self.target is not None and not before:
+            self._distil(c)
         c.model.eval()
         with torch.no_grad():
             logp = torch.log_softmax(self.public_logits(c).float() / self.cfg.temperature, dim=-1)
@@ -110,6 +124,7 @@ class Distillation(FedLM):
             for fam, h in (decode_arrays(hidden_part) if hidden_part else {}).items():
                 hidden.setdefault(fam, []).append(h)
         probs, support = average_sparse(values, masks, mode=self.aggregation)
+        probs = sharpen(probs, support, self.cfg.aggregate_sharpening)
         self.hidden_target = {fam: np.mean(hs, axis=0) for fam, hs in hidden.items()}
         with np.errstate(divide="ignore"):
             log_mean = np.log(np.where(support, probs, 1.0))
@@ -179,12 +194,85 @@ class Distillation(FedLM):
             self.view_targets[c.view] = from_anchor(self.target[0], self.target[1], vmap, vocab)
         return self.view_targets[c.view]
 
+    def work_flop(self, client: int, round_index: int) -> float:
+        """FedLM's count plus the private KL term's public forward passes (one batch per private step)."""
+        flop = super().work_flop(client, round_index)
+        cfg, c = self.cfg, self.clients[client]
+        if cfg.private_kl_weight > 0 and round_index > 0:
+            public = self.views[c.view].public
+            flop += 6 * c.params * cfg.local_steps * min(cfg.batch_size, public.shape[0]) * public.shape[1]
+        return float(flop)
+
+    def _private_kl(self, c: LMClient) -> Callable[[], torch.Tensor] | None:
+        """The private steps' penalty: ``private_kl_weight`` x the KL toward the aggregate on a public batch."""
+        weight = self.cfg.private_kl_weight
+        if weight <= 0:
+            return None
+        target = self._target_for(c)
+        probs = torch.as_tensor(target[0], device=self.device)
+        support = torch.as_tensor(target[1], device=self.device)
+        h_target = self.hidden_target.get(c.family) if self.share_hidden and self.cfg.hidden_weight > 0 else None
+        h_all = None if h_target is None else torch.as_tensor(h_target, device=self.device)
+        n = self.views[c.view].public.shape[0]
+        gen = self.public_gens[c.index]
+
+        def penalty() -> torch.Tensor:
+            articles = torch.randperm(n, generator=gen)[: min(self.cfg.batch_size, n)].to(self.device)
+            logits, sel, (rows, cols) = self.public_batch_logits(c, articles)
+            loss = topk_kl(logits, probs[sel], support[sel], self.cfg.temperature, self.cfg.kl_normalisation)
+            if h_all is not None:
+                # The same objective as a distillation step: KL plus hidden_weight x the hidden projection's MSE.
+                out = self.taps[c.index].out
+                if out is None:
+                    raise RuntimeError("no hidden projection captured in the forward pass")
+                loss = loss + self.cfg.hidden_weight * hidden_projection_loss(out[rows, cols], h_all[sel])
+            return weight * loss
+
+        return penalty
+
+    def public_batch_logits(
+        self, c: LMClient, articles: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits [P_b, V] at the exchanged positions of some public articles, which of the P positions
+        they are [P_b], and where those sit in the batch (rows [P_b] into ``articles``, columns [P_b]).
+
+        articles : [B] distinct row indices into the public set
+        """
+        tv = self.views[c.view]
+        n, length = tv.public.shape
+        slot = torch.full((n,), -1, dtype=torch.long, device=self.device)
+        slot[articles] = torch.arange(articles.numel(), device=self.device)
+        sel = torch.nonzero(slot[tv.rows] >= 0).squeeze(1)
+        rows, cols = slot[tv.rows[sel]], tv.cols[sel]
+        keep = length - int(cols.min())
+        with self.autocast():
+            out = c.model(input_ids=tv.public[articles], logits_to_keep=keep).logits
+        return out[rows, cols - (length - keep)], sel, (rows, cols)
+
     def _distil(self, c: LMClient) -> None:
         target = self._target_for(c)
         probs = torch.as_tensor(target[0], device=self.device)
         support = torch.as_tensor(target[1], device=self.device)
         h_target = self.hidden_target.get(c.family) if self.share_hidden else None
         c.model.train()
+        with self._distill_lr(c):
+            self._distil_steps(c, probs, support, h_target)
+
+    @contextlib.contextmanager
+    def _distill_lr(self, c: LMClient) -> Iterator[None]:
+        """The optimiser at ``distill_lr`` for the distillation steps (its moments are shared with private training)."""
+        lr = self.cfg.distill_lr
+        saved = [g["lr"] for g in c.opt.param_groups]
+        if lr is not None:
+            for g in c.opt.param_groups:
+                g["lr"] = lr
+        try:
+            yield
+        finally:
+            for g, old in zip(c.opt.param_groups, saved):
+                g["lr"] = old
+
+    def _distil_steps(self, c: LMClient, probs: torch.Tensor, support: torch.Tensor, h_target: np.ndarray | None) -> None:
         for _ in range(self.cfg.distill_steps):
             logits = self.public_logits(c)
             loss = topk_kl(logits, probs, support, self.cfg.temperature, self.cfg.kl_normalisation)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from workloads.base import Budget, register
 from workloads.distill import Distillation
-from workloads.config import LMConfig
+from workloads.distill_config import DistillConfig
 
 __all__ = ["FdFull"]
 
 
-@register("fd_full", config=LMConfig)
+@register("fd_full", config=DistillConfig)
 class FdFull(Distillation):
     aggregation = "support"  # full support everywhere: identical to a plain mean
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from workloads.aggregate import average_arrays, average_sparse, scatter_topk
+from workloads.aggregate import average_arrays, average_sparse, scatter_topk, sharpen
 from workloads.payload import TopK
 
 # Two clients, one position, V = 3.  A sends {0: 0.6, 1: 0.3}; B sends {0: 0.5, 2: 0.4}.
@@ -37,3 +37,18 @@ def test_fedavg_of_named_arrays():
     np.testing.assert_allclose(out["a"], [2.5, 5.0])
     with pytest.raises(ValueError, match="names differ"):
         average_arrays([{"a": np.zeros(1)}, {"b": np.zeros(1)}])
+
+
+def test_sharpen_squares_and_renormalises_on_the_support_by_hand():
+    dense = np.array([[0.5, 0.25, 0.25]])
+    sparse = np.array([[0.4, 0.2, 0.0]])
+
+    np.testing.assert_allclose(sharpen(dense, dense > 0, 0.5), [[2 / 3, 1 / 6, 1 / 6]])
+    # 0.4^2 : 0.2^2 = 0.8 : 0.2 of the support's mass 0.6; the unsent entry stays 0.
+    np.testing.assert_allclose(sharpen(sparse, np.array([[True, True, False]]), 0.5), [[0.48, 0.12, 0.0]])
+    assert sharpen(dense, dense > 0, 1.0) is dense
+
+
+def test_sharpen_refuses_a_temperature_above_one():
+    with pytest.raises(ValueError, match="1.5"):
+        sharpen(np.ones((1, 2)) / 2, np.ones((1, 2), dtype=bool), 1.5)
