@@ -34,6 +34,8 @@ import numpy as np
 from sim.run_report import load_run
 from sim.stats import Interval, paired_interval, t_interval
 
+_iv = Interval.text  # mean [95% interval], scaled
+
 BOUNDS = ("local_only", "centralised")
 
 
@@ -84,12 +86,6 @@ def _t(x: float, end_s: float | None = None) -> str:
     return "never" if end_s is None else f"never (ends {end_s:.0f})"
 
 
-def _iv(iv: Interval, scale: float = 1.0, digits: int = 3) -> str:
-    if iv.n == 0 or math.isnan(iv.mean):
-        return "—"
-    if iv.n < 2 or math.isnan(iv.low):
-        return f"{iv.mean * scale:.{digits}f}"
-    return f"{iv.mean * scale:.{digits}f} [{iv.low * scale:.{digits}f}, {iv.high * scale:.{digits}f}]"
 
 
 def _order(r: dict[str, Any]) -> tuple[int, str]:

@@ -37,6 +37,8 @@ from sim.participation_report import participation_stats
 from sim.run_report import load_run
 from sim.stats import Interval, paired_interval, t_interval
 
+_fmt = Interval.text  # mean [95% interval], scaled
+
 BOUNDS = ("local_only", "centralised")
 
 
@@ -71,12 +73,6 @@ def load_rows(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(iv: Interval, scale: float = 1.0, digits: int = 3) -> str:
-    if iv.n == 0 or math.isnan(iv.mean):
-        return "—"
-    if iv.n < 2 or math.isnan(iv.low):
-        return f"{iv.mean * scale:.{digits}f}"
-    return f"{iv.mean * scale:.{digits}f} [{iv.low * scale:.{digits}f}, {iv.high * scale:.{digits}f}]"
 
 
 def runs_table(rows: Sequence[dict[str, Any]]) -> list[str]:

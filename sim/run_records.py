@@ -111,6 +111,24 @@ def _numbers(path: Path, rows: list[dict[str, str]], columns: Any) -> list[dict[
     return out
 
 
+def _own_workload_keys(data: Any) -> Any:
+    """``data`` with the workload keys its algorithm does not take left out.
+
+    Records written before each algorithm owned its config list every
+    algorithm's workload keys at their defaults; reading them back must not fail
+    on those.  Anything else that is wrong still fails on the second try.
+    """
+    from sim.workload_schema import workload_configs
+
+    wl = data.get("workload") if isinstance(data, dict) else None
+    if not isinstance(wl, dict):
+        return data
+    cls = workload_configs().get(str(wl.get("algorithm", "none")))
+    if cls is None:
+        return data
+    return {**data, "workload": {k: v for k, v in wl.items() if k in cls.model_fields}}
+
+
 def load_run(folder: Path) -> RunData:
     """The records of ``folder``; RecordError names the first damaged file, row or column."""
     from pydantic import ValidationError
@@ -118,7 +136,10 @@ def load_run(folder: Path) -> RunData:
     path = folder / "scenario.resolved.yaml"
     try:
         data = yaml.safe_load(read_record_text(path))
-        scn = Scenario.model_validate(data)
+        try:
+            scn = Scenario.model_validate(data)
+        except ValidationError:
+            scn = Scenario.model_validate(_own_workload_keys(data))
     except yaml.YAMLError as err:
         raise RecordError(f"{path}: not valid YAML ({type(err).__name__})") from None
     except ValidationError as err:

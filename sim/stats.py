@@ -36,6 +36,14 @@ class Interval:
         """The interval excludes 0 (never with fewer than two values)."""
         return self.n >= 2 and (self.low > 0 or self.high < 0)
 
+    def text(self, scale: float = 1.0, digits: int = 3) -> str:
+        """``mean [low, high]`` times ``scale``; the mean alone from one value, a dash from none."""
+        if self.n == 0 or math.isnan(self.mean):
+            return "—"
+        if self.n < 2 or math.isnan(self.low):
+            return f"{self.mean * scale:.{digits}f}"
+        return f"{self.mean * scale:.{digits}f} [{self.low * scale:.{digits}f}, {self.high * scale:.{digits}f}]"
+
 
 def t_interval(values: Iterable[float], level: float = LEVEL) -> Interval:
     """mean +- t_{(1+level)/2, n-1} * s / sqrt(n) over the finite ``values``."""

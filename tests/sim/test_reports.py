@@ -197,6 +197,28 @@ def test_a_folder_without_positions_is_reported_without_a_map(tmp_path):
     assert "](plots/latency.png)" in md and "cell_map" not in md
 
 
+def test_records_from_before_per_algorithm_configs_still_load(tmp_path):
+    import yaml
+
+    from sim.records import RecordError
+    from sim.run_records import load_run
+
+    run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 3}}), tmp_path)
+    path = tmp_path / "scenario.resolved.yaml"
+    data = yaml.safe_load(path.read_text())
+    # Such records list every algorithm's workload keys at their defaults; "none" takes no lr.
+    data["workload"]["lr"] = 0.005
+    atomic_write(path, yaml.safe_dump(data))
+
+    assert load_run(tmp_path).scn.workload.algorithm == "none"
+    assert main(["report", str(tmp_path)]) == 0
+
+    data["rounds"] = -1  # a wrong value is still refused
+    atomic_write(path, yaml.safe_dump(data))
+    with pytest.raises(RecordError, match="rounds"):
+        load_run(tmp_path)
+
+
 def test_run_and_sweep_point_reports_have_one_writer(tmp_path):
     # The same run written with plots (fedwave run) and without (a sweep's point): one report.md text before the plots.
     scn = Scenario.model_validate({"seed": 5, "rounds": 2, "clients": {"count": 4}})
