@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.run_report import load_run
-from sim.stats import Interval, paired_interval, t_interval
+from sim.report.run import load_run
+from sim.report.stats import Interval, paired_interval, t_interval
 
 _iv = Interval.text  # mean [95% interval], scaled
 

@@ -12,7 +12,7 @@ error rate, 200 kbit each way over 100 MHz, deadline 10 s.  Per policy, at
 
 - ``sim``: building the engine and running it, with ``round.engine: auto``
   (the closed form; ofdma and proportional_fair walk their re-sharing over
-  arrays, sim.fluid) and with ``events`` (one SimPy process per client);
+  arrays, sim.core.fluid) and with ``events`` (one SimPy process per client);
 - ``run``: the whole ``run_scenario`` with its CSV records and report.md;
 - for the default policy, the whole ``fedwave run`` command in a fresh process
   (start-up, simulation, records, report with plots and HTML), its parts, and
@@ -48,9 +48,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.engine import Engine  # noqa: E402
+from sim.core.engine import Engine  # noqa: E402
 from sim.run import run_scenario  # noqa: E402
-from sim.scenario import Scenario  # noqa: E402
+from sim.config.scenario import Scenario  # noqa: E402
 
 POLICIES = ("fdma_static", "tdma", "ofdma", "proportional_fair")
 
@@ -131,9 +131,9 @@ def fedwave_run(clients: int, rounds: int) -> tuple[float, float]:
 def phases(clients: int, rounds: int) -> dict[str, float]:
     """The parts of a ``fedwave run`` [s]: simulation, records (CSV + JSON), report (markdown, plots, HTML)."""
     import workloads
-    from sim.records import write_clients_csv, write_json, write_positions_csv, write_rounds_csv
+    from sim.store.records import write_clients_csv, write_json, write_positions_csv, write_rounds_csv
     from sim.run import summarize
-    from sim.run_report import run_data, write_run_report
+    from sim.report.run import run_data, write_run_report
 
     scn = Scenario.model_validate(scenario_dict(clients, rounds, "fdma_static"))
     with tempfile.TemporaryDirectory() as d:

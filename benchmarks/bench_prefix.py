@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(clients: int, top: int, cache: str, threads: int) -> Any:
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     data = yaml.safe_load((ROOT / "scenarios" / "compare_smollm2.yaml").read_text())
     data["rounds"] = 2
@@ -45,7 +45,7 @@ def scenario(clients: int, top: int, cache: str, threads: int) -> Any:
 
 def side(scn: Any, contiguous: bool = False) -> dict[str, Any]:
     import workloads
-    from sim.engine import Engine
+    from sim.core.engine import Engine
     from workloads.prefix import contiguous_head
 
     t0, c0 = time.perf_counter(), time.process_time()

@@ -21,8 +21,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 import workloads
-from sim.engine import Engine
-from sim.scenario import Scenario
+from sim.core.engine import Engine
+from sim.config.scenario import Scenario
 from workloads.losses import topk_kl
 from workloads.models import ModelSpec, build_base
 

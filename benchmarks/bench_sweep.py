@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.scenario import Scenario
-from sim.sweep import run_sweep
+from sim.config.scenario import Scenario
+from sim.sweep.runner import run_sweep
 
 
 def scenario(clients: int, rounds: int) -> Scenario:

@@ -49,7 +49,7 @@ from typing import Any
 from scipy import stats
 
 from sim.run import run_scenario
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 
 ALGORITHMS = ("fedavg_lora", "fd_full", "fd_topk_zeropad", "adaptive_topk")
 BOUNDS = ("local_only", "centralised")

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from sim.run import run_scenario
-from sim.scenario import load_scenario, scenario_to_yaml
+from sim.config.scenario import load_scenario, scenario_to_yaml
 
 # adaptive_topk codes its top-k indices enumeratively here, as in docs/results.md.
 ROWS = (

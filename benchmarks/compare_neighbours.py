@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks.compare_algorithms import ci, final_accuracy
 from sim.run import run_scenario
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 from workloads.base import config_class
 
 ROWS = ("local_only", "centralised", "fedavg_lora", "flexlora", "fedbiot", "fedsoda")
@@ -47,7 +47,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def _sets_for(algorithm: str, sets: list[str]) -> list[str]:
     """The overrides of ``sets`` for a row of ``algorithm``: another algorithm's own workload keys left out."""
-    from sim.schema import workload_configs
+    from sim.config.schema import workload_configs
 
     takes = config_class(algorithm).model_fields
     owned = {k for cls in workload_configs().values() for k in cls.model_fields}

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import workloads
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 from workloads.base import Budget
 
 UNLIMITED = Budget(max_bits=10**12, rate_bps=1e12, snr_db=60.0, deadline_s=1.0)

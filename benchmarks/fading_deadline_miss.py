@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 from scipy import special  # noqa: E402
 
 import workloads  # noqa: E402
-from sim.engine import Engine  # noqa: E402
-from sim.scenario import Scenario  # noqa: E402
+from sim.core.engine import Engine  # noqa: E402
+from sim.config.scenario import Scenario  # noqa: E402
 
 N, BW_HZ, RHO, DEADLINE_S = 1000, 20e6, 10.0, 2.0
 SHARE_HZ = BW_HZ / N

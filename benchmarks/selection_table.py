@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.participation_report import participation_stats
-from sim.run_report import load_run
-from sim.stats import Interval, paired_interval, t_interval
+from sim.report.participation import participation_stats
+from sim.report.run import load_run
+from sim.report.stats import Interval, paired_interval, t_interval
 
 _fmt = Interval.text  # mean [95% interval], scaled
 

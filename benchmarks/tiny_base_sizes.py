@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from sim.run import run_scenario
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 from workloads.cache import cache_items
 
 HEADER = ("| hidden | layers | vocab | text tokens | base steps | base final loss | pretraining [s] | centralised | "

@@ -2,14 +2,14 @@
 
 Plain frozen dataclasses, one per part of the radio, composed by
 :class:`RadioConfig`.  ``channels`` knows no scenario file: the scenario schema
-(``sim.schema``) validates the user's keys and converts its radio sections into
+(``sim.config.schema``) validates the user's keys and converts its radio sections into
 a :class:`RadioConfig` in one function.  Defaults are the scenario's, so a
 default ``RadioConfig`` is the radio of a default scenario (a test checks it).
 Names are checked where they are used (the path-loss, fading and mobility
 registries), so a config naming an unknown model fails when the radio is built.
 
 Random streams: the radio draws from one generator per client and purpose,
-asked of a :class:`Streams` (``sim.rng.SeedTree`` in a run) by the names in
+asked of a :class:`Streams` (``sim.core.rng.SeedTree`` in a run) by the names in
 :data:`RADIO_PURPOSES`.
 """
 

@@ -1,4 +1,4 @@
-"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep_cli``; cache: ``sim.cache_cli``).
+"""The ``fedwave`` command: run, validate, schema (and sweep, report: see ``sim.sweep.cli``; cache: ``sim.cache_cli``).
 
 Exit codes: 0 success, 2 bad input (scenario, options, output folder), 130 interrupted (Ctrl-C).
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
+from sim.config.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     sch.add_argument("--markdown", action="store_true", help="print the key reference as a Markdown table")
 
-    from sim.sweep_cli import add_parsers
+    from sim.sweep.cli import add_parsers
 
     add_parsers(sub)
     from sim.cache_cli import add_parser as add_cache_parser
@@ -65,7 +65,7 @@ def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
 
 def _schema_markdown() -> str:
     """The README's scenario reference: every section's keys, then each algorithm's own workload keys."""
-    from sim.workload_schema import WorkloadConfig, own_fields, workload_groups
+    from sim.config.workload_schema import WorkloadConfig, own_fields, workload_groups
 
     groups = workload_groups()
     common = set(WorkloadConfig.model_fields)
@@ -110,8 +110,7 @@ def _main(argv: list[str] | None) -> int:
 
         return cache_cli.main(args)
     if args.command in ("sweep", "report"):
-        from sim import sweep_cli
-
+        from sim.sweep.runner import cli as sweep_cli
         return sweep_cli.main(args)
     try:
         scn = load_scenario(args.scenario, args.overrides)
@@ -119,7 +118,7 @@ def _main(argv: list[str] | None) -> int:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command == "validate":
-        from sim.scenario import scenario_to_yaml
+        from sim.config.scenario import scenario_to_yaml
 
         print(scenario_to_yaml(scn), end="")
         return 0

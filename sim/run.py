@@ -9,12 +9,12 @@ from typing import Any
 
 from channels.trace import trace_csv
 from sim import __version__
-from sim.engine import Engine, RunResult
-from sim.outdir import OutputDirError, own_run_dir
-from sim.records import atomic_write, write_clients_csv, write_json, write_positions_csv, write_rounds_csv
-from sim.report import cell_count
-from sim.rng import branch
-from sim.scenario import Scenario, scenario_to_yaml
+from sim.core.engine import Engine, RunResult
+from sim.store.outdir import OutputDirError, own_run_dir
+from sim.store.records import atomic_write, write_clients_csv, write_json, write_positions_csv, write_rounds_csv
+from sim.report.summary import cell_count
+from sim.core.rng import branch
+from sim.config.scenario import Scenario, scenario_to_yaml
 
 __all__ = ["OutputDirError", "run_scenario", "summarize"]
 
@@ -61,10 +61,10 @@ def run_scenario(
 
     ``out`` is owned for the whole run (a second run into it is refused with
     :class:`OutputDirError`) and its previous run, if any (``force``), is
-    replaced at the end in one commit: see :mod:`sim.outdir`.
+    replaced at the end in one commit: see :mod:`sim.store.outdir`.
     ``report=True`` writes ``report.md`` (a sweep's points); ``"full"`` the
     report with plots and HTML (``fedwave run``), both part of the commit and
-    both by :func:`sim.run_report.write_run_report`; ``False`` none.
+    both by :func:`sim.report.run.write_run_report`; ``False`` none.
     """
     import workloads  # registers the built-in algorithms
 
@@ -92,7 +92,7 @@ def run_scenario(
         if scn.channel.trace_export:
             atomic_write(staging / "channel_trace.csv", trace_csv(engine.radio.channel.history))
         if report:
-            from sim.run_report import run_data, write_run_report
+            from sim.report.run import run_data, write_run_report
 
             write_run_report(staging, run_data(scn, result, summary, drop), plots=report == "full")
     return summary

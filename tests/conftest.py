@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.columns import (ASYNC_CLIENT_COLUMNS, CLIENT_DOC, POSITION_COLUMNS, POSITION_DOC, ROUND_COLUMNS, ROUND_DOC,
+from sim.core.columns import (ASYNC_CLIENT_COLUMNS, CLIENT_DOC, POSITION_COLUMNS, POSITION_DOC, ROUND_COLUMNS, ROUND_DOC,
                          markdown_table)
-from sim.scenario import leaf_fields
+from sim.config.scenario import leaf_fields
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -38,12 +38,12 @@ def test_every_record_column_is_documented():
 
 @pytest.mark.parametrize("doc", [ROUND_DOC, CLIENT_DOC, POSITION_DOC], ids=["rounds", "clients", "positions"])
 def test_record_tables_are_the_columns_module_word_for_word(doc):
-    # The README's table of each record is sim.columns' own, so a column and its meaning live in one place.
+    # The README's table of each record is sim.core.columns' own, so a column and its meaning live in one place.
     assert markdown_table(doc) in README
 
 
 def test_every_results_column_is_documented():
-    from sim.results import SUMMARY_COLUMNS
+    from sim.store.results import SUMMARY_COLUMNS
 
     for col in ("point_id", "status", *SUMMARY_COLUMNS, "error"):
         assert f"`{col}`" in README, col

@@ -135,7 +135,7 @@ class Algorithm:
         raise NotImplementedError(f"{type(self).__name__}.evaluate")
 
 
-# The algorithm's id in the run's seed tree (sim.rng.PURPOSES["workload"] is this number).
+# The algorithm's id in the run's seed tree (sim.core.rng.PURPOSES["workload"] is this number).
 SEED_PURPOSE = 8
 
 Factory = Callable[[Any, int, np.random.SeedSequence], Algorithm]
@@ -230,7 +230,7 @@ def summary(name: str) -> str:
 
 
 def seed_branch(seed: int) -> np.random.SeedSequence:
-    """The algorithm's branch of the seed tree of a run with root ``seed`` (as ``sim.rng.branch(seed, "workload")``)."""
+    """The algorithm's branch of the seed tree of a run with root ``seed`` (as ``sim.core.rng.branch(seed, "workload")``)."""
     return np.random.SeedSequence(seed, spawn_key=(SEED_PURPOSE,))
 
 

@@ -3,7 +3,7 @@
 Each algorithm owns a config class beside its code (``workloads/<name>_config.py``
 for the built-ins, which must not import torch: the scenario schema reads them
 on every load) and names it when it registers (:func:`workloads.register`).
-``sim.schema`` composes the registered classes into the scenario as a union
+``sim.config.schema`` composes the registered classes into the scenario as a union
 discriminated by ``workload.algorithm``; the keys a class declares are the
 keys a scenario of that algorithm may set.  Checks that span a config's keys
 are its own validators and fail with :func:`problem`, which names the key to
@@ -88,7 +88,7 @@ class WorkloadConfig(StrictConfig):
 
     Subclasses add their algorithm's keys.  ``algorithm`` is checked against
     the registry by the scenario, which picks the class from it.
-    ``asynchronous``: the algorithm can run ``round.mode: async`` (sim.fedbuff),
+    ``asynchronous``: the algorithm can run ``round.mode: async`` (sim.core.fedbuff),
     its updates applicable to a newer model than the one they were computed on.
     """
 

@@ -11,7 +11,7 @@ import simpy
 
 from channels.nr_mcs import McsTable, NrMcsRate, check_capacity
 from channels.rate import ShannonRate, TimeShare, tdd_shares
-from sim.medium import make_medium
+from sim.core.medium import make_medium
 
 SNR_DB = np.arange(-30.0, 45.0, 0.01)
 SNR = 10 ** (SNR_DB / 10)

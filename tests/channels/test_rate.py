@@ -26,7 +26,7 @@ def test_thermal_noise():
 
 def test_default_cap_is_the_highest_nr_mcs_of_ts38214_table_2():
     from channels.rate import NR_MAX_SE_BPS_HZ
-    from sim.schema import Rate
+    from sim.config.schema import Rate
 
     # TS 38.214 Table 5.1.3.1-2, MCS 27: Qm = 8, R x 1024 = 948 -> 7.4063 bit/s/Hz.
     assert NR_MAX_SE_BPS_HZ == pytest.approx(7.4063, abs=1e-4)
@@ -59,7 +59,7 @@ def test_tdd_shares_of_dddsu_by_hand():
 
 
 def test_tdd_scales_each_directions_rate_by_its_slots():
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     data = {"clients": {"count": 3}, "channel": {"snr_db": 10.0, "fading": {"model": "none"}}}

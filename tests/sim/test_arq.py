@@ -1,10 +1,10 @@
-"""ARQ draws from uniforms (sim.arq): one client or all at once alike, and the closed forms of the model."""
+"""ARQ draws from uniforms (sim.core.arq): one client or all at once alike, and the closed forms of the model."""
 
 import numpy as np
 import pytest
 
-from sim.arq import ArqTables, arq_many, arq_one, arq_width
-from sim.medium import ArqOutcome
+from sim.core.arq import ArqTables, arq_many, arq_one, arq_width
+from sim.core.medium import ArqOutcome
 
 
 def tables(p, m, rows, seed=0):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import workloads
-from sim.availability import Availability, read_availability_trace
-from sim.engine import Engine
-from sim.scenario import ScenarioError, load_scenario
+from sim.core.availability import Availability, read_availability_trace
+from sim.core.engine import Engine
+from sim.config.scenario import ScenarioError, load_scenario
 from tests.conftest import scenario
 
 
@@ -122,7 +122,7 @@ def test_cancelled_transfer_frees_its_share(sharing):
     import simpy
 
     from channels.rate import ShannonRate
-    from sim.medium import make_medium
+    from sim.core.medium import make_medium
 
     env = simpy.Environment()
     med = make_medium(env, 1e6, sharing, ShannonRate(), False)

@@ -11,13 +11,13 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_run_writes_every_record(tmp_path, write_yaml, capsys, monkeypatch):
-    import sim.report
+    import sim.report.summary
 
     calls = []
-    render = sim.report.render_report
-    monkeypatch.setattr(sim.report, "render_report", lambda *a: calls.append(1) or render(*a))
-    monkeypatch.setattr("sim.run.render_report", sim.report.render_report)
-    monkeypatch.setattr("sim.run_report.render_report", sim.report.render_report)
+    render = sim.report.summary.render_report
+    monkeypatch.setattr(sim.report.summary, "render_report", lambda *a: calls.append(1) or render(*a))
+    monkeypatch.setattr("sim.run.render_report", sim.report.summary.render_report)
+    monkeypatch.setattr("sim.report.run.render_report", sim.report.summary.render_report)
     scn = write_yaml({"rounds": 2, "clients": {"count": 3}})
     assert main(["run", str(scn), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert len(calls) == 1  # the full report only; the records are not rendered twice

@@ -7,7 +7,7 @@ import pytest
 
 import workloads
 from channels.pathloss import SPEED_OF_LIGHT_M_S, free_space_db
-from sim.engine import Engine
+from sim.core.engine import Engine
 from tests.conftest import scenario
 
 D_M = 500.0

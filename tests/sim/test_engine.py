@@ -11,7 +11,7 @@ import pytest
 
 import workloads
 from channels.pathloss import SPEED_OF_LIGHT_M_S, free_space_db
-from sim.engine import Engine
+from sim.core.engine import Engine
 from sim.run import run_scenario
 from tests.conftest import deep_merge, scenario
 
@@ -168,7 +168,7 @@ def test_records_have_the_public_columns(tmp_path):
 
 def test_network_only_run_never_imports_torch(tmp_path):
     code = (
-        "import sys; from pathlib import Path; from sim.run import run_scenario; from sim.scenario import Scenario;"
+        "import sys; from pathlib import Path; from sim.run import run_scenario; from sim.config.scenario import Scenario;"
         f"run_scenario(Scenario(), Path({str(tmp_path / 'r')!r}));"
         "sys.exit(1 if 'torch' in sys.modules else 0)"
     )

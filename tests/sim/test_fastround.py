@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import workloads
-from sim.engine import scenario_radio as build_radio
-from sim.engine import Engine
-from sim.fastround import _Link, events_needed
+from sim.core.engine import scenario_radio as build_radio
+from sim.core.engine import Engine
+from sim.core.fastround import _Link, events_needed
 from sim.run import run_scenario
 from tests.conftest import deep_merge, scenario
 from workloads.base import Algorithm, Budget, Payload
@@ -213,8 +213,8 @@ def test_fluid_sharing_by_hand():
     import simpy
 
     from channels.rate import ShannonRate
-    from sim.fluid import fluid_transfers
-    from sim.medium import make_medium
+    from sim.core.fluid import fluid_transfers
+    from sim.core.medium import make_medium
 
     # Prepare: 1 MHz at SNR 1 (1 bit/s/Hz: 1 Mbit/s alone), constant power density (rate proportional to the share).
     medium = make_medium(simpy.Environment(), 1e6, "ofdma", ShannonRate(), False)

@@ -7,9 +7,9 @@ import pytest
 
 import workloads
 from channels.pathloss import SPEED_OF_LIGHT_M_S
-from sim.engine import Engine
-from sim.fedbuff import staleness_weight
-from sim.scenario import ScenarioError, load_scenario
+from sim.core.engine import Engine
+from sim.core.fedbuff import staleness_weight
+from sim.config.scenario import ScenarioError, load_scenario
 from tests.conftest import deep_merge, scenario
 
 B_HZ, P_BITS = 1e6, 1_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sim.cli import main
-from sim.grid import expand, parse_values, point_id
-from sim.scenario import ScenarioError, load_scenario
+from sim.config.grid import expand, parse_values, point_id
+from sim.config.scenario import ScenarioError, load_scenario
 
 
 def test_grid_is_a_product_with_the_first_key_outermost_and_seeds_innermost():

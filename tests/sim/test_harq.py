@@ -8,8 +8,8 @@ import simpy
 
 from channels.nr_mcs import McsTable, NrMcsRate
 from channels.rate import chase_error_rates
-from sim.harq import harq_attempts
-from sim.medium import make_medium
+from sim.core.harq import harq_attempts
+from sim.core.medium import make_medium
 
 # A hand-made MCS table on Sionna's grid (-5 .. 30 dB, 0.1 dB): one MCS of 0.5 bit/s/Hz
 # everywhere, whose BLER is a logistic curve in dB, 1 / (1 + exp((x - 4 dB) / 0.5 dB)).
@@ -79,7 +79,7 @@ def test_chase_combining_through_a_run_on_nr_mcs():
     # (TBLER <= 0.5) fails often; with chase combining the second copy is decoded 3 dB higher,
     # where that MCS hardly ever fails.
     import workloads
-    from sim.engine import Engine
+    from sim.core.engine import Engine
     from tests.conftest import scenario
 
     tab = NrMcsRate.from_sionna("uplink", 1, 0.5).table
@@ -115,7 +115,7 @@ def test_chase_combining_through_a_run_on_nr_mcs():
 def test_transport_block_packets_through_a_run():
     # Prepare: 30 dB, one client: packets are the TB of the MCS link adaptation picks there.
     import workloads
-    from sim.engine import Engine
+    from sim.core.engine import Engine
     from tests.conftest import scenario
 
     cfg = {

@@ -8,7 +8,7 @@ import simpy
 
 from channels.proportional_fair import pf_shares
 from channels.rate import ShannonRate
-from sim.medium import MultiCellMedium, arq_attempts, make_medium
+from sim.core.medium import MultiCellMedium, arq_attempts, make_medium
 
 B = 1e6  # 1 MHz keeps the hand arithmetic readable
 

@@ -7,7 +7,7 @@ import pytest
 import simpy
 
 from channels.rate import ShannonRate
-from sim.medium import make_medium
+from sim.core.medium import make_medium
 from sim.run import run_scenario
 from tests.conftest import scenario
 

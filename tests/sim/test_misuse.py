@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.scenario import MAX_SCENARIO_BYTES
+from sim.config.scenario import MAX_SCENARIO_BYTES
 
 NET = "rounds: 2\nclients: {count: 3}\nround: {deadline_s: 1.0}\n"
 LM = "rounds: 1\nclients: {count: 2}\nworkload: {algorithm: adaptive_topk, warmup_steps: 0}\n"
@@ -157,7 +157,7 @@ def test_misuse_is_one_line_and_exit_2(name, tmp_path, monkeypatch, capsys):
     text, files, argv, expected = CASES[name]
     _materialise(tmp_path, text, files)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sim.engine.Engine.run", lambda *a, **k: pytest.fail("the bad input reached the simulation"))
+    monkeypatch.setattr("sim.core.engine.Engine.run", lambda *a, **k: pytest.fail("the bad input reached the simulation"))
 
     code = main(argv(tmp_path))
 
@@ -174,7 +174,7 @@ def test_misuse_is_one_line_and_exit_2(name, tmp_path, monkeypatch, capsys):
 
 def test_validate_and_run_agree_on_every_case(tmp_path, monkeypatch, capsys):
     """What ``validate`` refuses, ``run`` refuses with the same line (scenario cases only)."""
-    monkeypatch.setattr("sim.engine.Engine.run", lambda *a, **k: pytest.fail("reached the simulation"))
+    monkeypatch.setattr("sim.core.engine.Engine.run", lambda *a, **k: pytest.fail("reached the simulation"))
     for name, (text, files, argv, _) in CASES.items():
         if argv is not run or text is None or "|" in "".join(files):
             continue

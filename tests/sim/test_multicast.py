@@ -7,10 +7,10 @@ import pytest
 
 import workloads
 from channels.pathloss import free_space_db
-from sim.engine import Engine
-from sim.multicast import extend_blocks, multicast_arq
+from sim.core.engine import Engine
+from sim.core.multicast import extend_blocks, multicast_arq
 from sim.run import run_scenario
-from sim.scenario import ScenarioError, load_scenario
+from sim.config.scenario import ScenarioError, load_scenario
 from tests.conftest import deep_merge, scenario
 from workloads.base import Algorithm, Payload
 

@@ -12,11 +12,11 @@ import workloads
 import workloads.base
 from channels.fading import DOPPLER_MODELS, FADING_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
-from sim.engine import Engine
-from sim.medium import SHARING, make_medium
-from sim.outcome import OUTCOMES, Outcome
-from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.selection import POLICIES
+from sim.core.engine import Engine
+from sim.core.medium import SHARING, make_medium
+from sim.core.outcome import OUTCOMES, Outcome
+from sim.config.scenario import Scenario, ScenarioError, load_scenario
+from sim.core.selection import POLICIES
 from workloads.base import Algorithm, Budget, Payload
 
 # (dotted key, the owner's names) for every choice the schema takes from an owner.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import load_scenario
-from sim.sweep import plan
+from sim.config.scenario import load_scenario
+from sim.sweep.runner import plan
 
 ROOT = Path(__file__).parents[2]
 
@@ -38,7 +38,7 @@ def test_participation_errors_exit_2_in_one_line_naming_file_and_field(write_yam
 
 def test_the_bounds_are_refused_in_async(write_yaml):
     # local_only and centralised are synchronous references: their rows beside async come from sync runs.
-    from sim.scenario import ScenarioError
+    from sim.config.scenario import ScenarioError
 
     for name in ("local_only", "centralised"):
         with pytest.raises(ScenarioError, match=f"round.mode: async cannot run {name}"):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sim.run import run_scenario
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 STORED = Path(__file__).parent / "records"

@@ -7,8 +7,8 @@ import pytest
 
 import workloads
 from channels.pathloss import free_space_db
-from sim.engine import Engine
-from sim.scenario import ScenarioError, load_scenario
+from sim.core.engine import Engine
+from sim.config.scenario import ScenarioError, load_scenario
 from tests.conftest import scenario
 
 DISTANCES_M = [50.0, 400.0, 30000.0]

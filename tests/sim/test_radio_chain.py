@@ -81,7 +81,7 @@ def test_auto_los_follows_the_models_los_probability(tmp_path, write_yaml):
 
 
 def test_env_height_must_be_below_the_antennas(write_yaml):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = write_yaml("clients: {height_m: 1.5}\nchannel:\n  pathloss: {model: uma, env_height_m: 2.0}\n")
     with pytest.raises(ScenarioError) as err:
@@ -150,7 +150,7 @@ def test_nr_mcs_below_the_lowest_mcs_carries_nothing(tmp_path, write_yaml):
 
 
 def test_moving_clients_change_distance_path_loss_and_fade_at_their_doppler(tmp_path, write_yaml):
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     data = {
@@ -178,7 +178,7 @@ def test_moving_clients_change_distance_path_loss_and_fade_at_their_doppler(tmp_
 
 
 def test_mobility_needs_a_disc(write_yaml):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = write_yaml(
         "clients:\n  count: 1\n  placement: {kind: fixed, distances_m: [50]}\n  mobility: {kind: random_waypoint}\n"
@@ -191,7 +191,7 @@ def test_mobility_needs_a_disc(write_yaml):
 def test_radio_scenarios_validate(name):
     from pathlib import Path
 
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     scn = load_scenario(Path(__file__).parents[2] / "scenarios" / name, ["channel.snr_db=5"] if "sweep" in name else [])
     assert scn.channel.pathloss.model in ("umi", "uma")
@@ -251,7 +251,7 @@ def test_correlated_shadowing_through_fedwave_run(tmp_path, write_yaml):
 
 
 def test_shadowing_decorrelates_along_a_moving_clients_path():
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # 2000 clients at 2 m/s for 1 s move 2 m each (no edge in reach); d_cor = 4 m,
@@ -316,7 +316,7 @@ def test_hand_written_trace_is_sample_and_hold(tmp_path, write_yaml):
 
 
 def test_bad_trace_is_a_one_line_scenario_error(tmp_path, write_yaml):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     trace = tmp_path / "t.csv"
     trace.write_text("time_s,client,snr_db\n0,0,10\n")
@@ -326,7 +326,7 @@ def test_bad_trace_is_a_one_line_scenario_error(tmp_path, write_yaml):
 
 
 def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     base = {"clients": {"count": 3, "placement": {"kind": "ring", "radius_m": 80}}, "channel": {"fading": {"model": "none"}}}
@@ -338,7 +338,7 @@ def test_antenna_gains_add_to_the_snr_both_ways(tmp_path, write_yaml):
 
 
 def test_hex_grid_cells_share_their_own_band(tmp_path, write_yaml):
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # fdma_static: a client of a cell with n_c clients gets B / n_c at SNR n_c s
@@ -392,7 +392,7 @@ def test_same_seed_same_bytes(tmp_path, write_yaml, extra):
 
 def test_proportional_fair_through_fedwave_run(tmp_path, write_yaml):
     from channels.proportional_fair import pf_shares
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     # No broadcast, no compute: each client starts its 1 Mbit upload once the
@@ -456,7 +456,7 @@ def mean_friis_over_hexagon(centre_xy, isd_m, keep_out_m, dh_m, carrier_hz):
 
 def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml):
     from channels.hexgrid import hex_sites
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
     from tests.conftest import scenario
 
     base = {
@@ -492,7 +492,7 @@ def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml)
     np.testing.assert_allclose(cut_ul[centre], 10 * np.log10(1 + i_centre / noise_w), rtol=3e-3)
     # Power concentration on both sides: a share B / N of fdma_static carries
     # B/N log2(1 + S / (N0 B / N + I)), S the wanted power, I the full interferer power.
-    from sim.engine import Engine
+    from sim.core.engine import Engine
     import workloads
 
     scn = scenario(**loud)
@@ -518,7 +518,7 @@ def test_full_load_interference_matches_hand_computed_sinr(tmp_path, write_yaml)
     ],
 )
 def test_full_load_needs_a_hex_grid_and_geometry(write_yaml, extra, why):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
     from tests.conftest import deep_merge
 
     data = deep_merge({"channel": {"interference": "full_load"}}, extra)

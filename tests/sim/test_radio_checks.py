@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.config.scenario import ScenarioError, load_scenario
 
 
 def test_inh_with_an_outdoor_mast_is_refused(tmp_path):

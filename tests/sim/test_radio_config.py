@@ -1,4 +1,4 @@
-"""The scenario's radio sections reach channels through one conversion (sim.schema.radio_config)."""
+"""The scenario's radio sections reach channels through one conversion (sim.config.schema.radio_config)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 
 from channels import PATHLOSS_MODELS, RADIO_PURPOSES, PathLossModel, RadioConfig, register_pathloss
 from channels.config import PathLossConfig, PlacementConfig
-from sim.engine import scenario_radio
-from sim.rng import PURPOSES
-from sim.scenario import ScenarioError, load_scenario
-from sim.schema import Scenario, radio_config
+from sim.core.engine import scenario_radio
+from sim.core.rng import PURPOSES
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.config.schema import Scenario, radio_config
 from tests.conftest import scenario
 
 

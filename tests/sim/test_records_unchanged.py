@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.run import run_scenario
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 
 ROOT = Path(__file__).parents[2]
 DATA = Path(__file__).parent / "data"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import run_records, run_report
-from sim.records import write_clients_csv
+from sim.report import run as run_report
+from sim.store import run_records
+from sim.store.records import write_clients_csv
 from sim.run import run_scenario
-from sim.run_report import load_run, write_run_report
-from sim.scenario import Scenario
+from sim.report.run import load_run, write_run_report
+from sim.config.scenario import Scenario
 
 NET = {
     "seed": 4,
@@ -53,7 +54,7 @@ def test_column_parser_reads_what_the_row_parser_reads(tmp_path, monkeypatch):
 
 def test_clients_csv_is_what_csv_writer_writes(tmp_path):
     # Prepare: a run with optional columns empty (k, storage) and repeating ones (distance).
-    from sim.engine import Engine
+    from sim.core.engine import Engine
     import workloads
 
     scn = Scenario.model_validate({**NET, "rounds": 5})

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from sim.cli import main
-from sim.html import markdown_to_html
-from sim.records import atomic_write
-from sim.results import read_results, write_results
+from sim.report.html import markdown_to_html
+from sim.store.records import atomic_write
+from sim.store.results import read_results, write_results
 from sim.run import run_scenario
-from sim.scenario import Scenario
-from sim.sweep import run_sweep
-from sim.sweep_analysis import cost_to_target, pareto_front, savings
-from sim.sweep_report import write_sweep_report
+from sim.config.scenario import Scenario
+from sim.sweep.runner import run_sweep
+from sim.sweep.analysis import cost_to_target, pareto_front, savings
+from sim.report.sweep import write_sweep_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -151,7 +151,7 @@ def test_report_of_a_run_folder_loads_neither_the_radio_nor_torch(tmp_path):
     run_scenario(scn, tmp_path / "r", report=False)
     code = (
         "import sys; from sim.cli import main; rc = main(['report', sys.argv[1]]);"
-        "heavy = [m for m in ('torch', 'sionna', 'tensorflow', 'sim.engine', 'sim.fastround') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'sionna', 'tensorflow', 'sim.core.engine', 'sim.core.fastround') if m in sys.modules];"
         "print(heavy); sys.exit(rc or (1 if heavy else 0))"
     )
     # Execute: fedwave report in a fresh process.
@@ -165,7 +165,7 @@ def test_report_of_a_run_folder_loads_neither_the_radio_nor_torch(tmp_path):
 def test_positions_are_recorded_and_the_map_draws_them(tmp_path):
     import numpy as np
 
-    from sim.engine import scenario_radio as build_radio
+    from sim.core.engine import scenario_radio as build_radio
 
     # Prepare: a run of 6 clients on a disc; its drop as the radio places it.
     scn = Scenario.model_validate({"seed": 4, "rounds": 1, "clients": {"count": 6}})
@@ -183,7 +183,7 @@ def test_a_folder_without_positions_is_reported_without_a_map(tmp_path):
     run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 3}}), tmp_path)
     import json
 
-    from sim.outdir import COMPLETE
+    from sim.store.outdir import COMPLETE
 
     # As a run from before positions were recorded: no file, and none listed in the marker.
     (tmp_path / "positions.csv").unlink()
@@ -200,8 +200,8 @@ def test_a_folder_without_positions_is_reported_without_a_map(tmp_path):
 def test_records_from_before_per_algorithm_configs_still_load(tmp_path):
     import yaml
 
-    from sim.records import RecordError
-    from sim.run_records import load_run
+    from sim.store.records import RecordError
+    from sim.store.run_records import load_run
 
     run_scenario(Scenario.model_validate({"rounds": 1, "clients": {"count": 3}}), tmp_path)
     path = tmp_path / "scenario.resolved.yaml"

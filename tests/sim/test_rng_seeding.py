@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from sim.rng import PURPOSES, client_generators
+from sim.core.rng import PURPOSES, client_generators
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**32 + 5, 2**70 + 3])

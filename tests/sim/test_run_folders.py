@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.outdir import COMPLETE, locked
-from sim.results import read_results
-from sim.scenario import Scenario
-from sim.sweep import DONE, plan, run_sweep
+from sim.store.outdir import COMPLETE, locked
+from sim.store.results import read_results
+from sim.config.scenario import Scenario
+from sim.sweep.runner import DONE, plan, run_sweep
 from tests.conftest import deep_merge
 
 ROOT = Path(__file__).parents[2]
@@ -94,7 +94,7 @@ def test_a_run_stopped_before_its_commit_leaves_the_old_run_whole(tmp_path, writ
     def stop(*_a: Any, **_k: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.engine.Engine.run", stop)
+    monkeypatch.setattr("sim.core.engine.Engine.run", stop)
     assert run_cli("run", str(write_yaml({**NET, "seed": 5}, "b.yaml")), "--out", str(out), "--force") == 130
 
     assert "interrupted" in one_line(capsys.readouterr().err)
@@ -115,9 +115,9 @@ def test_a_run_killed_during_its_commit_is_never_taken_for_finished(tmp_path, wr
         if committing:
             moved.append(str(dst))
 
-    monkeypatch.setattr("sim.outdir.os.replace", die_after_two)
+    monkeypatch.setattr("sim.store.outdir.os.replace", die_after_two)
     assert run_cli("run", str(write_yaml({**NET, "seed": 5}, "b.yaml")), "--out", str(out), "--force") == 130
-    monkeypatch.setattr("sim.outdir.os.replace", real_replace)
+    monkeypatch.setattr("sim.store.outdir.os.replace", real_replace)
     capsys.readouterr()
 
     assert not (out / COMPLETE).exists()
@@ -151,7 +151,7 @@ def test_a_read_only_folder_is_found_before_the_simulation(tmp_path, write_yaml,
     out = tmp_path / "ro"
     out.mkdir()
     out.chmod(0o500)
-    monkeypatch.setattr("sim.engine.Engine.run", lambda *a, **k: pytest.fail("simulated before checking the folder"))
+    monkeypatch.setattr("sim.core.engine.Engine.run", lambda *a, **k: pytest.fail("simulated before checking the folder"))
     try:
         assert run_cli("run", str(write_yaml(NET)), "--out", str(out)) == 2
     finally:
@@ -161,7 +161,7 @@ def test_a_read_only_folder_is_found_before_the_simulation(tmp_path, write_yaml,
 
 def test_an_output_path_under_a_file_is_refused_before_the_simulation(tmp_path, write_yaml, monkeypatch, capsys):
     (tmp_path / "file").write_text("x")
-    monkeypatch.setattr("sim.engine.Engine.run", lambda *a, **k: pytest.fail("simulated before checking the folder"))
+    monkeypatch.setattr("sim.core.engine.Engine.run", lambda *a, **k: pytest.fail("simulated before checking the folder"))
     assert run_cli("run", str(write_yaml(NET)), "--out", str(tmp_path / "file" / "out")) == 2
     assert one_line(capsys.readouterr().err).startswith(f"{tmp_path / 'file' / 'out'}: cannot create the folder")
 
@@ -245,9 +245,9 @@ def test_a_different_sweep_into_a_finished_sweep_folder_needs_force(tmp_path, wr
 def test_an_interrupted_sweep_keeps_every_finished_point_in_results(tmp_path, monkeypatch):
     scn = sweep_of({"channel.snr_db": [0, 10, 20]})
     out = tmp_path / "sw"
-    import sim.sweep
+    import sim.sweep.runner
 
-    real_pool = sim.sweep.run_pool
+    real_pool = sim.sweep.runner.run_pool
 
     def interrupted(fn, tasks, workers):  # type: ignore[no-untyped-def]
         # Two points finish in the workers; only the first result reaches the sweep before Ctrl-C.
@@ -256,7 +256,7 @@ def test_an_interrupted_sweep_keeps_every_finished_point_in_results(tmp_path, mo
         yield items[0]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.sweep, "run_pool", interrupted)
+    monkeypatch.setattr(sim.sweep.runner, "run_pool", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(scn, out, workers=1)
 
@@ -269,7 +269,7 @@ def test_a_sweep_cli_interrupt_exits_130(tmp_path, write_yaml, monkeypatch, caps
     def stop(*_a: Any, **_k: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.sweep.run_pool", stop)
+    monkeypatch.setattr("sim.sweep.runner.run_pool", stop)
     assert run_cli("sweep", str(path), "--out", str(tmp_path / "sw"), "--workers", "1") == 130
     assert "interrupted" in one_line(capsys.readouterr().err)
 
@@ -279,7 +279,7 @@ def test_a_sweep_cli_interrupt_exits_130(tmp_path, write_yaml, monkeypatch, caps
 ORPHAN_PARENT = textwrap.dedent(
     """
     import os, sys, time
-    from sim.executors import run_pool
+    from sim.sweep.executors import run_pool
 
     def slow(path):
         with open(path, "w") as f:
@@ -324,7 +324,7 @@ def test_pool_workers_die_with_a_sigkilled_parent(tmp_path):
 
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     code = subprocess.run(
-        [sys.executable, "-c", "from sim.executors import _die_with_parent; _die_with_parent(1); print('alive')"],
+        [sys.executable, "-c", "from sim.sweep.executors import _die_with_parent; _die_with_parent(1); print('alive')"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert (code.returncode, code.stdout) == (1, "")
@@ -334,7 +334,7 @@ def test_a_worker_whose_parent_is_already_gone_exits_at_once():
 
 
 def test_thin_keeps_first_and_last_and_at_most_the_limit():
-    from sim.run_report import thin
+    from sim.report.run import thin
 
     assert thin(5, 10).tolist() == [0, 1, 2, 3, 4]
     idx = thin(100_000, 300)
@@ -342,8 +342,8 @@ def test_thin_keeps_first_and_last_and_at_most_the_limit():
 
 
 def test_a_long_run_bins_its_charts_and_samples_its_table(tmp_path, write_yaml):
-    from sim.report import MAX_TABLE_ROUNDS
-    from sim.run_report import MAX_BARS, _bins, load_run
+    from sim.report.summary import MAX_TABLE_ROUNDS
+    from sim.report.run import MAX_BARS, _bins, load_run
 
     scn = write_yaml({"rounds": 1000, "clients": {"count": 2}, "round": {"deadline_s": 0.5},
                       "workload": {"payload_bits": 200_000, "downlink_bits": 1000, "work_flop": 1e9}})

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.scenario import Scenario, ScenarioError, leaf_fields, load_scenario, scenario_to_yaml
+from sim.config.scenario import Scenario, ScenarioError, leaf_fields, load_scenario, scenario_to_yaml
 
 
 def error_of(path, overrides=None) -> str:

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 import workloads
-from sim.engine import Engine
-from sim.scenario import ScenarioError, load_scenario
-from sim.selection import Selector
+from sim.core.engine import Engine
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.core.selection import Selector
 from tests.conftest import deep_merge, scenario
 
 ROOT = Path(__file__).parents[2]
@@ -178,7 +178,7 @@ def test_more_selected_than_clients_is_refused_in_one_line(tmp_path, write_yaml)
 
 
 def test_jain_index_closed_forms_and_round_robin_is_perfectly_fair():
-    from sim.participation_report import jain_index, participation_stats
+    from sim.report.participation import jain_index, participation_stats
 
     assert jain_index(np.array([2.0, 2.0, 2.0])) == 1.0
     assert jain_index(np.array([1.0, 0.0, 0.0, 0.0])) == 0.25

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from sim.stats import NO_DIFFERENCE, paired_interval, t_interval
-from sim.sweep_analysis import REACHED_BY_PRIVATE, paired_differences, savings
-from sim.sweep_significance import COMPARISON_COLUMNS, SEED_SUMMARY_COLUMNS, savings_section
+from sim.report.stats import NO_DIFFERENCE, paired_interval, t_interval
+from sim.sweep.analysis import REACHED_BY_PRIVATE, paired_differences, savings
+from sim.sweep.significance import COMPARISON_COLUMNS, SEED_SUMMARY_COLUMNS, savings_section
 
 COST = ["target_uplink_bytes", "target_airtime_s", "target_energy_j"]
 
@@ -137,8 +137,8 @@ def test_new_report_files_and_columns_are_documented():
 
 def bounded_sweep(folder: Path) -> None:
     """A finished three-seed sweep folder with both bounds, written as the runner writes one."""
-    from sim.records import atomic_write
-    from sim.results import write_results
+    from sim.store.records import atomic_write
+    from sim.store.results import write_results
     from tests.sim.test_reports import FakePoint
 
     curves = {"fd_full": ([0.5, 0.7, 0.8], 1000), "adaptive_topk": ([0.6, 0.75, 0.85], 400),
@@ -163,7 +163,7 @@ def bounded_sweep(folder: Path) -> None:
 
 
 def test_report_claims_a_qualified_saving_and_refuses_one_private_training_reaches(tmp_path):
-    from sim.sweep_report import write_sweep_report
+    from sim.report.sweep import write_sweep_report
 
     bounded_sweep(tmp_path)
 

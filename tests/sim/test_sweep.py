@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.engine import Engine
-from sim.results import read_results
-from sim.scenario import Scenario
-from sim.sweep import DONE, FAILED, plan, run_sweep
+from sim.core.engine import Engine
+from sim.store.results import read_results
+from sim.config.scenario import Scenario
+from sim.sweep.runner import DONE, FAILED, plan, run_sweep
 from tests.conftest import deep_merge
 from workloads.base import Budget, Payload
 from workloads.network_only import NetworkOnly

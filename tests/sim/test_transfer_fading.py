@@ -18,7 +18,7 @@ import pytest
 from scipy import special
 
 import workloads
-from sim.engine import Engine
+from sim.core.engine import Engine
 from tests.conftest import scenario
 
 N = 1500

@@ -13,10 +13,10 @@ from pydantic import Field, model_validator
 
 import workloads
 import workloads.base
-from sim.engine import Engine
-from sim.scenario import ScenarioError, load_scenario
-from sim.schema import Scenario, leaf_fields, workload_configs
-from sim.selection import async_algorithms
+from sim.core.engine import Engine
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.config.schema import Scenario, leaf_fields, workload_configs
+from sim.core.selection import async_algorithms
 from workloads.base import Algorithm, Budget, Payload
 from workloads.config import LMConfig, WorkloadConfig, problem
 
@@ -97,7 +97,7 @@ def test_the_scenario_holds_the_algorithms_own_config_class():
 
 
 def test_the_resolved_scenario_lists_only_the_chosen_algorithms_keys(tmp_path):
-    from sim.scenario import scenario_to_yaml
+    from sim.config.scenario import scenario_to_yaml
 
     scn = load_scenario(write(tmp_path, "workload: {algorithm: fd_full}\n"))
     text = scenario_to_yaml(scn)
@@ -124,7 +124,7 @@ def test_overriding_the_algorithm_leaves_out_the_files_own_algorithm_keys(tmp_pa
 
 
 def test_a_sweep_over_the_algorithm_runs_each_with_its_own_keys(tmp_path):
-    from sim.sweep import plan
+    from sim.sweep.runner import plan
 
     path = write(tmp_path, "clients: {count: 2}\nworkload:\n  algorithm: adaptive_topk\n  eta: 0.5\n"
                  "sweep:\n  grid: {workload.algorithm: [adaptive_topk, fd_full, local_only]}\n")
@@ -167,7 +167,7 @@ def test_each_built_in_registers_the_config_class_the_lazy_table_names():
 
 
 def test_the_config_modules_do_not_load_torch():
-    code = ("import sys, sim.schema; from sim.schema import workload_configs; workload_configs(); "
+    code = ("import sys, sim.config.schema; from sim.config.schema import workload_configs; workload_configs(); "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 

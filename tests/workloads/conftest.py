@@ -53,7 +53,7 @@ def tiny_scenario(algorithm: str, rounds: int = 2, **workload: Any) -> dict[str,
 def warmed() -> None:
     """Build (and warm) every tiny base once; later algorithms reuse them from the process cache."""
     import workloads
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     scn = Scenario.model_validate(tiny_scenario("adaptive_topk"))
     workloads.create("adaptive_topk", scn.workload, scn.clients.count, scn.seed)

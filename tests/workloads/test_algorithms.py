@@ -9,7 +9,7 @@ import pytest
 
 import workloads
 from sim.run import run_scenario
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.base import Budget
 from workloads.models import lora_state

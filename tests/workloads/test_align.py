@@ -10,7 +10,7 @@ import torch
 
 import workloads
 from sim.run import run_scenario
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.align import align_positions, detect_scheme, from_anchor, normalise_piece, to_anchor, vocab_map
 from workloads.base import Budget

@@ -9,7 +9,7 @@ import pytest
 
 import workloads
 from sim.run import run_scenario
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.config.scenario import Scenario, ScenarioError, load_scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.base import Budget
 from workloads.payload import decode_arrays, unpack_parts

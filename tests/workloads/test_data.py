@@ -35,7 +35,7 @@ def test_metrics_by_hand():
 
 
 def test_scenario_rejects_heads_that_do_not_divide_the_width(tmp_path):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text("workload:\n  algorithm: fd_full\n  hidden_size: 32\n  heads: 3\n")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import workloads
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.aggregate import sharpen
 from workloads.base import Budget

@@ -68,7 +68,7 @@ def test_layerwise_alignment_is_zero_when_the_dropped_layers_are_identities():
 
 def _build(uplink_mhz: float = 0.2, **workload):
     import workloads
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     raw = tiny_scenario("fedbiot", **{**DEEP, **workload})
     raw["cell"]["bandwidth_mhz"] = uplink_mhz
@@ -78,7 +78,7 @@ def _build(uplink_mhz: float = 0.2, **workload):
 
 def test_fedbiot_sees_the_same_data_and_base_as_fedavg_lora_on_a_seed():
     import workloads
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     scn, fb = _build()
     avg = workloads.create("fedavg_lora", scn.workload, scn.clients.count, scn.seed)
@@ -119,7 +119,7 @@ def test_the_proximal_term_holds_the_adapter_near_its_round_start():
 
 
 def test_engine_run_uploads_the_adapter_and_downloads_the_emulator_once():
-    from sim.engine import Engine
+    from sim.core.engine import Engine
 
     scn, fb = _build(uplink_mhz=0.2, biot_emulator_layers=1)
     result = Engine(scn, fb).run()
@@ -149,7 +149,7 @@ def test_engine_run_uploads_the_adapter_and_downloads_the_emulator_once():
 
 def test_same_seed_gives_byte_identical_records(tmp_path):
     from sim.run import run_scenario
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     for alg, extra in (("fedbiot", DEEP), ("flexlora", {"families": ["llama"], "test_size": 40})):
         scn = Scenario.model_validate(tiny_scenario(alg, **extra))
@@ -172,7 +172,7 @@ def test_same_seed_gives_byte_identical_records(tmp_path):
     ],
 )
 def test_scenarios_fedbiot_cannot_run_are_refused_in_one_line(tmp_path, workload, message):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(f"workload: {workload}\n")

@@ -155,7 +155,7 @@ def test_int8_and_16_bit_roundtrips():
 
 def _build(uplink_mhz: float | None = None, **workload):
     import workloads
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     raw = tiny_scenario("fedsoda", **{**SOFT, **workload})
     if uplink_mhz is not None:
@@ -178,7 +178,7 @@ def test_oda_lowers_the_alignment_loss():
 
 
 def test_fedsoda_refuses_several_families_and_more_layers_than_it_has():
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
     import workloads
 
     # The config refuses both before anything is built (the scenario tests below); the algorithm
@@ -193,7 +193,7 @@ def test_fedsoda_refuses_several_families_and_more_layers_than_it_has():
 
 
 def test_two_rounds_record_storage_the_one_time_download_and_skips(tmp_path):
-    from sim.engine import Engine
+    from sim.core.engine import Engine
 
     # 40 kHz: with Shannon capped at the highest NR MCS, the three near clients' adapters fit the deadline
     # and the far one's does not.
@@ -223,7 +223,7 @@ def test_two_rounds_record_storage_the_one_time_download_and_skips(tmp_path):
 
 
 def test_without_alignment_after_release_the_emulator_lora_is_not_sent_again():
-    from sim.engine import Engine
+    from sim.core.engine import Engine
 
     scn, fs = _build(uplink_mhz=0.04, oda_steps=0)
     released = {n: a.copy() for n, a in fs.emulator_state.items()}
@@ -252,7 +252,7 @@ def test_sub_llm_storage_is_a_fraction_of_the_full_model():
 
 def test_same_seed_gives_byte_identical_records(tmp_path):
     from sim.run import run_scenario
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     scn = Scenario.model_validate(tiny_scenario("fedsoda", **SOFT))
     run_scenario(scn, tmp_path / "a")
@@ -267,9 +267,9 @@ def test_same_seed_gives_byte_identical_records(tmp_path):
 
 def test_baselines_record_their_full_model_and_network_only_records_nothing(tmp_path):
     import workloads
-    from sim.engine import Engine
-    from sim.records import write_clients_csv
-    from sim.scenario import Scenario
+    from sim.core.engine import Engine
+    from sim.store.records import write_clients_csv
+    from sim.config.scenario import Scenario
 
     common = {k: v for k, v in SOFT.items() if k not in ("adapter_layers", "sgp_emulator_layers")}  # fedsoda's own
     scn = Scenario.model_validate(tiny_scenario("fedavg_lora", rounds=1, **common))
@@ -296,7 +296,7 @@ def test_baselines_record_their_full_model_and_network_only_records_nothing(tmp_
     ],
 )
 def test_scenarios_fedsoda_cannot_run_are_refused_in_one_line(tmp_path, workload, message):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(f"workload: {workload}\n")

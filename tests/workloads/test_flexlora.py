@@ -71,7 +71,7 @@ def test_rank_is_the_largest_that_fits_the_share_else_the_smallest():
 
 def _build(**workload):
     import workloads
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     raw = tiny_scenario("flexlora", **{**ONE, **workload})
     raw["cell"]["bandwidth_mhz"] = 1.0
@@ -107,7 +107,7 @@ def test_a_rank_r_client_trains_only_its_first_r_slots():
 
 
 def test_heterogeneous_ranks_give_heterogeneous_uploads_and_downloads():
-    from sim.engine import Engine
+    from sim.core.engine import Engine
 
     scn, fl = _build(flex_rank_rule="list", flex_ranks=[2, 4, 8])
     result = Engine(scn, fl).run()
@@ -166,7 +166,7 @@ def test_upload_roundtrips_through_the_encoder():
 
 
 def test_flexlora_refuses_a_rank_above_lora_rank(tmp_path):
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text("workload: {algorithm: flexlora, lora_rank: 4, flex_ranks: [2, 8]}\n")

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import workloads
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads.base import Budget
 from workloads.cache import cache_items, clear_cache

@@ -9,7 +9,7 @@ import pytest
 
 import workloads
 import workloads.base
-from sim.rng import PURPOSES, branch
+from sim.core.rng import PURPOSES, branch
 from workloads.base import Algorithm, Budget, Payload
 
 
@@ -77,8 +77,8 @@ def test_a_factory_that_builds_no_algorithm_is_refused(monkeypatch):
 
 
 def test_the_engine_refuses_what_is_not_an_algorithm():
-    from sim.engine import Engine
-    from sim.scenario import Scenario
+    from sim.core.engine import Engine
+    from sim.config.scenario import Scenario
 
     with pytest.raises(TypeError, match="does not subclass workloads.Algorithm"):
         Engine(Scenario(), object())  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import torch
 
 import workloads
 from sim.run import run_scenario
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.workloads.conftest import tiny_scenario
 from workloads import tinybase
 from workloads.cache import cache_items, clear_cache

@@ -1,0 +1,1 @@
+"""Reports rendered from the records: run and sweep pages, plots, participation sections, intervals over seeds, HTML."""

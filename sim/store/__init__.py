@@ -1,0 +1,1 @@
+"""Records on disk: atomic writes, run folders and their locks, results tables, and reading a finished run back."""
