@@ -110,7 +110,8 @@ def _main(argv: list[str] | None) -> int:
 
         return cache_cli.main(args)
     if args.command in ("sweep", "report"):
-        from sim.sweep.runner import cli as sweep_cli
+        from sim.sweep import cli as sweep_cli
+
         return sweep_cli.main(args)
     try:
         scn = load_scenario(args.scenario, args.overrides)

@@ -163,6 +163,7 @@ class FastRounds:
 
     def __init__(self, engine: Engine) -> None:
         from sim.core import engine as eng
+
         self.e, self.codes = engine, eng
         n = engine.scn.clients.count
         self.n = n
