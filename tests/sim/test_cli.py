@@ -16,7 +16,6 @@ def test_run_writes_every_record(tmp_path, write_yaml, capsys, monkeypatch):
     calls = []
     render = sim.report.summary.render_report
     monkeypatch.setattr(sim.report.summary, "render_report", lambda *a: calls.append(1) or render(*a))
-    monkeypatch.setattr("sim.run.render_report", sim.report.summary.render_report)
     monkeypatch.setattr("sim.report.run.render_report", sim.report.summary.render_report)
     scn = write_yaml({"rounds": 2, "clients": {"count": 3}})
     assert main(["run", str(scn), "--out", str(tmp_path / "out"), "--quiet"]) == 0
