@@ -64,7 +64,7 @@ def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
 
 
 def _schema_markdown() -> str:
-    """The README's scenario reference: every section's keys, then each algorithm's own workload keys."""
+    """The scenario reference of docs/scenarios.md: every section's keys, then each algorithm's own workload keys."""
     from sim.config.workload_schema import WorkloadConfig, own_fields, workload_groups
 
     groups = workload_groups()

@@ -3,7 +3,7 @@
 FedBiOT (Wu et al., KDD 2024, arXiv 2406.17706), on the shared
 adapter/emulator machinery of :mod:`workloads.offsite` (which FedSODA uses
 too), with every choice its text does not fix made configurable and listed
-in the README:
+in docs/algorithms.md:
 
 1. Split and compression: the last ``adapter_layers`` layers (and, with
    ``biot_adapter_side: both``, the first ones too, as Offsite-tuning does)

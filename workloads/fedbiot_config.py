@@ -1,6 +1,6 @@
 """The keys of ``fedbiot`` (workloads/fedbiot.py); torch-free, read by the scenario schema.
 
-The README section on fedbiot and flexlora gives each choice's source.
+docs/algorithms.md's section on fedbiot and flexlora gives each choice's source.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``fedsoda``: clients adapt a pruned, quantised sub-LLM; the server keeps it aligned to the full LLM.
 
 FedSODA (arXiv 2508.12727) in three parts, with every choice its text does
-not fix made configurable and documented in the README:
+not fix made configurable and documented in docs/algorithms.md:
 
 1. Similarity group pruning (:mod:`workloads.sgp`): once, on the public set,
    the server groups contiguous similar layers of the full LLM and keeps one

@@ -1,6 +1,6 @@
 """The keys of ``fedsoda`` (workloads/fedsoda.py); torch-free, read by the scenario schema.
 
-The README section on fedsoda gives each choice's source.
+docs/algorithms.md's section on fedsoda gives each choice's source.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``flexlora``: each client its own LoRA rank; the server averages full-size updates and redistributes by SVD.
 
 FlexLoRA (Bai et al., NeurIPS 2024, arXiv 2402.11505), with the choices its
-text does not fix made configurable and listed in the README:
+text does not fix made configurable and listed in docs/algorithms.md:
 
 - Rank per client, fixed once: with ``flex_rank_rule: budget`` (default) a
   client takes, at its first upload, the largest rank in ``flex_ranks`` whose

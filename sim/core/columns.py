@@ -1,11 +1,11 @@
 """Every record column in one place: its name, its meaning, and the builders of the rows.
 
-(results.csv's ``SUMMARY_COLUMNS`` too: a sweep's table of its points, described in the README.)
+(results.csv's ``SUMMARY_COLUMNS`` too: a sweep's table of its points, described in docs/records.md.)
 
 The records' column names are a stable interface.  ``ROUND_DOC``,
 ``CLIENT_DOC`` and ``POSITION_DOC`` list them in the order they are written,
-each with the meaning the README's tables give (``tests/test_readme.py``
-checks the README against :func:`markdown_table` word for word); the round
+each with the meaning the tables of docs/records.md give (``tests/test_readme.py``
+checks docs/records.md against :func:`markdown_table` word for word); the round
 drivers build their rows with :func:`client_columns` and :func:`round_row`,
 which take and give exactly these names.
 """
@@ -125,7 +125,7 @@ class RunResult:
 
 
 def markdown_table(doc: Doc) -> str:
-    """The README's table of one record: ``| column | meaning |`` and a row per entry."""
+    """docs/records.md's table of one record: ``| column | meaning |`` and a row per entry."""
     rows = ["| column | meaning |", "|---|---|"]
     rows += ["| " + ", ".join(f"`{n}`" for n in names) + f" | {meaning} |" for names, meaning in doc]
     return "\n".join(rows)

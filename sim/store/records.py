@@ -1,6 +1,6 @@
 """Run records on disk: written atomically (temp file + rename), byte-reproducible.
 
-Column names are public (see the README); floats are written with Python's
+Column names are public (see docs/records.md); floats are written with Python's
 shortest round-trip representation, so equal runs give equal bytes.
 """
 
