@@ -232,6 +232,8 @@ class LMConfig(WorkloadConfig):
     threads: int = Field(
         1, ge=0, le=1024, description="torch CPU threads; 0 = torch default (tiny models run fastest, and reproducibly, on 1)"
     )
+    # True where adapter_layers places the adapters (fedsoda, fedbiot): lora_layers does not apply.
+    places_own_adapters: ClassVar[bool] = False
 
     @field_validator("lora_layers", mode="before")
     @classmethod
@@ -270,6 +272,11 @@ class LMConfig(WorkloadConfig):
                     raise problem(("lora_targets", i), (
                         f"{_short(target)!r} is not a module of a {family} model (known: {', '.join(sorted(allowed))})"
                     ))
+        if self.lora_layers is not None and self.places_own_adapters:
+            raise problem("lora_layers", (
+                f"{self.algorithm} places its adapters with adapter_layers; lora_layers applies to the algorithms "
+                "that train LoRA on the whole model"
+            ))
         if self.lora_layers is not None:
             for source, _, layers, _, _ in model_shapes(self):
                 top = getattr(self.lora_layers, "top", None)

@@ -5,7 +5,7 @@ docs/algorithms.md's section on fedbiot and flexlora gives each choice's source.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,8 @@ __all__ = ["FedBiotConfig"]
 
 class FedBiotConfig(LMConfig):
     """FedBiOT: adapter LoRA on a layer-dropped emulator that the server aligns layer-wise."""
+
+    places_own_adapters: ClassVar[bool] = True
 
     adapter_layers: int = Field(
         1, ge=1, le=32,
@@ -51,11 +53,6 @@ class FedBiotConfig(LMConfig):
 
     @model_validator(mode="after")
     def _fits_the_server_llm(self) -> FedBiotConfig:
-        if self.lora_layers is not None:
-            raise problem("lora_layers", (
-                "fedbiot places its adapters with adapter_layers; lora_layers applies to the algorithms that "
-                "train LoRA on the whole model"
-            ))
         one_model = one_server_llm_problem(self, "fedbiot", does="splits", done="split")
         if one_model:
             raise one_model

@@ -5,7 +5,7 @@ docs/algorithms.md's section on fedsoda gives each choice's source.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,8 @@ __all__ = ["FedSodaConfig"]
 
 class FedSodaConfig(LMConfig):
     """FedSODA: similarity group pruning to a sub-LLM, orchestrated distillation alignment, (Q)LoRA adapters."""
+
+    places_own_adapters: ClassVar[bool] = True
 
     adapter_layers: int = Field(
         1, ge=1, le=32,
@@ -54,11 +56,6 @@ class FedSodaConfig(LMConfig):
 
     @model_validator(mode="after")
     def _fits_the_server_llm(self) -> FedSodaConfig:
-        if self.lora_layers is not None:
-            raise problem("lora_layers", (
-                "fedsoda places its adapters with adapter_layers; lora_layers applies to the algorithms that "
-                "train LoRA on the whole model"
-            ))
         one_model = one_server_llm_problem(self, "fedsoda", does="prunes", done="pruned")
         if one_model:
             raise one_model
