@@ -28,10 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.compare_algorithms import ci, final_accuracy
+from benchmarks.compare_algorithms import ci, final_accuracy, sets_for
 from sim.run import run_scenario
 from sim.config.scenario import load_scenario
-from workloads.base import config_class
 
 ROWS = ("local_only", "centralised", "fedavg_lora", "flexlora", "fedbiot", "fedsoda")
 HEADER = (
@@ -43,22 +42,6 @@ HEADER = (
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path) as f:
         return list(csv.DictReader(f))
-
-
-def _sets_for(algorithm: str, sets: list[str]) -> list[str]:
-    """The overrides of ``sets`` for a row of ``algorithm``: another algorithm's own workload keys left out."""
-    from sim.config.schema import workload_configs
-
-    takes = config_class(algorithm).model_fields
-    owned = {k for cls in workload_configs().values() for k in cls.model_fields}
-    out = []
-    for text in sets:
-        key = text.partition("=")[0].strip()
-        name = key.removeprefix("workload.")
-        if key.startswith("workload.") and name in owned and name not in takes:
-            continue
-        out.append(text)
-    return out
 
 
 def main() -> None:
@@ -77,7 +60,7 @@ def main() -> None:
             for name in names:
                 out = Path(tmp) / f"{name}-{seed}"
                 t0 = time.perf_counter()
-                summary = run_scenario(load_scenario(args.scenario, [*_sets_for(name, args.set), f"seed={seed}", f"workload.algorithm={name}"]),
+                summary = run_scenario(load_scenario(args.scenario, [*sets_for(name, args.set), f"seed={seed}", f"workload.algorithm={name}"]),
                                        out, report=False)
                 clients = _csv(out / "clients.csv")
                 runs[name].append({"summary": summary, "rounds": _csv(out / "rounds.csv"), "clients": clients})

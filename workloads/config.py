@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 __all__ = [
-    "StrictConfig", "WorkloadConfig", "LMConfig", "ClientModel", "TopLayers", "chosen_layers", "Problem", "problem", "ModelShape", "model_shapes",
+    "StrictConfig", "WorkloadConfig", "LMConfig", "OffsiteConfig", "ClientModel", "TopLayers", "chosen_layers", "Problem", "problem", "ModelShape", "model_shapes",
     "one_server_llm_problem", "server_layers", "PRETRAINED_SHAPES", "SMOLLM2_LAYERS", "BASE_STEPS", "BASE_ARTICLES",
 ]
 
@@ -323,6 +323,20 @@ class LMConfig(WorkloadConfig):
                 f"{self.corpus} corpus of {size} examples"
             )
         return None
+
+
+class OffsiteConfig(LMConfig):
+    """The keys of the algorithms that hand every client a piece of one server LLM (fedsoda, fedbiot)."""
+
+    places_own_adapters: ClassVar[bool] = True
+
+    sub_model: Literal["download", "preinstalled"] = Field(
+        "download",
+        description="how clients get the sub-model they train on (with the emulator LoRA of its release): download = "
+        "over the downlink in their first round (again after a lost download), within the round deadline; "
+        "preinstalled = on the device before round 0, off the air and outside downlink_bytes (client_storage_bytes "
+        "shows its size)",
+    )
 
 
 def model_shapes(cfg: LMConfig) -> list[ModelShape]:

@@ -5,19 +5,17 @@ docs/algorithms.md's section on fedbiot and flexlora gives each choice's source.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from workloads.config import LMConfig, one_server_llm_problem, problem, server_layers
+from workloads.config import OffsiteConfig, one_server_llm_problem, problem, server_layers
 
 __all__ = ["FedBiotConfig"]
 
 
-class FedBiotConfig(LMConfig):
+class FedBiotConfig(OffsiteConfig):
     """FedBiOT: adapter LoRA on a layer-dropped emulator that the server aligns layer-wise."""
-
-    places_own_adapters: ClassVar[bool] = True
 
     adapter_layers: int = Field(
         1, ge=1, le=32,

@@ -5,19 +5,17 @@ docs/algorithms.md's section on fedsoda gives each choice's source.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from workloads.config import LMConfig, one_server_llm_problem, problem, server_layers
+from workloads.config import OffsiteConfig, one_server_llm_problem, problem, server_layers
 
 __all__ = ["FedSodaConfig"]
 
 
-class FedSodaConfig(LMConfig):
+class FedSodaConfig(OffsiteConfig):
     """FedSODA: similarity group pruning to a sub-LLM, orchestrated distillation alignment, (Q)LoRA adapters."""
-
-    places_own_adapters: ClassVar[bool] = True
 
     adapter_layers: int = Field(
         1, ge=1, le=32,

@@ -143,6 +143,9 @@ def add_lora(model: torch.nn.Module, family: str, rank: int, alpha: float, targe
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():  # PEFT's own init draws from the global RNG
         # PEFT 0.21 asks transformers 5 through a deprecated name; the user should not see that on every run.
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        # A tied model's LM-head LoRA is meant as a delta on the head alone (the frozen weight stays tied to the
+        # embedding); PEFT warns about it on every wrap of SmolLM2 or Gemma3.
+        warnings.filterwarnings("ignore", message="Model has `tie_word_embeddings=True`", category=UserWarning)
         peft_model = get_peft_model(model, cfg)
     init_lora(peft_model, gen)
     return peft_model

@@ -233,7 +233,8 @@ class OffsiteLM(FedLM):
         # LoRA (adapter and emulator) is held in fp32, as trained; optimiser state is not counted.
         self.storage_bytes = len(self.model_blob) + 4 * lora_params
         self.up_bits = 8 * len(encode_arrays(self._state(self.clients[0].model, "adapter"), cfg.value_precision))
-        self.has_model = np.zeros(num_clients, dtype=bool)
+        # A preinstalled sub-model is on every device from the start: only the later adapters travel.
+        self.has_model = np.full(num_clients, cfg.sub_model == "preinstalled", dtype=bool)
         self.round_down = Payload(0)  # the current adapters (and emulator LoRA) since the last aggregation
         # Aggregations so far, and the one each client's last arrived download carried.
         self.version = 0

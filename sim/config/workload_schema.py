@@ -105,6 +105,9 @@ def workload_groups() -> list[tuple[type[WorkloadConfig], list[str]]]:
     classes: dict[type[WorkloadConfig], list[str]] = {WorkloadConfig: [], LMConfig: []}
     for name, cls in sorted(workload_configs().items()):
         classes.setdefault(cls, []).append(name)
+        for base in cls.__mro__[1:]:  # an intermediate base no algorithm registers (OffsiteConfig) has keys too
+            if isinstance(base, type) and issubclass(base, WorkloadConfig):
+                classes.setdefault(base, [])
     for cls in list(classes):  # the users of a base also use what it declares
         for base in cls.__mro__[1:]:
             if base in classes and base is not cls:

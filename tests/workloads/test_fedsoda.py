@@ -323,3 +323,35 @@ def test_each_client_downloads_what_it_does_not_hold_yet():
     fs.aggregate(1, {}, {i: "deadline" for i in range(4)})
     # Client 0 is up to date; client 1 still lacks the adapters it missed, whatever round 1 brought.
     assert [fs.downlink(i, 2).bits for i in range(4)] == [0, adapters, first + adapters, first + adapters]
+
+
+def test_a_preinstalled_sub_llm_never_travels_and_trains_as_a_downloaded_one():
+    from sim.core.engine import Engine
+    from workloads.base import Budget
+
+    scn, fs = _build(uplink_mhz=0.04, sub_model="preinstalled")
+    result = Engine(scn, fs).run()
+    col = result.client_column
+    later = len(pack_parts([encode_arrays(fs.adapters), encode_arrays(fs.emulator_state)]))
+    assert set(col("downlink_bits")[col("round") == 0].tolist()) == {0}
+    assert set(col("downlink_bits")[col("round") == 1].tolist()) == {8 * later}
+    assert result.rounds[0]["downlink_bytes"] == 0
+    assert set(col("client_storage_bytes").tolist()) == {fs.storage_bytes}
+
+    # The same seed trains the same adapters whether the sub-LLM came over the air or was there.
+    big = Budget(max_bits=10**9, rate_bps=1e9, snr_db=30.0, deadline_s=1.0)
+    payloads = []
+    for mode in ("download", "preinstalled"):
+        _, f = _build(sub_model=mode)
+        f.broadcast(0)
+        if mode == "download":
+            f.downloaded(0, 0)
+        payloads.append(f.local_update(0, 0, big).content)
+    assert payloads[0] == payloads[1]
+
+
+def test_fedbiot_takes_the_same_sub_model_key():
+    from sim.config.scenario import Scenario
+
+    raw = tiny_scenario("fedbiot", families=["llama"], layers=4, sub_model="preinstalled")
+    assert Scenario.model_validate(raw).workload.sub_model == "preinstalled"
