@@ -51,10 +51,10 @@ bench-prefix: $(STAMP)
 	$(PY) benchmarks/bench_prefix.py
 
 # The docs/results.md comparison: every algorithm, local_only and centralised, ablations, at three SNRs,
-# three seeds, alpha 0.1 and 1.0 (see docs/results.md for the wall time measured).
+# three seeds, alpha 0.1 and 1.0: about 18 minutes on two idle cores (docs/results.md).
 compare: $(STAMP)
 	$(PY) benchmarks/compare_algorithms.py scenarios/compare_tiny.yaml --snr 0 10 20 --seeds 31 32 33 --alpha 0.1 1.0 \
-		--eta 0.3 --equal-k --ablations --extras-snr 10 --jobs 2 --final-eval-only
+		--eta 0.3 --equal-k --equal-bytes --ablations --extras-snr 10 --jobs 2 --final-eval-only
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
