@@ -95,9 +95,13 @@ class PathLossModel:
         (TR 38.901 Table 7.6.3.1-2)
     always_los : the model has no NLOS state (free space)
     carrier_range_ghz : the carriers the model is valid for [GHz]; None = any
+    options : the :class:`~channels.config.PathLossConfig` fields the model reads
+        beyond ``model`` and ``los``; a scenario that sets another model's option
+        is refused (``sim.config`` reads this list)
     """
 
     name: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()
     los_correlation_m: ClassVar[float] = 50.0
     always_los: ClassVar[bool] = False
     carrier_range_ghz: ClassVar[tuple[float, float] | None] = None
@@ -255,6 +259,7 @@ class LogDistance(PathLossModel):
     """
 
     name = "log_distance"
+    options = ("exponent_los", "exponent_nlos", "reference_m", "reference_loss_db")
 
     def _loss_db(self, drop: Drop, los: np.ndarray) -> np.ndarray:
         c = self.cfg

@@ -187,6 +187,7 @@ class UMi(_Tr38901):
     """UMi street canyon."""
 
     name = "umi"
+    options = ("env_height_m",)
     los_correlation_m = 50.0
 
     @classmethod
@@ -211,6 +212,7 @@ class UMa(_Tr38901):
     """UMa."""
 
     name = "uma"
+    options = ("env_height_m",)
     los_correlation_m = 50.0
 
     @classmethod
@@ -238,6 +240,7 @@ class RMa(_Tr38901):
     """RMa; LOS shadowing is 4 dB up to the breakpoint distance and 6 dB beyond it."""
 
     name = "rma"
+    options = ("building_height_m", "street_width_m")
     los_correlation_m = 60.0
     carrier_range_ghz = (0.5, 30.0)
 
@@ -264,6 +267,7 @@ class InH(_Tr38901):
     """InH office (mixed or open office LOS probability)."""
 
     name = "inh"
+    options = ("inh_office",)
     los_correlation_m = 10.0
     indoor = True
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from typing_extensions import Self
 
 import channels.config as rc
@@ -26,7 +26,7 @@ from sim.config.workload_schema import (
     UNREGISTERED, algorithm_description, default_workload, own_fields, workload_configs, workload_field, workload_groups,
     workload_json_schema, workload_row,
 )
-from workloads.config import ClientModel, LMConfig, StrictConfig, WorkloadConfig
+from workloads.config import ClientModel, LMConfig, StrictConfig, WorkloadConfig, problem
 
 __all__ = [
     "Scenario", "SweepCfg", "WorkloadConfig", "LMConfig", "ClientModel", "OneOf", "leaf_fields", "workload_configs",
@@ -194,6 +194,21 @@ class PathLoss(_Strict):
     inh_office: Literal["mixed", "open"] = Field(
         "mixed", description="inh LOS probability: mixed or open office (TR 38.901 Table 7.4.2-1)"
     )
+
+    @model_validator(mode="after")
+    def _options_of_the_model(self) -> Self:
+        # Each registered model names the options it reads: another model's option would be ignored silently.
+        # One left at its default changes nothing (and every resolved scenario lists them all), so it passes.
+        cls = PATHLOSS_MODELS.get(self.model)
+        if cls is None:
+            return self
+        fields = type(self).model_fields
+        changed = {k for k in self.model_fields_set if getattr(self, k) != fields[k].get_default()}
+        for key in sorted(changed - {"model", "los"} - set(cls.options)):
+            owners = [name for name, m in PATHLOSS_MODELS.items() if key in m.options]
+            takes = ", ".join(cls.options) if cls.options else "no options"
+            raise problem(key, f"applies to {', '.join(owners)}, not to {self.model} ({self.model} takes {takes})")
+        return self
 
 
 class Fading(_Strict):

@@ -66,3 +66,48 @@ def test_a_registered_pathloss_model_is_selectable_from_yaml(write_yaml):
     # Assert
     np.testing.assert_array_equal(radio.pathloss_db, np.full(4, 100.0))
     assert not radio.los.any()
+
+
+def test_each_pathloss_option_belongs_to_a_model_that_reads_it():
+    from dataclasses import fields
+
+    from sim.config.schema import PathLoss
+
+    options = {f.name for f in fields(PathLossConfig)} - {"model", "los"}
+    assert set(PathLoss.model_fields) - {"model", "los"} == options
+    claimed = {o for m in PATHLOSS_MODELS.values() for o in m.options}
+    assert claimed == options  # no option that no model reads
+    assert PATHLOSS_MODELS["umi"].options == ("env_height_m",)
+    assert PATHLOSS_MODELS["free_space"].options == ()
+
+
+@pytest.mark.parametrize("pathloss, line", [
+    ({"model": "umi", "exponent_los": 3.0},
+     "s.yaml:6: channel.pathloss.exponent_los: applies to log_distance, not to umi (umi takes env_height_m)"),
+    ({"model": "free_space", "street_width_m": 30.0},
+     "s.yaml:6: channel.pathloss.street_width_m: applies to rma, not to free_space (free_space takes no options)"),
+    ({"model": "log_distance", "inh_office": "open"},
+     "s.yaml:6: channel.pathloss.inh_office: applies to inh, not to log_distance (log_distance takes exponent_los, "
+     "exponent_nlos, reference_m, reference_loss_db)"),
+])
+def test_another_models_option_is_refused_in_one_line(tmp_path, pathloss, line):
+    path = tmp_path / "s.yaml"
+    lines = ["clients:", "  count: 2", "channel:", "  pathloss:"] + [f"    {k}: {v}" for k, v in pathloss.items()]
+    # The line named is the blamed key's own (line 6, after model on 5).
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(err.value).replace(str(tmp_path) + "/", "") == line
+
+
+def test_own_options_and_defaults_pass_and_a_resolved_scenario_reloads(tmp_path):
+    import yaml
+
+    from sim.config.scenario import scenario_to_yaml
+
+    own = scenario(clients={"count": 2}, channel={"pathloss": {"model": "rma", "street_width_m": 30.0, "exponent_los": 2.0}})
+    scn = Scenario.model_validate(own)
+    assert scn.channel.pathloss.street_width_m == 30.0
+    # The resolved form lists every option at its value; reading it back is the same scenario.
+    again = Scenario.model_validate(yaml.safe_load(scenario_to_yaml(scn)))
+    assert again == scn
