@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from channels.config import PathLossConfig, ShadowingConfig, Streams
 from channels.geometry import Drop
@@ -157,6 +156,9 @@ class PathLossModel:
             u = np.array([g.random() for g in streams.clients("los", n)])
             state.los = u < self._los_probability(drop)
             # The uniform as a normal, to be carried along a moving client's path.
+            # (scipy.special is imported here, not at the top: it is a quarter of a network-only run's start-up.)
+            from scipy.special import ndtri
+
             state.los_normals = ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
         if shadowing.enabled:
             state.shadowing_sigma_db = self._sigma_db(drop, state.los, shadowing)
@@ -188,6 +190,8 @@ class PathLossModel:
         out = LargeScale(state.los, state.los_normals, state.shadowing_sigma_db, state.shadowing_normals)
         if out.los_normals is not None and los_innovations is not None:
             out.los_normals = evolve_normals(out.los_normals, moved_m, self.los_correlation_m, los_innovations)
+            from scipy.special import ndtr
+
             out.los = ndtr(out.los_normals) < self._los_probability(drop)
             if out.shadowing_sigma_db is not None:
                 out.shadowing_sigma_db = self._sigma_db(drop, out.los, shadowing)

@@ -188,7 +188,11 @@ class Medium:
         self.max_concentration = max(1.0, self.bandwidth_hz / prb_hz)
 
     def _concentration(self, share: np.ndarray | float) -> np.ndarray | float:
-        return np.minimum(share, self.max_concentration) if math.isfinite(self.max_concentration) else share
+        if not math.isfinite(self.max_concentration):
+            return share
+        if isinstance(share, (int, float)):
+            return min(share, self.max_concentration)  # the same value as np.minimum, without its call
+        return np.minimum(share, self.max_concentration)
 
     def _inr(self, clients: np.ndarray | None = None) -> np.ndarray | float:
         if self.inr is None:
@@ -226,7 +230,11 @@ class Medium:
         n = max(1, sharers)
         snr = np.asarray(snr_linear, dtype=float)
         if self.power_concentration:
-            snr = concentrated_share_sinr(snr, inr, self._concentration(n))
+            c = self._concentration(n)
+            # Without interference c S / (N + c I) is c times the SNR, to the bit (x * 1 / 1 is x in IEEE
+            # arithmetic): the fluid re-sharing calls this at every start and completion.
+            no_inr = isinstance(inr, float) and inr == 0.0
+            snr = snr * c if no_inr else concentrated_share_sinr(snr, inr, c)
         return self.rate.rate_bps(snr, self.bandwidth_hz / n)
 
     def expected_rate_bps(self, client: int) -> float:
@@ -531,7 +539,7 @@ class Ofdma(Medium):
             return
         # Also done: transfers that would finish within the clock's resolution,
         # or a wake-up could land on the same float time forever.
-        finished = self._rem <= np.maximum(self._tol, self._rates * (4.0 * np.spacing(self.env.now)))
+        finished = self._rem <= np.maximum(self._tol, self._rates * (4.0 * math.ulp(self.env.now)))
         if not finished.any():
             return
         done = self._tr[finished]

@@ -18,13 +18,12 @@ __all__ = ["new_figure", "to_png", "log_if_wide", "bytes_axis", "integer_axis", 
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
 
-def _mpl() -> Any:
+def _mpl() -> None:
+    # matplotlib.figure and the Agg canvas alone: pyplot (its figure manager and backend machinery) is
+    # a third of the report's start-up and holds state a report does not want.
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
+    matplotlib.rcParams.update(
         {
             "figure.dpi": 100,
             "savefig.dpi": 100,
@@ -37,7 +36,6 @@ def _mpl() -> Any:
             "legend.frameon": False,
         }
     )
-    return plt
 
 
 def new_figure(ncols: int = 1, width_in: float = 6.4, height_in: float = 3.6, nrows: int = 1) -> tuple[Any, Any]:
@@ -59,6 +57,9 @@ def new_figure(ncols: int = 1, width_in: float = 6.4, height_in: float = 3.6, nr
 
 
 def to_png(fig: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
     buf = io.BytesIO()
     # Fixed metadata so the same data gives the same PNG bytes; light compression (the page inlines them anyway).
     fig.savefig(buf, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 1})
