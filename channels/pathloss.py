@@ -78,6 +78,25 @@ class LargeScale:
     los_normals: np.ndarray | None = None
     shadowing_sigma_db: np.ndarray | None = None
     shadowing_normals: np.ndarray | None = None
+    # The uniforms a drawn LOS state came from; their normals are only needed by a client that moves.
+    los_uniforms: np.ndarray | None = None
+
+    @property
+    def draws_los(self) -> bool:
+        """Whether the LOS state was drawn (and so can follow a moving client's path)."""
+        return self.los_normals is not None or self.los_uniforms is not None
+
+    def los_path_normals(self) -> np.ndarray | None:
+        """[num_clients] the standard normals behind a drawn LOS state; None when it was forced.
+
+        Computed on first use: scipy.special's import is a quarter of a
+        network-only run's start-up, and static clients never need them.
+        """
+        if self.los_normals is None and self.los_uniforms is not None:
+            from scipy.special import ndtri
+
+            self.los_normals = ndtri(np.clip(self.los_uniforms, 1e-300, 1.0 - 1e-16))
+        return self.los_normals
 
     @property
     def shadowing_db(self) -> np.ndarray:
@@ -155,11 +174,7 @@ class PathLossModel:
         if self.draws_los:
             u = np.array([g.random() for g in streams.clients("los", n)])
             state.los = u < self._los_probability(drop)
-            # The uniform as a normal, to be carried along a moving client's path.
-            # (scipy.special is imported here, not at the top: it is a quarter of a network-only run's start-up.)
-            from scipy.special import ndtri
-
-            state.los_normals = ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
+            state.los_uniforms = u  # as normals (los_path_normals) when a client moves
         if shadowing.enabled:
             state.shadowing_sigma_db = self._sigma_db(drop, state.los, shadowing)
             z = np.array([g.standard_normal() for g in streams.clients("shadowing", n)])
@@ -187,7 +202,7 @@ class PathLossModel:
         otherwise.  Innovations: [num_clients] standard normals, or None to
         keep that part as it is.
         """
-        out = LargeScale(state.los, state.los_normals, state.shadowing_sigma_db, state.shadowing_normals)
+        out = LargeScale(state.los, state.los_path_normals(), state.shadowing_sigma_db, state.shadowing_normals)
         if out.los_normals is not None and los_innovations is not None:
             out.los_normals = evolve_normals(out.los_normals, moved_m, self.los_correlation_m, los_innovations)
             from scipy.special import ndtr

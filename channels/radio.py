@@ -156,7 +156,7 @@ def build_radio(cfg: RadioConfig, streams: Streams) -> Radio:
     )
     if inr_ul is not None:
         channel.inr_ul = inr_ul
-    los_gens = streams.clients("los_motion", n) if state.los_normals is not None and moving else None
+    los_gens = streams.clients("los_motion", n) if state.draws_los and moving else None
     shadowing_gens = None
     if state.shadowing_normals is not None and mobility is not None and cfg.shadowing.correlation_m is not None:
         shadowing_gens = streams.clients("shadowing_motion", n)

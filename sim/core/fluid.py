@@ -21,21 +21,36 @@ What the SimPy clock decides, reproduced here:
   close itself (by a wake-up or by the abort) is never seen by its client,
   whose process is interrupted first.
 
-The cost is one O(active) vector update per start and per completion: O(n^2)
-per round, as on the event path, without the events.
+The cost is one O(active) update per start and per completion.  While few
+transfers are active (an uplink whose clients finish computing one by one) a
+numpy call costs more than its arithmetic, so the walk keeps them in Python
+lists and takes each transfer's rate at ``n`` sharers from a column computed
+once per round and ``n`` (:attr:`~sim.core.medium.Ofdma.rate_per_transfer`:
+``ofdma``'s rate of a transfer depends on its own SINR and ``n`` alone, so an
+element of a longer array is the same float); past :data:`LIST_MAX` active
+transfers it switches to arrays, and back below half of it.  Both forms make
+the same float operations (a subtraction, product and division per transfer
+are IEEE operations, whatever does them).  ``proportional_fair``'s split
+depends on the whole active set, so it stays on arrays and asks the medium.
 """
 
 from __future__ import annotations
 
 import math
+from operator import truediv
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sim.core.linear_share import LinearShare
 from sim.core.medium import _EPS_BITS
 
-__all__ = ["FluidOutcome", "fluid_transfers"]
+__all__ = ["FluidOutcome", "fluid_transfers", "LIST_MAX"]
+
+# Active transfers up to which the walk keeps Python lists (a numpy call costs about as much as 30 float
+# operations in a list comprehension); it goes back to lists below half of it.
+LIST_MAX = 48
 
 
 @dataclass
@@ -64,11 +79,22 @@ def fluid_transfers(
     """
     # A zero rate (a link that cannot move) divides by zero in the next-completion step: inf, as meant.
     # One errstate for the walk rather than one per event, which cost a tenth of its time.
-    with np.errstate(divide="ignore"):
-        return _walk(medium, clients, start_s, bits, limit_s)
+    if getattr(medium, "linear", False):
+        return _linear_walk(medium, clients, start_s, bits, limit_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _Walk(medium, clients, start_s, bits).run(limit_s)
 
 
-def _walk(medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, limit_s: float) -> FluidOutcome:
+def _groups(start_s: np.ndarray, go: np.ndarray) -> tuple[list[int], list[float]]:
+    """Bounds into ``go`` of the groups of transfers that start at one instant (one admission each), and their times."""
+    starts = start_s[go]
+    cut_at = np.flatnonzero(np.diff(starts) != 0) + 1
+    bounds = np.concatenate([[0], cut_at, [go.shape[0]]]).astype(np.int64).tolist() if go.shape[0] else [0]
+    return bounds, [float(starts[b]) for b in bounds[:-1]]
+
+
+def _linear_walk(medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, limit_s: float) -> FluidOutcome:
+    """The walk of a medium whose rates are linear in the share, on its own virtual clock (O(log n) an event)."""
     m = clients.shape[0]
     bits_f = np.asarray(bits, dtype=float)
     end = np.full(m, math.inf)
@@ -77,85 +103,265 @@ def _walk(medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarra
     zero = bits_f <= _EPS_BITS
     end[zero] = start_s[zero]
     go = np.flatnonzero(~zero)
-    starts = start_s[go]
-    # Groups of transfers that start at the same instant (one admission each).
-    cut_at = np.flatnonzero(np.diff(starts) != 0) + 1
-    bounds = np.concatenate([[0], cut_at, [go.shape[0]]]).astype(np.int64).tolist() if go.shape[0] else [0]
-    group_t = [float(starts[b]) for b in bounds[:-1]]
-    # The active transfers' state as the rows of one array (one copy per admission or completion,
-    # not one per quantity), in the medium's order: admitted at the end, completions taken out.
-    REM, RATE, TOL, SNR, INR, IDX = range(6)
-    joining = np.zeros((6, go.shape[0]))
-    joining[REM] = bits_f[go]
-    joining[TOL] = _EPS_BITS + 1e-12 * bits_f[go]
-    joining[SNR] = np.asarray(medium.snr_linear, dtype=float)[clients[go]]
-    if medium.inr is not None:
-        joining[INR] = np.asarray(medium.inr, dtype=float)[clients[go]]
-    joining[IDX] = go
-    # I / N = 0 as a scalar gives the same floats as a row of zeros (x * 1 / 1); the split's solver wants the row.
-    with_inr = medium.inr is not None or medium.sharing == "proportional_fair"
-    state = np.empty((6, go.shape[0]))
-    k = 0
-    active_rates = medium._active_rates
-    t_last = -math.inf
-    wake = math.inf
-    rank = 0
-    g, groups = 0, len(group_t)
-
+    bounds, group_t = _groups(start_s, go)
+    keys, air = go.tolist(), bits_f[go].tolist()
+    rates = medium.full_rates_bps(np.asarray(medium.snr_linear, dtype=float)[clients[go]]).tolist()
+    share = LinearShare()
+    wake, g, groups, rank = math.inf, 0, len(group_t), 0
     while True:
         s = group_t[g] if g < groups else math.inf
         if wake <= s and wake <= limit_s:
             now = wake
-            dt = now - t_last
-            if dt > 0 and k:
-                state[REM, :k] -= state[RATE, :k] * dt
-            t_last = now
-            if k:
-                rem = state[REM, :k]
-                finished = rem <= np.maximum(state[TOL, :k], state[RATE, :k] * (4.0 * math.ulp(now)))
-                if finished.any():
-                    done = state[IDX, :k][finished].astype(np.int64)
-                    end[done] = now
-                    seq[done] = np.arange(rank, rank + done.shape[0])
-                    rank += done.shape[0]
-                    kept = state[:, :k][:, ~finished]
-                    k = kept.shape[1]
-                    state[:, :k] = kept
+            share.advance(now)
+            done = share.complete(now)
+            end[done] = now
+            seq[done] = np.arange(rank, rank + len(done))
+            rank += len(done)
         elif s < limit_s:
             now = s
-            dt = now - t_last
-            if dt > 0 and k:
-                state[REM, :k] -= state[RATE, :k] * dt
-            t_last = now
+            share.advance(now)
             a, b = bounds[g], bounds[g + 1]
-            state[:, k:k + b - a] = joining[:, a:b]
-            k += b - a
+            share.admit(keys[a:b], air[a:b], rates[a:b])
             g += 1
         else:
             break
-        # A new split among the active transfers, and the next completion.
-        if not k:
-            wake = math.inf
-            continue
-        rates = active_rates(state[SNR, :k], state[INR, :k] if with_inr else 0.0)
-        state[RATE, :k] = rates
-        step = float((state[REM, :k] / rates).min())
+        step = share.step_s()
         wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
-
-    # The close at limit_s: what starts then is admitted, what is through completes, the rest is cut.
-    dt = limit_s - t_last
-    if dt > 0 and k:
-        state[REM, :k] -= state[RATE, :k] * dt
+    # The close, as the medium's abort takes it: admitted, through, cut.
+    share.advance(limit_s)
     while g < groups and group_t[g] == limit_s:
         a, b = bounds[g], bounds[g + 1]
-        state[:, k:k + b - a] = joining[:, a:b]
-        k += b - a
+        share.admit(keys[a:b], air[a:b], rates[a:b])
         g += 1
-    if k:
-        rem = state[REM, :k]
-        finished = rem <= np.maximum(state[TOL, :k], state[RATE, :k] * (4.0 * math.ulp(limit_s)))
-        idx = state[IDX, :k].astype(np.int64)
-        end[idx[finished]] = limit_s
-        left = idx[~finished]
-        sent[left] = bits_f[left] - np.maximum(0.0, rem[~finished])
+    end[share.complete(limit_s)] = limit_s
+    for key, on_air in share.cut():
+        sent[key] = on_air
     return FluidOutcome(end, sent, seq)
+
+
+# The rows of the array form of the active set.
+REM, RATE, TOL, SNR, INR, IDX = range(6)
+
+
+def _min_ratio(rem: list[float], rate: list[float]) -> float:
+    """min(rem / rate) as numpy takes it: r / 0 is inf, -inf, or nan for 0 / 0, and a nan is the minimum."""
+    steps = [r / q if q else (math.inf if r > 0 else -math.inf if r < 0 else math.nan) for r, q in zip(rem, rate)]
+    return math.nan if any(x != x for x in steps) else min(steps)
+
+
+class _Walk:
+    """The active transfers, in the medium's order (admitted at the end, completions taken out).
+
+    Held either as Python lists (``rem``, ``rate``, ``tol``, ``idx``) or as the
+    rows of one array (``state[:, :k]``, one copy per admission or completion,
+    not one per quantity); ``lists`` says which.
+    """
+
+    def __init__(self, medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray) -> None:
+        m = clients.shape[0]
+        self.medium = medium
+        self.bits = np.asarray(bits, dtype=float)
+        self.end = np.full(m, math.inf)
+        self.sent = self.bits.copy()
+        self.seq = np.full(m, -1, dtype=np.int64)
+        zero = self.bits <= _EPS_BITS
+        self.end[zero] = start_s[zero]
+        go = np.flatnonzero(~zero)
+        self.bounds, self.group_t = _groups(start_s, go)
+        # Every transfer's SINR inputs, indexed as the caller's arrays.
+        self.snr = np.asarray(medium.snr_linear, dtype=float)[clients]
+        self.inr = None if medium.inr is None else np.asarray(medium.inr, dtype=float)[clients]
+        # I / N = 0 as a scalar gives the same floats as a row of zeros (x * 1 / 1); the split's solver wants the row.
+        self.with_inr = medium.inr is not None or medium.sharing == "proportional_fair"
+        self.joining = np.zeros((6, go.shape[0]))
+        self.joining[REM] = self.bits[go]
+        self.joining[TOL] = _EPS_BITS + 1e-12 * self.bits[go]
+        self.joining[SNR] = self.snr[go]
+        if self.inr is not None:
+            self.joining[INR] = self.inr[go]
+        self.joining[IDX] = go
+        self.state = np.empty((6, go.shape[0]))
+        self.k = 0
+        self.rank = 0
+        self.may_list = bool(getattr(medium, "rate_per_transfer", False))
+        self.lists = self.may_list
+        self.rem: list[float] = []
+        self.rate: list[float] = []
+        self.tol: list[float] = []
+        self.idx: list[int] = []
+        self.join_tol = self.joining[TOL].tolist()
+        self.join_rem = self.joining[REM].tolist()
+        self.join_idx = go.tolist()
+        self.columns: dict[int, list[float]] = {}
+
+    # ---------------------------------------------------------------- the walk
+
+    def run(self, limit_s: float) -> FluidOutcome:
+        self.t_last, self.wake, self.g = -math.inf, math.inf, 0
+        # Each loop runs until the set outgrows (or shrinks below) its form, or the walk reaches the close.
+        while not (self._walk_lists(limit_s) if self.lists else self._walk_arrays(limit_s)):
+            pass
+        # The close at limit_s: what starts then is admitted, what is through completes, the rest is cut.
+        if self.lists:
+            self._to_arrays()
+        k, dt = self.k, limit_s - self.t_last
+        if dt > 0 and k:
+            self.state[REM, :k] -= self.state[RATE, :k] * dt
+        groups = len(self.group_t)
+        while self.g < groups and self.group_t[self.g] == limit_s:
+            a, b = self.bounds[self.g], self.bounds[self.g + 1]
+            self.state[:, k:k + b - a] = self.joining[:, a:b]
+            k += b - a
+            self.g += 1
+        if k:
+            rem = self.state[REM, :k]
+            finished = rem <= np.maximum(self.state[TOL, :k], self.state[RATE, :k] * (4.0 * math.ulp(limit_s)))
+            idx = self.state[IDX, :k].astype(np.int64)
+            self.end[idx[finished]] = limit_s
+            left = idx[~finished]
+            self.sent[left] = self.bits[left] - np.maximum(0.0, rem[~finished])
+        return FluidOutcome(self.end, self.sent, self.seq)
+
+    def _walk_arrays(self, limit_s: float) -> bool:
+        """Events with the active set as arrays; True at the close, False to go on in lists."""
+        state, joining, bounds, group_t = self.state, self.joining, self.bounds, self.group_t
+        active_rates, with_inr = self.medium._active_rates, self.with_inr
+        k, t_last, wake, g, groups = self.k, self.t_last, self.wake, self.g, len(group_t)
+        back = LIST_MAX // 2 if self.may_list else -1
+        while True:
+            s = group_t[g] if g < groups else math.inf
+            if wake <= s and wake <= limit_s:
+                now = wake
+                dt = now - t_last
+                if dt > 0 and k:
+                    state[REM, :k] -= state[RATE, :k] * dt
+                t_last = now
+                if k:
+                    finished = state[REM, :k] <= np.maximum(state[TOL, :k], state[RATE, :k] * (4.0 * math.ulp(now)))
+                    if finished.any():
+                        done = state[IDX, :k][finished].astype(np.int64)
+                        self.end[done] = now
+                        self.seq[done] = np.arange(self.rank, self.rank + done.shape[0])
+                        self.rank += done.shape[0]
+                        kept = state[:, :k][:, ~finished]
+                        k = kept.shape[1]
+                        state[:, :k] = kept
+                        if k < back:
+                            self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
+                            self._to_lists()
+                            self.wake = self._next_wake(now)
+                            return False
+            elif s < limit_s:
+                now = s
+                dt = now - t_last
+                if dt > 0 and k:
+                    state[REM, :k] -= state[RATE, :k] * dt
+                t_last = now
+                a, b = bounds[g], bounds[g + 1]
+                state[:, k:k + b - a] = joining[:, a:b]
+                k += b - a
+                g += 1
+            else:
+                self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
+                return True
+            # A new split among the active transfers, and the next completion.
+            if not k:
+                wake = math.inf
+                continue
+            rates = active_rates(state[SNR, :k], state[INR, :k] if with_inr else 0.0)
+            state[RATE, :k] = rates
+            step = float((state[REM, :k] / rates).min())
+            wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+    def _walk_lists(self, limit_s: float) -> bool:
+        """Events with the active set as lists; True at the close, False to go on in arrays."""
+        rem, rate, tol, idx = self.rem, self.rate, self.tol, self.idx
+        join_rem, join_tol, join_idx = self.join_rem, self.join_tol, self.join_idx
+        bounds, group_t, end, seq = self.bounds, self.group_t, self.end, self.seq
+        t_last, wake, g, groups, rank = self.t_last, self.wake, self.g, len(group_t), self.rank
+        column_of = self._column
+        ulp, inf, isfinite = math.ulp, math.inf, math.isfinite
+        while True:
+            s = group_t[g] if g < groups else inf
+            if wake <= s and wake <= limit_s:
+                now = wake
+                dt = now - t_last
+                if dt > 0 and rem:
+                    rem = [r - q * dt for r, q in zip(rem, rate)]
+                t_last = now
+                if rem:
+                    # max(tol, rate * 4 ulp), as the array form takes it
+                    thr = 4.0 * ulp(now)
+                    fin = [j for j, (r, t, q) in enumerate(zip(rem, tol, rate)) if r <= t or r <= q * thr]
+                    for j in fin:
+                        end[idx[j]] = now
+                        seq[idx[j]] = rank
+                        rank += 1
+                    for j in reversed(fin):
+                        del rem[j], rate[j], tol[j], idx[j]
+            elif s < limit_s:
+                a, b = bounds[g], bounds[g + 1]
+                if len(rem) + b - a > LIST_MAX:
+                    break  # this start in the array form
+                now = s
+                dt = now - t_last
+                if dt > 0 and rem:
+                    rem = [r - q * dt for r, q in zip(rem, rate)]
+                t_last = now
+                rem += join_rem[a:b]
+                rate += [0.0] * (b - a)
+                tol += join_tol[a:b]
+                idx += join_idx[a:b]
+                g += 1
+            else:
+                self.rem, self.rate, self.tol, self.idx = rem, rate, tol, idx
+                self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
+                return True
+            # A new split among the active transfers, and the next completion.
+            if not rem:
+                wake = inf
+                continue
+            rate = list(map(column_of(len(rem)).__getitem__, idx))
+            step = min(map(truediv, rem, rate)) if min(rate) > 0.0 else _min_ratio(rem, rate)
+            wake = now + max(step, 0.0) if isfinite(step) else inf
+        self.rem, self.rate, self.tol, self.idx = rem, rate, tol, idx
+        self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
+        self._to_arrays()
+        return False
+
+    def _column(self, k: int) -> list[float]:
+        """[m] the rate of each of the round's transfers while ``k`` share the band."""
+        column = self.columns.get(k)
+        if column is None:
+            column = self.medium.share_rate_bps(self.snr, k, 0.0 if self.inr is None else self.inr).tolist()
+            self.columns[k] = column
+        return column
+
+    def _next_wake(self, now: float) -> float:
+        """The split and the next completion after a completion at ``now`` left the set in lists."""
+        if not self.idx:
+            return math.inf
+        self.rate = list(map(self._column(len(self.idx)).__getitem__, self.idx))
+        step = _min_ratio(self.rem, self.rate)
+        return now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+    # ------------------------------------------------------ the two forms of one set
+
+    def _to_arrays(self) -> None:
+        k = self.k
+        idx = np.array(self.idx, dtype=np.int64)
+        self.state[REM, :k] = self.rem
+        self.state[RATE, :k] = self.rate
+        self.state[TOL, :k] = self.tol
+        self.state[SNR, :k] = self.snr[idx]
+        self.state[INR, :k] = 0.0 if self.inr is None else self.inr[idx]
+        self.state[IDX, :k] = idx
+        self.lists = False
+
+    def _to_lists(self) -> None:
+        k = self.k
+        self.rem = self.state[REM, :k].tolist()
+        self.rate = self.state[RATE, :k].tolist()
+        self.tol = self.state[TOL, :k].tolist()
+        self.idx = self.state[IDX, :k].astype(np.int64).tolist()
+        self.lists = True

@@ -51,6 +51,7 @@ import simpy
 from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
 from channels.rate import RateModel, chase_error_rates, combined_bler
+from sim.core.linear_share import LinearShare
 
 __all__ = [
     "Medium",
@@ -417,9 +418,18 @@ class Ofdma(Medium):
 
     Transfers that start at the same instant are admitted together (one rate
     update for all of them), so a broadcast to N clients costs one update.
+
+    Without power concentration (a constant power density: the downlink) and
+    without fading within a transfer, every rate is its full-band rate over
+    ``n``: the active set is then kept in virtual time
+    (:class:`sim.core.linear_share.LinearShare`), O(log n) per start and
+    completion; otherwise as remaining bits and rates, O(n) each.
     """
 
     sharing = "ofdma"
+    # A transfer's rate is a function of its own SINR and the number of sharers alone (share_rate_bps,
+    # element by element), so sim.core.fluid may take it from a longer array of the round's transfers.
+    rate_per_transfer = True
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -433,6 +443,19 @@ class Ofdma(Medium):
         self._pending: list[tuple[Transfer, float]] = []
         self._t_last = 0.0
         self._generation = 0
+        # Rates linear in the share until fading within transfers is set (for the whole run, then).
+        self.linear = not self.power_concentration
+        self._share = LinearShare()
+
+    def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
+        if self._share.n:
+            raise RuntimeError("fading blocks set while transfers share the band in virtual time")
+        self.linear = False
+        super().set_blocks(gain_ratio, t0_s, block_s)
+
+    def full_rates_bps(self, snr_linear: np.ndarray) -> np.ndarray:
+        """[m] each transfer's rate alone on the whole band (the virtual-time regime's ``R_i``) [bit/s]."""
+        return self.rate.rate_bps(snr_linear, self.bandwidth_hz)
 
     def _start(self, transfer: Transfer) -> None:
         transfer.done = self.env.event()
@@ -448,6 +471,12 @@ class Ofdma(Medium):
         self._admit()
         self._advance()
         self._complete_finished()
+        if self.linear:
+            out = self._share.cut()
+            for t, sent in out:
+                t.sent_bits = sent  # type: ignore[attr-defined]
+            self._generation += 1
+            return [t for t, _ in out]  # type: ignore[misc]
         cut = list(self._tr)
         for t, rem in zip(cut, self._rem.tolist()):
             t.sent_bits = t.bits - max(0.0, rem)
@@ -464,6 +493,13 @@ class Ofdma(Medium):
                 transfer.sent_bits = 0.0
                 return
         self._advance()
+        if self.linear:
+            try:
+                transfer.sent_bits = self._share.remove(transfer)
+            except KeyError:
+                return
+            self._reschedule()
+            return
         at = [k for k, t in enumerate(self._tr.tolist()) if t is transfer]
         if not at:
             return
@@ -485,6 +521,10 @@ class Ofdma(Medium):
             return
         self._advance()
         new, self._pending = self._pending, []
+        if self.linear:
+            rates = self.full_rates_bps(np.array([s for _, s in new], dtype=float)).tolist()
+            self._share.admit([t for t, _ in new], [float(t.bits) for t, _ in new], rates)
+            return
         tr = np.empty(len(new), dtype=object)
         tr[:] = [t for t, _ in new]
         self._tr = np.concatenate([self._tr, tr])
@@ -498,6 +538,9 @@ class Ofdma(Medium):
         self._tol = np.concatenate([self._tol, [_EPS_BITS + 1e-12 * t.bits for t, _ in new]])
 
     def _advance(self) -> None:
+        if self.linear:
+            self._share.advance(self.env.now)
+            return
         dt = self.env.now - self._t_last
         if dt > 0 and self._rates.size:
             self._rem -= self._rates * dt
@@ -505,6 +548,9 @@ class Ofdma(Medium):
 
     def _reschedule(self) -> None:
         self._generation += 1
+        if self.linear:
+            self._wake_after(self._share.step_s())
+            return
         n = self._tr.shape[0]
         if not n:
             self._rates = np.empty(0)
@@ -516,7 +562,9 @@ class Ofdma(Medium):
         with np.errstate(divide="ignore"):
             dt = float((self._rem / self._rates).min())
         # Rates change at the next coherence block too.
-        dt = min(dt, self._next_boundary_s(self.env.now) - self.env.now)
+        self._wake_after(min(dt, self._next_boundary_s(self.env.now) - self.env.now))
+
+    def _wake_after(self, dt: float) -> None:
         if not math.isfinite(dt):
             return  # nobody can move: zero-rate links wait for the deadline
         gen = self._generation
@@ -535,6 +583,12 @@ class Ofdma(Medium):
         self._reschedule()
 
     def _complete_finished(self) -> None:
+        if self.linear:
+            now = self.env.now
+            for t in self._share.complete(now):
+                t.end_s = now  # type: ignore[attr-defined]
+                t.done.succeed(now - t.start_s)  # type: ignore[attr-defined]
+            return
         if not self._tr.shape[0]:
             return
         # Also done: transfers that would finish within the clock's resolution,
@@ -581,6 +635,7 @@ class ProportionalFair(Ofdma):
     """
 
     sharing = "proportional_fair"
+    rate_per_transfer = False  # the split depends on who else is active
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

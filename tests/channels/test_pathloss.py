@@ -66,7 +66,7 @@ def test_forced_or_free_space_los_states_draw_nothing(model, los, expected):
     # Execute
     state = pathloss_model(PathLossConfig(model=model, los=los), 3.5e9).generate(drop, streams, ShadowingConfig())
     # Assert
-    assert state.los.tolist() == expected and state.los_normals is None and streams.asked == []
+    assert state.los.tolist() == expected and not state.draws_los and streams.asked == []
 
 
 def test_drawn_los_state_is_the_uniform_below_the_los_probability():

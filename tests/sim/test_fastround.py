@@ -229,3 +229,24 @@ def test_fluid_sharing_by_hand():
     np.testing.assert_allclose(out.end_s, [2.25, np.inf, 1.75, 1.0], rtol=1e-12)
     np.testing.assert_allclose(out.sent_bits, [1e6, 1.75e6, 0.25e6, 0.0], rtol=1e-12)
     assert out.seq.tolist() == [1, -1, 0, -1]
+
+
+@pytest.mark.parametrize("list_max", [0, 4])
+def test_fluid_forms_give_the_event_records(monkeypatch, list_max, tmp_path):
+    # Prepare: an ofdma uplink with a proportional-fair downlink; the closed form's walk kept in arrays
+    # throughout (0) or switching between lists and arrays every few transfers (4).
+    from sim.core import fluid
+
+    monkeypatch.setattr(fluid, "LIST_MAX", list_max)
+    cfg = deep_merge(BASE, {
+        "clients": {"count": 40},
+        "medium": {"uplink_sharing": "ofdma", "downlink_sharing": "proportional_fair", "packet_error_rate": 0.1},
+        "channel": {"fading": {"model": "rayleigh"}},
+        "round": {"deadline_s": 4.0},
+    })
+    assert takes_fast_path(cfg)
+    # Execute
+    events, fast = both(cfg, tmp_path, f"forms{list_max}")
+    # Assert
+    assert fast == events
+    assert ",deadline," in events["clients.csv"].decode()

@@ -1,0 +1,105 @@
+"""Equal shares of a band whose rates are linear in the share, kept in virtual time.
+
+Where a transmitter's power spectral density is constant (the downlink: the
+base station spreads its power over the whole band), a transfer alone on the
+band moves at its full-band rate ``R_i`` and, while ``n`` share the band, at
+``R_i / n``: every active transfer gets the same fraction of its own full
+rate.  So instead of every transfer's remaining bits, which change at every
+start and completion, one virtual clock is kept: ``u``, the whole-band
+seconds each active transfer has had since the round began, which grows at
+``1/n`` per second.  A transfer of ``b`` bits admitted at ``u_a`` is through
+when ``u`` reaches ``F = u_a + b / R_i``; completions come in order of ``F``
+(a heap), and a start or a completion costs O(log n), not O(n)
+(egalitarian processor sharing: Kleinrock, *Queueing Systems* vol. 2, 4.4).
+
+Both round drivers use this class (the SimPy media of
+:class:`sim.core.medium.Ofdma` in this regime, and :mod:`sim.core.fluid` for
+the closed form), with the same calls at the same times, so both make the
+same float operations and give the same records.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Hashable, Sequence
+
+__all__ = ["LinearShare"]
+
+
+class LinearShare:
+    """The active transfers of one direction and round, each ``(key, bits, full-band rate)``.
+
+    t_s : the time of the last :meth:`advance` [s]
+    u : whole-band seconds each active transfer has had since the start
+    n : number of active transfers
+    """
+
+    def __init__(self, t_s: float = 0.0) -> None:
+        self.t_s = t_s
+        self.u = 0.0
+        self.n = 0
+        # (finish tag F, admission number, key, bits, full-band rate); the number breaks ties of F.
+        self._heap: list[tuple[float, int, Hashable, float, float]] = []
+        self._admitted = 0
+
+    def advance(self, now_s: float) -> None:
+        """Move the clock to ``now_s``: every active transfer has had ``(now - t) / n`` more."""
+        if self.n and now_s > self.t_s:
+            self.u += (now_s - self.t_s) / self.n
+        self.t_s = now_s
+
+    def admit(self, keys: Sequence[Hashable], bits: Sequence[float], full_rate_bps: Sequence[float]) -> None:
+        """Start transfers at the current time (after :meth:`advance`); a zero rate never completes."""
+        if not self.n:
+            self.u = 0.0  # an idle band starts its clock again (and keeps it small, where floats are fine)
+        u = self.u
+        for key, b, r in zip(keys, bits, full_rate_bps):
+            finish = u + b / r if r > 0 else math.inf
+            heapq.heappush(self._heap, (finish, self._admitted, key, b, r))
+            self._admitted += 1
+        self.n += len(keys)
+
+    def step_s(self) -> float:
+        """Time from now until the next completion [s]; inf when nothing can complete."""
+        if not self.n or not math.isfinite(self._heap[0][0]):
+            return math.inf
+        return (self._heap[0][0] - self.u) * self.n
+
+    def _through(self, finish: float, now_s: float) -> bool:
+        # Within the rounding of the finish tag, or of the clock at now (a wake-up at now + dt
+        # could otherwise land on the same float time forever).
+        return finish - self.u <= max(4.0 * math.ulp(finish), 4.0 * math.ulp(now_s) / self.n)
+
+    def complete(self, now_s: float) -> list[Hashable]:
+        """Take out the transfers through at ``now_s`` (after :meth:`advance`), in the order they started."""
+        done: list[tuple[int, Hashable]] = []
+        heap = self._heap
+        while heap and self._through(heap[0][0], now_s):
+            finish, number, key, _, _ = heapq.heappop(heap)
+            done.append((number, key))
+        self.n -= len(done)
+        done.sort()
+        return [key for _, key in done]
+
+    def cut(self) -> list[tuple[Hashable, float]]:
+        """Every active transfer with the bits it had on the air, in the order they started; empties the set."""
+        out = sorted((number, key, self._sent(finish, b, r)) for finish, number, key, b, r in self._heap)
+        self._heap, self.n = [], 0
+        return [(key, sent) for _, key, sent in out]
+
+    def remove(self, key: Hashable) -> float:
+        """Cut one active transfer now (after :meth:`advance`); returns the bits it had on the air."""
+        for j, (finish, _, k, b, r) in enumerate(self._heap):
+            if k == key:
+                self._heap[j] = self._heap[-1]
+                self._heap.pop()
+                heapq.heapify(self._heap)
+                self.n -= 1
+                return self._sent(finish, b, r)
+        raise KeyError(key)
+
+    def _sent(self, finish: float, bits: float, rate_bps: float) -> float:
+        if not rate_bps > 0:
+            return 0.0
+        return bits - max(0.0, (finish - self.u) * rate_bps)

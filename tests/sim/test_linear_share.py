@@ -1,0 +1,113 @@
+"""Processor sharing in virtual time (sim.core.linear_share), by hand and against the event-by-event fluid."""
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from channels.rate import ShannonRate
+from sim.core import fluid
+from sim.core.linear_share import LinearShare
+from sim.core.medium import make_medium
+
+
+def test_equal_shares_by_hand():
+    # Prepare: three transfers at 1 Mbit/s alone, 1, 2 and 3 Mbit, all at 0 s.
+    share = LinearShare()
+    share.advance(0.0)
+    share.admit(["a", "b", "c"], [1e6, 2e6, 3e6], [1e6, 1e6, 1e6])
+    ends = {}
+    now = 0.0
+    # Execute: wake at each completion, as a driver does.
+    while share.n:
+        now += share.step_s()
+        share.advance(now)
+        for key in share.complete(now):
+            ends[key] = now
+    # Assert: thirds until a is through at 3 s, halves until b at 5 s, c alone until 6 s.
+    assert ends == pytest.approx({"a": 3.0, "b": 5.0, "c": 6.0}, rel=1e-15)
+
+
+def test_late_start_cut_and_remove():
+    # Prepare: 4 Mbit at 2 Mbit/s from 0 s; 1 Mbit at 1 Mbit/s from 1 s; a dead link from 1 s.
+    share = LinearShare()
+    share.advance(0.0)
+    share.admit(["x"], [4e6], [2e6])
+    share.advance(1.0)  # x alone: 2 Mbit through, 2 left
+    share.admit(["y", "dead"], [1e6, 5e5], [1e6, 0.0])
+    # Execute: three share from 1 s; x moves at 2/3 Mbit/s, y at 1/3.
+    assert share.step_s() == pytest.approx(3.0)  # y's 1 Mbit at 1/3 Mbit/s
+    share.advance(2.5)
+    # Assert: at 2.5 s y has 0.5 Mbit through, x 2 + 1 Mbit; the dead link nothing.
+    assert share.remove("y") == pytest.approx(0.5e6)
+    assert share.n == 2
+    cut = dict(share.cut())
+    assert cut == pytest.approx({"x": 3e6, "dead": 0.0})
+    assert share.n == 0 and share.step_s() == math.inf
+
+
+def test_simultaneous_completions_come_in_start_order():
+    share = LinearShare()
+    share.advance(0.0)
+    share.admit([2, 0, 1], [1e6, 1e6, 1e6], [1e6, 1e6, 1e6])
+    now = share.step_s()
+    share.advance(now)
+    assert share.complete(now) == [2, 0, 1]
+
+
+def _ofdma(bandwidth_hz: float, concentration: bool, n: int, rng: np.random.Generator, inr: bool = False):
+    medium = make_medium(simpy.Environment(), bandwidth_hz, "ofdma", ShannonRate(), concentration)
+    snr = 10 ** rng.uniform(-1.0, 3.0, n)
+    snr[rng.integers(0, n, 3)] = 0.0  # links that cannot move
+    medium.begin_round(snr, n)
+    if inr:
+        medium.set_interference(10 ** rng.uniform(-2.0, 0.5, n))
+    medium.set_min_allocation(bandwidth_hz / 20)
+    return medium
+
+
+@pytest.mark.parametrize("inr", [False, True])
+def test_lists_and_arrays_make_the_same_walk(monkeypatch, inr):
+    # Prepare: 200 uplink transfers with staggered and simultaneous starts, some cut by the close.
+    rng = np.random.default_rng(7)
+    n = 200
+    medium = _ofdma(20e6, True, n, rng, inr)
+    start = np.sort(np.round(rng.uniform(0.0, 2.0, n), 2))  # rounding makes groups that start together
+    bits = rng.uniform(1e5, 3e6, n)
+    bits[:5] = 0.0
+    clients = rng.permutation(n)
+    outs = []
+    # Execute: arrays throughout, lists throughout, and switching between them on the way.
+    for limit in (0, 10**6, 6):
+        monkeypatch.setattr(fluid, "LIST_MAX", limit)
+        outs.append(fluid.fluid_transfers(medium, clients, start, bits, 2.5))
+    # Assert: the same floats, bit for bit, and the walk had both completions and cuts.
+    for out in outs[1:]:
+        assert out.end_s.tobytes() == outs[0].end_s.tobytes()
+        assert out.sent_bits.tobytes() == outs[0].sent_bits.tobytes()
+        assert out.seq.tolist() == outs[0].seq.tolist()
+    assert np.isfinite(outs[0].end_s).sum() > 20 and np.isinf(outs[0].end_s).sum() > 20
+
+
+def test_virtual_time_matches_remaining_bits():
+    # Prepare: a downlink (constant power density) walked in virtual time, and the same transfers
+    # walked event by event on remaining bits (arrays), which the medium uses with fading blocks.
+    rng = np.random.default_rng(11)
+    n = 300
+    medium = _ofdma(50e6, False, n, rng)
+    assert medium.linear
+    start = np.sort(rng.uniform(0.0, 1.0, n))
+    start[:100] = 0.0
+    bits = rng.uniform(1e5, 4e6, n)
+    clients = np.arange(n)
+    # Execute
+    virtual = fluid.fluid_transfers(medium, clients, start, bits, 3.0)
+    medium.linear = False
+    remaining = fluid.fluid_transfers(medium, clients, start, bits, 3.0)
+    # Assert: the same schedule to rounding, the same completions and order.
+    done = np.isfinite(remaining.end_s)
+    assert np.array_equal(np.isfinite(virtual.end_s), done) and 50 < done.sum() < n - 20
+    np.testing.assert_allclose(virtual.end_s[done], remaining.end_s[done], rtol=1e-12)
+    np.testing.assert_allclose(virtual.sent_bits, remaining.sent_bits, rtol=1e-9)
+    assert virtual.seq.tolist() == remaining.seq.tolist()
