@@ -84,11 +84,17 @@ class Algorithm:
 
     per_client_downlink: bool = False
     tracks_downloads: bool = False
+    # Whether fixed_upload / fixed_work_flop speak for this class: not where a subclass overrides
+    # local_update / work_flop below the class that declared them.
+    fixed_upload_applies: bool = False
+    fixed_work_applies: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.per_client_downlink = cls.downlink is not Algorithm.downlink
         cls.tracks_downloads = cls.downloaded is not Algorithm.downloaded
+        cls.fixed_upload_applies = _owner(cls, "fixed_upload") is _owner(cls, "local_update")
+        cls.fixed_work_applies = _owner(cls, "fixed_work_flop") is _owner(cls, "work_flop")
 
     def broadcast(self, round_index: int) -> Payload:
         """What the server sends every client this round.
@@ -126,6 +132,20 @@ class Algorithm:
         """Train locally and encode the upload to fit ``budget``; None skips the upload."""
         raise NotImplementedError(f"{type(self).__name__}.local_update")
 
+    def fixed_upload(self, round_index: int) -> Payload | None:
+        """The payload every client uploads this round whatever its budget; None (the default): ask each.
+
+        For synthetic traffic, so that the closed-form round driver needs no
+        ``local_update`` call per client; ``local_update`` must still return
+        this payload (the event path calls it).  A subclass that overrides
+        ``local_update`` is asked per client again (``fixed_upload_applies``).
+        """
+        return None
+
+    def fixed_work_flop(self, round_index: int) -> float | None:
+        """Every client's ``work_flop`` this round, where they are all the same; None (the default): ask each."""
+        return None
+
     def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
         """Combine delivered payloads; ``failures`` maps client -> why it sent nothing (the outcome's name)."""
         raise NotImplementedError(f"{type(self).__name__}.aggregate")
@@ -133,6 +153,11 @@ class Algorithm:
     def evaluate(self, round_index: int) -> dict[str, float]:
         """Metrics after aggregation, names starting ``eval_`` (empty for network-only runs)."""
         raise NotImplementedError(f"{type(self).__name__}.evaluate")
+
+
+def _owner(cls: type, name: str) -> type | None:
+    """The class in ``cls``'s method resolution order that defines ``name``."""
+    return next((c for c in cls.__mro__ if name in vars(c)), None)
 
 
 # The algorithm's id in the run's seed tree (sim.core.rng.PURPOSES["workload"] is this number).

@@ -48,6 +48,12 @@ class NetworkOnly(Algorithm):
         # links show up as deadline misses rather than smaller payloads.
         return self.up
 
+    def fixed_upload(self, round_index: int) -> Payload:
+        return self.up
+
+    def fixed_work_flop(self, round_index: int) -> float:
+        return self.flop
+
     def aggregate(self, round_index: int, payloads: Mapping[int, Payload], failures: Mapping[int, str]) -> None:
         self.delivered.append(len(payloads))
 

@@ -97,13 +97,20 @@ def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray, log_q0: np.ndarray, 
     live = (n > 0) & (q > 0.0)
     small = live & (n * q < _SEARCH_FROM_ZERO)
     pmf = np.where(small, np.exp(np.where(small, n * log_q0, 0.0)), 0.0)
-    cdf = pmf.copy()
-    go = small & (cdf < u) & (x < n)
-    while go.any():
-        x[go] += 1
-        pmf[go] = pmf[go] * ((n[go] - x[go] + 1) / x[go] * ratio[go])
-        cdf[go] = cdf[go] + pmf[go]
-        go &= (cdf < u) & (x < n)
+    # The search, on the values still searching only (fewer at every step; x < n holds while x = 0).
+    at = np.flatnonzero(small & (pmf < u) & (n > 0))
+    if at.size:
+        xs, ns, us, rs = np.zeros(at.size, dtype=np.int64), n[at], u[at], ratio[at]
+        ps = pmf[at]
+        cs = ps.copy()
+        while at.size:
+            xs += 1
+            ps = ps * ((ns - xs + 1) / xs * rs)
+            cs = cs + ps
+            go = (cs < us) & (xs < ns)
+            if not go.all():
+                x[at[~go]] = xs[~go]
+                at, xs, ns, us, rs, ps, cs = at[go], xs[go], ns[go], us[go], rs[go], ps[go], cs[go]
     large = live & ~small
     if large.any():
         idx = np.flatnonzero(large)
@@ -140,16 +147,21 @@ def _binv_one(u: float, n: int, q: float, log_q0: float, ratio: float) -> int:
     return x
 
 
-def _extra_many(packets: np.ndarray, t: ArqTables, rows: np.ndarray, first_col: int) -> np.ndarray:
-    """Retries of ``packets`` [m] good packets of clients ``rows``, thinned with uniforms from ``first_col``."""
+def _extra_many(packets: np.ndarray, t: ArqTables, rows: np.ndarray, first_col: int | np.ndarray) -> np.ndarray:
+    """Retries of ``packets`` [m] good packets of clients ``rows``, thinned with uniforms from ``first_col`` [m] on."""
     extra = np.zeros(packets.shape[0], dtype=np.int64)
-    alive = packets.astype(np.int64)
+    # Each level draws only for the payloads that still have retried packets (fewer at every level).
+    at = np.flatnonzero(packets > 0)
+    alive = packets[at].astype(np.int64)
     for level in range(t.max_attempts - 1):
-        if not alive.any():
+        if not at.size:
             break
-        alive = _binv_many(t.u[rows, first_col + level], alive, t.q[rows, level], t.log_q0[rows, level],
-                           t.ratio[rows, level])
-        extra += alive
+        r = rows[at]
+        col = first_col + level if isinstance(first_col, int) else first_col[at] + level
+        alive = _binv_many(t.u[r, col], alive, t.q[r, level], t.log_q0[r, level], t.ratio[r, level])
+        extra[at] += alive
+        more = alive > 0
+        at, alive = at[more], alive[more]
     return extra
 
 
@@ -183,12 +195,19 @@ def arq_many(bits: np.ndarray, packet_bits: int, t: ArqTables, rows: np.ndarray 
     # The payload stops at a failing packet before the (shorter) last one.
     stops = draw & (good < npk - 1)
     n_stop = np.where(stops, good, 0).astype(np.int64)
-    tries = n_stop + _extra_many(n_stop, t, rows, 1) + big_m
-    attempts[stops], air[stops], ok[stops] = tries[stops], (tries * packet_bits)[stops], False
     rest = draw & ~stops
-    body = (npk - 1) + _extra_many(np.where(rest, npk - 1, 0), t, rows, 1)
     last_fails = rest & (good == npk - 1)
-    last = np.where(last_fails, big_m, 1 + _extra_many(np.where(rest & ~last_fails, 1, 0), t, rows, big_m))
+    # In one search: the good packets' retries of a payload that stops or that goes on to its last
+    # packet (disjoint clients, uniforms from column 1), and the last packet's (uniforms from column M).
+    searched = _extra_many(
+        np.concatenate([np.where(stops, n_stop, np.where(rest, npk - 1, 0)), np.where(rest & ~last_fails, 1, 0)]),
+        t, np.concatenate([rows, rows]), np.repeat(np.array([1, big_m]), m),
+    )
+    extra = searched[:m]
+    tries = n_stop + extra + big_m
+    attempts[stops], air[stops], ok[stops] = tries[stops], (tries * packet_bits)[stops], False
+    body = (npk - 1) + extra
+    last = np.where(last_fails, big_m, 1 + searched[m:])
     attempts[rest] = (body + last)[rest]
     air[rest] = (body * packet_bits + last * last_bits)[rest]
     ok[rest] = ~last_fails[rest]

@@ -204,7 +204,11 @@ class FastRounds:
         # Downloads: all start at t0, in client order.
         _, dl_air, dl_ok = arq_many(down_bits[who], med.packet_bits, dl_arq, who)
         compute_s = np.zeros(n)
-        work = np.array([alg.work_flop(i, r) for i in who_list], dtype=float).reshape(-1)
+        flop = alg.fixed_work_flop(r) if alg.fixed_work_applies else None
+        if flop is not None:
+            work = np.full(m, flop)
+        else:
+            work = np.array([alg.work_flop(i, r) for i in who_list], dtype=float).reshape(-1)
         if members is None:
             compute_s = work / e.speed_flops
         else:
@@ -260,22 +264,32 @@ class FastRounds:
         skipped = np.zeros(m, dtype=bool)
         tx_dbm = e._uplink_power_dbm(members)
         # The SNR at the client's own transmit power, written as the event path writes it.
-        snr = (ul.snr_db[who[callers]] + tx_dbm[who[callers]] - scn.clients.tx_power_dbm).tolist()
-        budget = c.Budget
-        local_update = alg.local_update
-        for j, b, gj, s, tl in zip(callers.tolist(), bits_all.tolist(), g.tolist(), snr, time_left.tolist()):
-            i = who_list[j]
-            payload = local_update(i, r, budget(b, gj, s, tl))
-            if payload is None:
-                skipped[j] = True
-                continue
-            if payload.k is not None:
-                k[i] = payload.k
-            payloads[i] = payload
-            sent.append(j)
-        pos = np.array(sent, dtype=np.int64)
-        ids = who[pos]
-        payload_bits[ids] = [payloads[i].bits for i in ids.tolist()]
+        fixed = alg.fixed_upload(r) if alg.fixed_upload_applies else None
+        if fixed is not None:
+            # Synthetic traffic: every client that computes sends the same payload, whatever its budget.
+            pos = callers
+            ids = who[pos]
+            payloads = dict.fromkeys(ids.tolist(), fixed)
+            payload_bits[ids] = fixed.bits
+            if fixed.k is not None:
+                k[ids] = fixed.k
+        else:
+            snr = (ul.snr_db[who[callers]] + tx_dbm[who[callers]] - scn.clients.tx_power_dbm).tolist()
+            budget = c.Budget
+            local_update = alg.local_update
+            for j, b, gj, s, tl in zip(callers.tolist(), bits_all.tolist(), g.tolist(), snr, time_left.tolist()):
+                i = who_list[j]
+                payload = local_update(i, r, budget(b, gj, s, tl))
+                if payload is None:
+                    skipped[j] = True
+                    continue
+                if payload.k is not None:
+                    k[i] = payload.k
+                payloads[i] = payload
+                sent.append(j)
+            pos = np.array(sent, dtype=np.int64)
+            ids = who[pos]
+            payload_bits[ids] = [payloads[i].bits for i in ids.tolist()]
         tc_up = tc[pos]
         tries, up_air, ok = arq_many(payload_bits[ids], med.packet_bits, ul_arq, ids)
         up_sent_fl: np.ndarray | None = None

@@ -250,3 +250,24 @@ def test_fluid_forms_give_the_event_records(monkeypatch, list_max, tmp_path):
     # Assert
     assert fast == events
     assert ",deadline," in events["clients.csv"].decode()
+
+
+def test_fixed_upload_is_used_only_where_it_speaks_for_the_class():
+    from workloads.network_only import NetworkOnly
+
+    class Halves(NetworkOnly):
+        def local_update(self, client, round_index, budget):
+            return Payload(self.up.bits // 2)
+
+    # Prepare: network-only traffic declares its fixed upload and compute; a subclass changes the upload.
+    scn = scenario(**BASE)
+    plain = Engine(scn, NetworkOnly(scn.workload, 16, scn.seed))
+    halves = Engine(scn, Halves(scn.workload, 16, scn.seed))
+    assert plain.events_reason is None and NetworkOnly.fixed_upload_applies
+    assert not Halves.fixed_upload_applies and Halves.fixed_work_applies
+    # Execute
+    a, b = plain.run(), halves.run()
+    # Assert: the subclass's own payloads were sent.
+    sent_a, sent_b = a.client_column("payload_bits"), b.client_column("payload_bits")
+    assert set(sent_a[sent_a > 0].tolist()) == {2_000_000}
+    assert set(sent_b[sent_b > 0].tolist()) == {1_000_000}
