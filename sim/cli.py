@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario key (dotted name; value parsed as YAML); repeatable")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-plots", action="store_true",
+                     help="report.md without plots or report.html (as a sweep's points; `fedwave report` adds them later)")
 
     val = sub.add_parser("validate", help="check a scenario file and print it with every default filled in")
     val.add_argument("scenario", type=Path)
@@ -129,7 +131,7 @@ def _main(argv: list[str] | None) -> int:
     out = args.out or Path("runs") / args.scenario.stem
     quiet = args.quiet or not sys.stderr.isatty()
     try:
-        summary = run_scenario(scn, out, force=args.force, quiet=quiet, report="full")
+        summary = run_scenario(scn, out, force=args.force, quiet=quiet, report=True if args.no_plots else "full")
     except OutputDirError as err:
         print(err, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -138,5 +140,5 @@ def _main(argv: list[str] | None) -> int:
         f"{summary['uplink_bytes_total']} uplink bytes, {summary['delivered_total']} uploads delivered, "
         f"{summary['sim_time_s']:.3f} s simulated"
     )
-    print(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    print(f"report: {out / 'report.md'}" + ("" if args.no_plots else f" and {out / 'report.html'}"))
     return 0

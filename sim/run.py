@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,8 @@ from sim.store.outdir import OutputDirError, own_run_dir
 from sim.store.records import atomic_write, write_clients_csv, write_json, write_positions_csv, write_rounds_csv
 from sim.report.summary import cell_count
 from sim.core.rng import branch
+from sim.report.worker import ReportWorker, start_report_worker
+from sim.store.run_records import run_data
 from sim.config.scenario import Scenario, scenario_to_yaml
 
 __all__ = ["OutputDirError", "run_scenario", "summarize"]
@@ -68,6 +71,18 @@ def run_scenario(
     """
     import workloads  # registers the built-in algorithms
 
+    # Forked before the run folder is locked, so that the worker never holds the lock.
+    worker = start_report_worker() if report == "full" else None
+    try:
+        return _run(scn, out, force, quiet, report, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _run(scn: Scenario, out: Path, force: bool, quiet: bool, report: bool | str, worker: ReportWorker | None) -> dict[str, Any]:
+    import workloads
+
     with own_run_dir(out, force) as staging:
         t_wall = time.perf_counter()
         seed = branch(scn.seed, "workload")  # the algorithm's branch of the run's seed tree
@@ -84,6 +99,9 @@ def run_scenario(
                 result = engine.run(on_round=lambda _row: bar.advance(task))
         wall = time.perf_counter() - t_wall
         summary = summarize(scn, result, wall)
+        data = run_data(scn, result, summary, drop) if report else None
+        # The worker draws the report while this process writes the records.
+        drawing = worker is not None and worker.draw(staging, data)
         atomic_write(staging / "scenario.resolved.yaml", scenario_to_yaml(scn))
         write_rounds_csv(staging / "rounds.csv", result)
         write_clients_csv(staging / "clients.csv", result)
@@ -91,8 +109,12 @@ def run_scenario(
         write_positions_csv(staging / "positions.csv", drop)
         if scn.channel.trace_export:
             atomic_write(staging / "channel_trace.csv", trace_csv(engine.radio.channel.history))
-        if report:
-            from sim.report.run import run_data, write_run_report
+        why = worker.wait() if drawing and worker is not None else None
+        if why is not None:
+            print(f"fedwave: the report is drawn in the run's own process ({why.strip().splitlines()[-1]})",
+                  file=sys.stderr)
+        if report and (not drawing or why is not None):
+            from sim.report.run import write_run_report
 
-            write_run_report(staging, run_data(scn, result, summary, drop), plots=report == "full")
+            write_run_report(staging, data, plots=report == "full")
     return summary

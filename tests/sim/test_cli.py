@@ -17,6 +17,7 @@ def test_run_writes_every_record(tmp_path, write_yaml, capsys, monkeypatch):
     render = sim.report.summary.render_report
     monkeypatch.setattr(sim.report.summary, "render_report", lambda *a: calls.append(1) or render(*a))
     monkeypatch.setattr("sim.report.run.render_report", sim.report.summary.render_report)
+    monkeypatch.setattr("sim.report.worker.worker_useful", lambda: False)  # drawn here, where calls counts
     scn = write_yaml({"rounds": 2, "clients": {"count": 3}})
     assert main(["run", str(scn), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert len(calls) == 1  # the full report only; the records are not rendered twice
@@ -69,3 +70,15 @@ def test_validate_and_schema(write_yaml, capsys):
 def test_usage_errors_exit_2(capsys):
     assert subprocess.run([sys.executable, "-m", "sim", "frobnicate"], capture_output=True, cwd=ROOT).returncode == 2
     assert subprocess.run([sys.executable, "-m", "sim", "run"], capture_output=True, cwd=ROOT).returncode == 2
+
+
+def test_run_without_plots_then_report_adds_them(tmp_path, write_yaml, capsys):
+    scn = write_yaml({"rounds": 2, "clients": {"count": 3}})
+    out = tmp_path / "out"
+    assert main(["run", str(scn), "--out", str(out), "--quiet", "--no-plots"]) == 0
+    assert (out / "report.md").exists() and not (out / "report.html").exists() and not (out / "plots").exists()
+    assert "report.html" not in capsys.readouterr().out
+    assert "## Plots" not in (out / "report.md").read_text()
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").exists() and any((out / "plots").iterdir())
+    assert "## Plots" in (out / "report.md").read_text()

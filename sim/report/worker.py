@@ -1,0 +1,150 @@
+"""A run's report drawn in a second process while the run simulates and writes its records.
+
+The report of ``fedwave run`` (matplotlib's import, the plots drawn and
+encoded, the HTML page) costs about as much as simulating a thousand clients
+for a hundred rounds and writing their records.  On a machine with a second
+core it need not add to the run's time: :func:`start_report_worker` forks a
+worker before the run simulates (it imports matplotlib meanwhile), the run
+hands it what it recorded (:class:`~sim.store.run_records.RunData`) when the
+rounds are done and writes its own records while the worker draws, and the
+run folder is committed once both are through.  The worker writes
+``report.md``, ``plots/`` and ``report.html`` into the run's staging folder
+with :func:`sim.report.run.write_run_report`, the same function and data as
+in the run's own process, so the bytes are the same either way.
+
+The worker is used only where it is safe and pays: a platform that forks, more
+than one core for this process, matplotlib not loaded yet (a process that
+drew before pays no import again), and no torch loaded (its threads do not
+survive a fork; a learning run's report is small beside its training).  If
+it cannot start, fails or dies, the run draws the report itself: nothing is
+lost, only the time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ReportWorker", "start_report_worker", "worker_useful"]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worker_useful() -> bool:
+    """Whether a report worker would run beside this process (see the module docstring)."""
+    return (
+        "fork" in mp.get_all_start_methods()
+        and _cores() > 1
+        and "matplotlib" not in sys.modules
+        and "torch" not in sys.modules
+    )
+
+
+def _serve(conn: Any) -> None:
+    """The worker: warm matplotlib up, then draw the one report it is sent and say how it went."""
+    try:
+        from sim.report.plots import new_figure, to_png
+        from sim.report.run import write_run_report
+
+        to_png(new_figure()[0])  # fonts and the Agg canvas loaded while the run simulates
+        request = conn.recv()
+    except EOFError:
+        return  # the run ended (or died) without a report to draw
+    except Exception:  # a worker that cannot warm up still answers, and the run draws itself
+        request = None
+        warm_error = traceback.format_exc(limit=3)
+    else:
+        warm_error = None
+    try:
+        if request is None:
+            conn.send(f"report worker failed to start: {warm_error}")
+            return
+        folder, data = request
+        write_run_report(Path(folder), data)
+        conn.send(None)
+    except (BrokenPipeError, EOFError):
+        pass  # nobody is waiting any more
+    except Exception:
+        try:
+            conn.send(traceback.format_exc(limit=5))
+        except (BrokenPipeError, EOFError, OSError):
+            pass
+
+
+class ReportWorker:
+    """A forked process that draws one run's report; use :func:`start_report_worker`."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), name="fedwave-report", daemon=True)
+        self._proc.start()
+        child.close()
+        self._sent = False
+        self._sender: threading.Thread
+
+    def draw(self, folder: Path, data: Any) -> bool:
+        """Hand the worker the run's data; False if it is gone (then draw in this process).
+
+        The data goes through the pipe from a thread: the worker may still be
+        warming up, and the run writes its records meanwhile instead of waiting
+        for the pipe to drain.
+        """
+        if not self._proc.is_alive():
+            return False
+        self._sender = threading.Thread(target=self._send, args=((str(folder), data),), daemon=True)
+        self._sender.start()
+        self._sent = True
+        return True
+
+    def _send(self, request: tuple[str, Any]) -> None:
+        try:
+            self._conn.send(request)
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone: wait() finds it out
+
+    def wait(self) -> str | None:
+        """Wait for the report: None once it is written, else why it is not."""
+        if not self._sent:
+            return "no report was sent to the worker"
+        self._sender.join()
+        try:
+            # Poll so that a worker that dies without a word is noticed.
+            while not self._conn.poll(0.05):
+                if not self._proc.is_alive() and not self._conn.poll(0):
+                    return f"report worker exited with code {self._proc.exitcode}"
+            answer: str | None = self._conn.recv()
+            return answer
+        except (EOFError, OSError):
+            self._proc.join(timeout=5)  # it closed the pipe: how did it end?
+            return f"report worker exited with code {self._proc.exitcode} without a report"
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the worker (it exits by itself once its pipe closes)."""
+        self._conn.close()
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join()
+
+
+def start_report_worker() -> ReportWorker | None:
+    """A report worker, or None where one would not help or cannot start."""
+    if not worker_useful():
+        return None
+    try:
+        return ReportWorker()
+    except OSError:
+        return None

@@ -1,0 +1,73 @@
+"""fedwave run draws its report in a forked worker while it writes its records: same bytes, nothing lost."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib  # noqa: F401  (loaded: run_scenario in this process draws its own report)
+import pytest
+
+import sim.report.run as report_run
+import sim.report.worker as worker
+from sim.config.scenario import Scenario
+from sim.run import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+NET = {
+    "seed": 5,
+    "rounds": 4,
+    "clients": {"count": 30, "placement": {"kind": "uniform_disc", "radius_m": 200}},
+    "channel": {"fading": {"model": "rayleigh"}, "shadowing": True},
+    "medium": {"uplink_sharing": "ofdma", "downlink_sharing": "ofdma", "packet_error_rate": 0.05},
+    "round": {"deadline_s": 2.0},
+    "workload": {"algorithm": "none", "payload_bits": 400_000, "downlink_bits": 200_000},
+}
+
+
+def report_bytes(folder: Path) -> dict[str, bytes]:
+    files = [folder / "report.md", folder / "report.html", *sorted((folder / "plots").iterdir())]
+    return {str(f.relative_to(folder)): f.read_bytes() for f in files}
+
+
+def test_a_fresh_process_uses_the_worker_and_draws_the_same_bytes(tmp_path, write_yaml):
+    # Prepare: a fresh interpreter has not loaded matplotlib, so `fedwave run` forks the worker there.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    probe = "import sim.run; from sim.report.worker import worker_useful; print(worker_useful())"
+    useful = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    if useful.stdout.strip() != "True":
+        pytest.skip("no fork or a single core here: the report is drawn in the run's process")
+    # Execute: the command (worker), and the same run in this process (matplotlib loaded: no worker).
+    cmd = [sys.executable, "-m", "sim", "run", str(write_yaml(NET)), "--out", str(tmp_path / "cli"), "--quiet"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run_scenario(Scenario.model_validate(NET), tmp_path / "here", report="full")
+    # Assert: the same report, byte for byte, and nothing said about a fallback.
+    assert report_bytes(tmp_path / "cli") == report_bytes(tmp_path / "here")
+    assert "own process" not in done.stderr
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_failed_worker_leaves_the_report_to_the_run(tmp_path, monkeypatch, capsys, how):
+    # Prepare: a worker forked even though this process has matplotlib, whose drawing fails (an exception
+    # it reports, or an exit without a word); the run's own process draws normally.
+    parent = os.getpid()
+    real = report_run.write_run_report
+
+    def fails_in_the_worker(folder, data=None, *, plots=True):
+        if os.getpid() != parent:
+            if how == "dies":
+                os._exit(3)
+            raise RuntimeError("drawing failed")
+        return real(folder, data, plots=plots)
+
+    run_scenario(Scenario.model_validate(NET), tmp_path / "plain", report="full")
+    monkeypatch.setattr(report_run, "write_run_report", fails_in_the_worker)
+    monkeypatch.setattr(worker, "worker_useful", lambda: "fork" in worker.mp.get_all_start_methods())
+    # Execute
+    run_scenario(Scenario.model_validate(NET), tmp_path / "fell_back", report="full")
+    # Assert: the report is there and the same; the user is told in one line on stderr.
+    assert report_bytes(tmp_path / "fell_back") == report_bytes(tmp_path / "plain")
+    err = capsys.readouterr().err
+    assert "the report is drawn in the run's own process" in err and len(err.strip().splitlines()) == 1
+    assert ("drawing failed" in err) if how == "raises" else ("exited with code 3" in err), err
