@@ -32,6 +32,12 @@ transfers it switches to arrays, and back below half of it.  Both forms make
 the same float operations (a subtraction, product and division per transfer
 are IEEE operations, whatever does them).  ``proportional_fair``'s split
 depends on the whole active set, so it stays on arrays and asks the medium.
+
+Where every rate is a full-band rate over ``n`` (a downlink; a capped uplink
+with more sharers than PRBs: :meth:`sim.core.medium.Ofdma.capped_regime`)
+the medium keeps the set in virtual time, O(log n) an event
+(:class:`sim.core.linear_share.LinearShare`), and so does the walk: it enters
+and leaves that form at the same events, with the same conversions.
 """
 
 from __future__ import annotations
@@ -79,68 +85,8 @@ def fluid_transfers(
     """
     # A zero rate (a link that cannot move) divides by zero in the next-completion step: inf, as meant.
     # One errstate for the walk rather than one per event, which cost a tenth of its time.
-    if getattr(medium, "linear", False):
-        return _linear_walk(medium, clients, start_s, bits, limit_s)
     with np.errstate(divide="ignore", invalid="ignore"):
         return _Walk(medium, clients, start_s, bits).run(limit_s)
-
-
-def _groups(start_s: np.ndarray, go: np.ndarray) -> tuple[list[int], list[float]]:
-    """Bounds into ``go`` of the groups of transfers that start at one instant (one admission each), and their times."""
-    starts = start_s[go]
-    cut_at = np.flatnonzero(np.diff(starts) != 0) + 1
-    bounds = np.concatenate([[0], cut_at, [go.shape[0]]]).astype(np.int64).tolist() if go.shape[0] else [0]
-    return bounds, [float(starts[b]) for b in bounds[:-1]]
-
-
-def _linear_walk(medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, limit_s: float) -> FluidOutcome:
-    """The walk of a medium whose rates are linear in the share, on its own virtual clock (O(log n) an event)."""
-    m = clients.shape[0]
-    bits_f = np.asarray(bits, dtype=float)
-    end = np.full(m, math.inf)
-    sent = bits_f.copy()
-    seq = np.full(m, -1, dtype=np.int64)
-    zero = bits_f <= _EPS_BITS
-    end[zero] = start_s[zero]
-    go = np.flatnonzero(~zero)
-    bounds, group_t = _groups(start_s, go)
-    keys, air = go.tolist(), bits_f[go].tolist()
-    rates = medium.full_rates_bps(np.asarray(medium.snr_linear, dtype=float)[clients[go]]).tolist()
-    share = LinearShare()
-    wake, g, groups, rank = math.inf, 0, len(group_t), 0
-    while True:
-        s = group_t[g] if g < groups else math.inf
-        if wake <= s and wake <= limit_s:
-            now = wake
-            share.advance(now)
-            done = share.complete(now)
-            end[done] = now
-            seq[done] = np.arange(rank, rank + len(done))
-            rank += len(done)
-        elif s < limit_s:
-            now = s
-            share.advance(now)
-            a, b = bounds[g], bounds[g + 1]
-            share.admit(keys[a:b], air[a:b], rates[a:b])
-            g += 1
-        else:
-            break
-        step = share.step_s()
-        wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
-    # The close, as the medium's abort takes it: admitted, through, cut.
-    share.advance(limit_s)
-    while g < groups and group_t[g] == limit_s:
-        a, b = bounds[g], bounds[g + 1]
-        share.admit(keys[a:b], air[a:b], rates[a:b])
-        g += 1
-    end[share.complete(limit_s)] = limit_s
-    for key, on_air in share.cut():
-        sent[key] = on_air
-    return FluidOutcome(end, sent, seq)
-
-
-# The rows of the array form of the active set.
-REM, RATE, TOL, SNR, INR, IDX = range(6)
 
 
 def _min_ratio(rem: list[float], rate: list[float]) -> float:
@@ -149,12 +95,19 @@ def _min_ratio(rem: list[float], rate: list[float]) -> float:
     return math.nan if any(x != x for x in steps) else min(steps)
 
 
+# The rows of the array form of the active set.
+REM, RATE, TOL, SNR, INR, IDX = range(6)
+LISTS, ARRAYS, VIRTUAL = "lists", "arrays", "virtual"
+
+
 class _Walk:
     """The active transfers, in the medium's order (admitted at the end, completions taken out).
 
-    Held either as Python lists (``rem``, ``rate``, ``tol``, ``idx``) or as the
-    rows of one array (``state[:, :k]``, one copy per admission or completion,
-    not one per quantity); ``lists`` says which.
+    Held in one of three forms, ``form``: Python lists (``rem``, ``rate``,
+    ``tol``, ``idx``); the rows of one array (``state[:, :k]``, one copy per
+    admission or completion, not one per quantity); or virtual time
+    (``share``).  Each form's loop runs events until the set outgrows or
+    shrinks out of it, or the walk reaches the close.
     """
 
     def __init__(self, medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray) -> None:
@@ -167,7 +120,11 @@ class _Walk:
         zero = self.bits <= _EPS_BITS
         self.end[zero] = start_s[zero]
         go = np.flatnonzero(~zero)
-        self.bounds, self.group_t = _groups(start_s, go)
+        # Groups of transfers that start at the same instant (one admission each).
+        starts = start_s[go]
+        cut_at = np.flatnonzero(np.diff(starts) != 0) + 1
+        self.bounds = np.concatenate([[0], cut_at, [go.shape[0]]]).astype(np.int64).tolist() if go.shape[0] else [0]
+        self.group_t = [float(starts[b]) for b in self.bounds[:-1]]
         # Every transfer's SINR inputs, indexed as the caller's arrays.
         self.snr = np.asarray(medium.snr_linear, dtype=float)[clients]
         self.inr = None if medium.inr is None else np.asarray(medium.inr, dtype=float)[clients]
@@ -183,8 +140,8 @@ class _Walk:
         self.state = np.empty((6, go.shape[0]))
         self.k = 0
         self.rank = 0
+        self.t_last, self.wake, self.g = -math.inf, math.inf, 0
         self.may_list = bool(getattr(medium, "rate_per_transfer", False))
-        self.lists = self.may_list
         self.rem: list[float] = []
         self.rate: list[float] = []
         self.tol: list[float] = []
@@ -193,41 +150,69 @@ class _Walk:
         self.join_rem = self.joining[REM].tolist()
         self.join_idx = go.tolist()
         self.columns: dict[int, list[float]] = {}
+        # Virtual time: always for a medium whose rates are linear in the share; for a capped uplink
+        # while at least `enter` share (until fewer than `leave`).
+        self.share = LinearShare()
+        self.linear = bool(getattr(medium, "linear", False))
+        self.regime = None if self.linear else getattr(medium, "capped_regime", lambda: None)()
+        self.full_rate: list[float] = []
+        if self.linear or self.regime is not None:
+            self.full_rate = medium.full_rates_bps(self.snr, self.inr).tolist()
+        self.form = VIRTUAL if self.linear else LISTS if self.may_list else ARRAYS
 
     # ---------------------------------------------------------------- the walk
 
     def run(self, limit_s: float) -> FluidOutcome:
-        self.t_last, self.wake, self.g = -math.inf, math.inf, 0
-        # Each loop runs until the set outgrows (or shrinks below) its form, or the walk reaches the close.
-        while not (self._walk_lists(limit_s) if self.lists else self._walk_arrays(limit_s)):
+        loops = {LISTS: self._walk_lists, ARRAYS: self._walk_arrays, VIRTUAL: self._walk_virtual}
+        while not loops[self.form](limit_s):
             pass
-        # The close at limit_s: what starts then is admitted, what is through completes, the rest is cut.
-        if self.lists:
+        # The close at limit_s, as the medium's abort takes it: what starts then is admitted (the set may go
+        # into virtual time), what is through completes (the set may leave it), the rest is cut.
+        if self.form == LISTS:
             self._to_arrays()
-        k, dt = self.k, limit_s - self.t_last
-        if dt > 0 and k:
-            self.state[REM, :k] -= self.state[RATE, :k] * dt
         groups = len(self.group_t)
-        while self.g < groups and self.group_t[self.g] == limit_s:
-            a, b = self.bounds[self.g], self.bounds[self.g + 1]
-            self.state[:, k:k + b - a] = self.joining[:, a:b]
-            k += b - a
-            self.g += 1
-        if k:
-            rem = self.state[REM, :k]
-            finished = rem <= np.maximum(self.state[TOL, :k], self.state[RATE, :k] * (4.0 * math.ulp(limit_s)))
-            idx = self.state[IDX, :k].astype(np.int64)
-            self.end[idx[finished]] = limit_s
-            left = idx[~finished]
-            self.sent[left] = self.bits[left] - np.maximum(0.0, rem[~finished])
+        if self.form == VIRTUAL:
+            self.share.advance(limit_s)
+            while self.g < groups and self.group_t[self.g] == limit_s:
+                self._admit_virtual(self.g)
+                self.g += 1
+        else:
+            k, dt = self.k, limit_s - self.t_last
+            if dt > 0 and k:
+                self.state[REM, :k] -= self.state[RATE, :k] * dt
+            while self.g < groups and self.group_t[self.g] == limit_s:
+                a, b = self.bounds[self.g], self.bounds[self.g + 1]
+                self.state[:, k:k + b - a] = self.joining[:, a:b]
+                k += b - a
+                self.g += 1
+            self.k = k
+            if self.regime is not None and k >= self.regime[0]:
+                self._to_virtual(limit_s)
+        if self.form == VIRTUAL:
+            self._complete_virtual(limit_s, at_close=True)
+        elif self.k:
+            k = self.k
+            finished = self.state[REM, :k] <= np.maximum(self.state[TOL, :k],
+                                                          self.state[RATE, :k] * (4.0 * math.ulp(limit_s)))
+            self.end[self.state[IDX, :k][finished].astype(np.int64)] = limit_s
+            kept = self.state[:, :k][:, ~finished]
+            self.k = kept.shape[1]
+            self.state[:, :self.k] = kept
+        if self.form == VIRTUAL:
+            for key, left in self.share.cut():
+                self.sent[key] = self.bits[key] - left
+        elif self.k:
+            idx = self.state[IDX, :self.k].astype(np.int64)
+            self.sent[idx] = self.bits[idx] - np.maximum(0.0, self.state[REM, :self.k])
         return FluidOutcome(self.end, self.sent, self.seq)
 
     def _walk_arrays(self, limit_s: float) -> bool:
-        """Events with the active set as arrays; True at the close, False to go on in lists."""
+        """Events with the active set as arrays; True at the close, False to go on in another form."""
         state, joining, bounds, group_t = self.state, self.joining, self.bounds, self.group_t
         active_rates, with_inr = self.medium._active_rates, self.with_inr
         k, t_last, wake, g, groups = self.k, self.t_last, self.wake, self.g, len(group_t)
         back = LIST_MAX // 2 if self.may_list else -1
+        enter = self.regime[0] if self.regime is not None else math.inf
         while True:
             s = group_t[g] if g < groups else math.inf
             if wake <= s and wake <= limit_s:
@@ -249,7 +234,7 @@ class _Walk:
                         if k < back:
                             self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                             self._to_lists()
-                            self.wake = self._next_wake(now)
+                            self.wake = self._list_wake(now)
                             return False
             elif s < limit_s:
                 now = s
@@ -261,6 +246,11 @@ class _Walk:
                 state[:, k:k + b - a] = joining[:, a:b]
                 k += b - a
                 g += 1
+                if k >= enter:
+                    self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
+                    self._to_virtual(now)
+                    self.wake = self._virtual_wake(now)
+                    return False
             else:
                 self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                 return True
@@ -281,6 +271,7 @@ class _Walk:
         t_last, wake, g, groups, rank = self.t_last, self.wake, self.g, len(group_t), self.rank
         column_of = self._column
         ulp, inf, isfinite = math.ulp, math.inf, math.isfinite
+        most = min(LIST_MAX, self.regime[0] - 1) if self.regime is not None else LIST_MAX
         while True:
             s = group_t[g] if g < groups else inf
             if wake <= s and wake <= limit_s:
@@ -301,7 +292,7 @@ class _Walk:
                         del rem[j], rate[j], tol[j], idx[j]
             elif s < limit_s:
                 a, b = bounds[g], bounds[g + 1]
-                if len(rem) + b - a > LIST_MAX:
+                if len(rem) + b - a > most:
                     break  # this start in the array form
                 now = s
                 dt = now - t_last
@@ -329,6 +320,85 @@ class _Walk:
         self._to_arrays()
         return False
 
+    def _walk_virtual(self, limit_s: float) -> bool:
+        """Events in virtual time; True at the close, False once a capped set is back to remaining bits."""
+        share, group_t = self.share, self.group_t
+        wake, g, groups = self.wake, self.g, len(group_t)
+        while True:
+            s = group_t[g] if g < groups else math.inf
+            if wake <= s and wake <= limit_s:
+                now = wake
+                share.advance(now)
+                self.g = g
+                if not self._complete_virtual(now):
+                    self.t_last = now
+                    self.wake = self._array_wake(now)
+                    return False
+            elif s < limit_s:
+                now = s
+                share.advance(now)
+                self._admit_virtual(g)
+                g += 1
+            else:
+                self.wake, self.g = wake, g
+                return True
+            step = share.step_s()
+            wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+    # ------------------------------------------------------------ virtual time
+
+    def _admit_virtual(self, g: int) -> None:
+        a, b = self.bounds[g], self.bounds[g + 1]
+        keys = self.join_idx[a:b]
+        self.share.admit(keys, self.join_rem[a:b], [self.full_rate[i] for i in keys])
+
+    def _complete_virtual(self, now: float, at_close: bool = False) -> bool:
+        """Completions at ``now``; False when a capped set then leaves virtual time (now in arrays)."""
+        done = self.share.complete(now)
+        if done:
+            self.end[done] = now
+            if not at_close:
+                self.seq[done] = np.arange(self.rank, self.rank + len(done))
+                self.rank += len(done)
+        if self.regime is None or self.share.n >= self.regime[1]:
+            return True
+        items = self.share.drain()
+        k = len(items)
+        idx = np.array([key for key, _, _ in items], dtype=np.int64)
+        self.state[REM, :k] = [left for _, left, _ in items]
+        self.state[RATE, :k] = 0.0
+        self.state[TOL, :k] = _EPS_BITS + 1e-12 * self.bits[idx]
+        self.state[SNR, :k] = self.snr[idx]
+        self.state[INR, :k] = 0.0 if self.inr is None else self.inr[idx]
+        self.state[IDX, :k] = idx
+        self.k, self.t_last, self.form = k, now, ARRAYS
+        return False
+
+    def _to_virtual(self, now: float) -> None:
+        """The array form's set into virtual time (a capped uplink with enough sharers), in its order."""
+        k = self.k
+        keys = self.state[IDX, :k].astype(np.int64).tolist()
+        self.share.advance(now)
+        self.share.admit(keys, self.state[REM, :k].tolist(), [self.full_rate[i] for i in keys])
+        self.k, self.form = 0, VIRTUAL
+
+    def _virtual_wake(self, now: float) -> float:
+        step = self.share.step_s()
+        return now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+    def _array_wake(self, now: float) -> float:
+        """The split and the next completion after the set came back to arrays at ``now``."""
+        k = self.k
+        if not k:
+            return math.inf
+        state = self.state
+        rates = self.medium._active_rates(state[SNR, :k], state[INR, :k] if self.with_inr else 0.0)
+        state[RATE, :k] = rates
+        step = float((state[REM, :k] / rates).min())
+        return now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+    # ------------------------------------------------------------------ lists
+
     def _column(self, k: int) -> list[float]:
         """[m] the rate of each of the round's transfers while ``k`` share the band."""
         column = self.columns.get(k)
@@ -337,15 +407,13 @@ class _Walk:
             self.columns[k] = column
         return column
 
-    def _next_wake(self, now: float) -> float:
+    def _list_wake(self, now: float) -> float:
         """The split and the next completion after a completion at ``now`` left the set in lists."""
         if not self.idx:
             return math.inf
         self.rate = list(map(self._column(len(self.idx)).__getitem__, self.idx))
         step = _min_ratio(self.rem, self.rate)
         return now + max(step, 0.0) if math.isfinite(step) else math.inf
-
-    # ------------------------------------------------------ the two forms of one set
 
     def _to_arrays(self) -> None:
         k = self.k
@@ -356,7 +424,7 @@ class _Walk:
         self.state[SNR, :k] = self.snr[idx]
         self.state[INR, :k] = 0.0 if self.inr is None else self.inr[idx]
         self.state[IDX, :k] = idx
-        self.lists = False
+        self.form = ARRAYS
 
     def _to_lists(self) -> None:
         k = self.k
@@ -364,4 +432,4 @@ class _Walk:
         self.rate = self.state[RATE, :k].tolist()
         self.tol = self.state[TOL, :k].tolist()
         self.idx = self.state[IDX, :k].astype(np.int64).tolist()
-        self.lists = True
+        self.form = LISTS

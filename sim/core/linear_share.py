@@ -4,7 +4,9 @@ Where a transmitter's power spectral density is constant (the downlink: the
 base station spreads its power over the whole band), a transfer alone on the
 band moves at its full-band rate ``R_i`` and, while ``n`` share the band, at
 ``R_i / n``: every active transfer gets the same fraction of its own full
-rate.  So instead of every transfer's remaining bits, which change at every
+rate.  So does a power-concentrating uplink while more transfers share the
+band than it has PRBs: each then concentrates its power in one PRB, whatever
+``n`` (``R_i`` is its rate over the band at that SNR).  So instead of every transfer's remaining bits, which change at every
 start and completion, one virtual clock is kept: ``u``, the whole-band
 seconds each active transfer has had since the round began, which grows at
 ``1/n`` per second.  A transfer of ``b`` bits admitted at ``u_a`` is through
@@ -23,8 +25,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Hashable, Sequence
+from typing import Any
 
-__all__ = ["LinearShare"]
+__all__ = ["LinearShare", "LINEAR_ENTER_FACTOR"]
+
+# A capped uplink's set goes into virtual time at this many times the count from which it is capped
+# (and back below that count): the conversions, O(n) each, are then rare.
+LINEAR_ENTER_FACTOR = 2
 
 
 class LinearShare:
@@ -39,8 +46,8 @@ class LinearShare:
         self.t_s = t_s
         self.u = 0.0
         self.n = 0
-        # (finish tag F, admission number, key, bits, full-band rate); the number breaks ties of F.
-        self._heap: list[tuple[float, int, Hashable, float, float]] = []
+        # (finish tag F, admission number, key, bits, full-band rate, the caller's extra); the number breaks ties.
+        self._heap: list[tuple[float, int, Hashable, float, float, Any]] = []
         self._admitted = 0
 
     def advance(self, now_s: float) -> None:
@@ -49,14 +56,20 @@ class LinearShare:
             self.u += (now_s - self.t_s) / self.n
         self.t_s = now_s
 
-    def admit(self, keys: Sequence[Hashable], bits: Sequence[float], full_rate_bps: Sequence[float]) -> None:
-        """Start transfers at the current time (after :meth:`advance`); a zero rate never completes."""
+    def admit(
+        self, keys: Sequence[Hashable], bits: Sequence[float], full_rate_bps: Sequence[float],
+        extras: Sequence[Any] | None = None,
+    ) -> None:
+        """Start transfers at the current time (after :meth:`advance`); a zero rate never completes.
+
+        bits : what each has left to send; extras : anything the caller wants back from :meth:`drain`
+        """
         if not self.n:
             self.u = 0.0  # an idle band starts its clock again (and keeps it small, where floats are fine)
         u = self.u
-        for key, b, r in zip(keys, bits, full_rate_bps):
+        for j, (key, b, r) in enumerate(zip(keys, bits, full_rate_bps)):
             finish = u + b / r if r > 0 else math.inf
-            heapq.heappush(self._heap, (finish, self._admitted, key, b, r))
+            heapq.heappush(self._heap, (finish, self._admitted, key, b, r, None if extras is None else extras[j]))
             self._admitted += 1
         self.n += len(keys)
 
@@ -76,30 +89,41 @@ class LinearShare:
         done: list[tuple[int, Hashable]] = []
         heap = self._heap
         while heap and self._through(heap[0][0], now_s):
-            finish, number, key, _, _ = heapq.heappop(heap)
+            finish, number, key, _, _, _ = heapq.heappop(heap)
             done.append((number, key))
         self.n -= len(done)
         done.sort()
         return [key for _, key in done]
 
     def cut(self) -> list[tuple[Hashable, float]]:
-        """Every active transfer with the bits it had on the air, in the order they started; empties the set."""
-        out = sorted((number, key, self._sent(finish, b, r)) for finish, number, key, b, r in self._heap)
+        """Every active transfer with the bits it has left (>= 0), in the order they started; empties the set."""
+        out = sorted((number, key, self._left(finish, b, r)) for finish, number, key, b, r, _ in self._heap)
         self._heap, self.n = [], 0
-        return [(key, sent) for _, key, sent in out]
+        return [(key, left) for _, key, left in out]
+
+    def drain(self) -> list[tuple[Hashable, float, Any]]:
+        """Every active transfer with the bits it has left and its extra, in the order they started; empties the set.
+
+        For a caller that goes on with remaining bits (fewer sharers than the
+        regime needs); a zero-rate transfer has all it was admitted with left.
+        """
+        out = sorted((number, key, b if not r > 0 else (finish - self.u) * r, extra)
+                     for finish, number, key, b, r, extra in self._heap)
+        self._heap, self.n = [], 0
+        return [(key, left, extra) for _, key, left, extra in out]
 
     def remove(self, key: Hashable) -> float:
-        """Cut one active transfer now (after :meth:`advance`); returns the bits it had on the air."""
-        for j, (finish, _, k, b, r) in enumerate(self._heap):
+        """Cut one active transfer now (after :meth:`advance`); returns the bits it has left (>= 0)."""
+        for j, (finish, _, k, b, r, _) in enumerate(self._heap):
             if k == key:
                 self._heap[j] = self._heap[-1]
                 self._heap.pop()
                 heapq.heapify(self._heap)
                 self.n -= 1
-                return self._sent(finish, b, r)
+                return self._left(finish, b, r)
         raise KeyError(key)
 
-    def _sent(self, finish: float, bits: float, rate_bps: float) -> float:
+    def _left(self, finish: float, bits: float, rate_bps: float) -> float:
         if not rate_bps > 0:
-            return 0.0
-        return bits - max(0.0, (finish - self.u) * rate_bps)
+            return bits  # a link that cannot move has all it was admitted with left
+        return max(0.0, (finish - self.u) * rate_bps)

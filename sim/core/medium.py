@@ -51,7 +51,7 @@ import simpy
 from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
 from channels.rate import RateModel, chase_error_rates, combined_bler
-from sim.core.linear_share import LinearShare
+from sim.core.linear_share import LINEAR_ENTER_FACTOR, LinearShare
 
 __all__ = [
     "Medium",
@@ -419,11 +419,14 @@ class Ofdma(Medium):
     Transfers that start at the same instant are admitted together (one rate
     update for all of them), so a broadcast to N clients costs one update.
 
-    Without power concentration (a constant power density: the downlink) and
-    without fading within a transfer, every rate is its full-band rate over
-    ``n``: the active set is then kept in virtual time
-    (:class:`sim.core.linear_share.LinearShare`), O(log n) per start and
-    completion; otherwise as remaining bits and rates, O(n) each.
+    Where every rate is its full-band rate ``R_i`` over ``n`` the active set is
+    kept in virtual time (:class:`sim.core.linear_share.LinearShare`), O(log n)
+    per start and completion: without power concentration (a constant power
+    density: the downlink) always, and on a power-concentrating uplink with a
+    one-PRB minimum while more transfers share the band than it has PRBs
+    (:meth:`capped_regime`).  Otherwise the set is kept as remaining bits and
+    rates, O(n) each.  Fading within a transfer changes rates at block
+    boundaries: it keeps the remaining bits throughout.
     """
 
     sharing = "ofdma"
@@ -443,19 +446,43 @@ class Ofdma(Medium):
         self._pending: list[tuple[Transfer, float]] = []
         self._t_last = 0.0
         self._generation = 0
-        # Rates linear in the share until fading within transfers is set (for the whole run, then).
+        # Rates linear in the share for the whole run (until fading within transfers is set).
         self.linear = not self.power_concentration
         self._share = LinearShare()
+        self._virtual = self.linear  # the active set is in the share now
 
     def set_blocks(self, gain_ratio: np.ndarray, t0_s: float, block_s: float) -> None:
         if self._share.n:
             raise RuntimeError("fading blocks set while transfers share the band in virtual time")
-        self.linear = False
+        self.linear = self._virtual = False
         super().set_blocks(gain_ratio, t0_s, block_s)
 
-    def full_rates_bps(self, snr_linear: np.ndarray) -> np.ndarray:
-        """[m] each transfer's rate alone on the whole band (the virtual-time regime's ``R_i``) [bit/s]."""
-        return self.rate.rate_bps(snr_linear, self.bandwidth_hz)
+    def capped_regime(self) -> tuple[int, int] | None:
+        """(enter, leave): sharer counts at which the active set goes into virtual time and back; None: never.
+
+        A power-concentrating transmitter with a one-PRB minimum concentrates
+        its power in one PRB once ``n >= B / PRB``: its SINR on the share no
+        longer depends on ``n`` and its rate is ``R_i / n``.  The set goes into
+        virtual time at twice that count (a conversion costs O(n)) and back to
+        remaining bits below it.
+        """
+        if (self.linear or not self.power_concentration or not self.rate_per_transfer or self.blocks is not None
+                or not math.isfinite(self.max_concentration)):
+            return None
+        capped_from = math.ceil(self.max_concentration)
+        return LINEAR_ENTER_FACTOR * capped_from, capped_from
+
+    def full_rates_bps(self, snr_linear: np.ndarray, inr: np.ndarray | None = None) -> np.ndarray:
+        """[m] each transfer's ``R_i`` in virtual time [bit/s]: its rate over the whole band at its SINR there.
+
+        inr : [m] I / N of each, or None without interference.  With power
+        concentration the SINR is the one-PRB concentration's (``capped_regime``).
+        """
+        snr = np.asarray(snr_linear, dtype=float)
+        if self.power_concentration:
+            c = self.max_concentration
+            snr = snr * c if inr is None else concentrated_share_sinr(snr, inr, c)
+        return self.rate.rate_bps(snr, self.bandwidth_hz)
 
     def _start(self, transfer: Transfer) -> None:
         transfer.done = self.env.event()
@@ -471,19 +498,17 @@ class Ofdma(Medium):
         self._admit()
         self._advance()
         self._complete_finished()
-        if self.linear:
+        self._generation += 1
+        if self._virtual:
             out = self._share.cut()
-            for t, sent in out:
-                t.sent_bits = sent  # type: ignore[attr-defined]
-            self._generation += 1
+            for t, left in out:
+                t.sent_bits = t.bits - left  # type: ignore[attr-defined]
+            self._virtual = self.linear  # an empty capped set starts from remaining bits again
             return [t for t, _ in out]  # type: ignore[misc]
         cut = list(self._tr)
         for t, rem in zip(cut, self._rem.tolist()):
             t.sent_bits = t.bits - max(0.0, rem)
-        self._tr = np.empty(0, dtype=object)
-        self._rem, self._snr, self._rates, self._tol = np.empty(0), np.empty(0), np.empty(0), np.empty(0)
-        self._inr_active, self._clients = np.empty(0), np.empty(0, dtype=np.int64)
-        self._generation += 1
+        self._set_arrays([], np.empty(0), np.empty(0), np.empty(0))
         return cut
 
     def _cancel(self, transfer: Transfer) -> None:
@@ -493,11 +518,12 @@ class Ofdma(Medium):
                 transfer.sent_bits = 0.0
                 return
         self._advance()
-        if self.linear:
+        if self._virtual:
             try:
-                transfer.sent_bits = self._share.remove(transfer)
+                transfer.sent_bits = transfer.bits - self._share.remove(transfer)
             except KeyError:
                 return
+            self._leave_if_few()
             self._reschedule()
             return
         at = [k for k, t in enumerate(self._tr.tolist()) if t is transfer]
@@ -521,9 +547,12 @@ class Ofdma(Medium):
             return
         self._advance()
         new, self._pending = self._pending, []
-        if self.linear:
-            rates = self.full_rates_bps(np.array([s for _, s in new], dtype=float)).tolist()
-            self._share.admit([t for t, _ in new], [float(t.bits) for t, _ in new], rates)
+        if self._virtual:
+            snr = np.array([s for _, s in new], dtype=float)
+            inr = None if self.inr is None else self.inr[np.array([t.client for t, _ in new], dtype=np.int64)]
+            extras = list(zip(snr.tolist(), [0.0] * len(new) if inr is None else inr.tolist()))
+            self._share.admit([t for t, _ in new], [float(t.bits) for t, _ in new],
+                              self.full_rates_bps(snr, inr).tolist(), extras)
             return
         tr = np.empty(len(new), dtype=object)
         tr[:] = [t for t, _ in new]
@@ -536,10 +565,44 @@ class Ofdma(Medium):
         self._rates = np.concatenate([self._rates, np.zeros(len(new))])
         # Float error in the remainder scales with the transfer's size.
         self._tol = np.concatenate([self._tol, [_EPS_BITS + 1e-12 * t.bits for t, _ in new]])
+        regime = self.capped_regime()
+        if regime is not None and self._tr.shape[0] >= regime[0]:
+            self._to_share()
+
+    def _to_share(self) -> None:
+        """The active set from remaining bits into virtual time (every transfer capped at one PRB)."""
+        inr = None if self.inr is None else self._inr_active
+        rates = self.full_rates_bps(self._snr, inr).tolist()
+        extras = list(zip(self._snr.tolist(), self._inr_active.tolist()))
+        self._share.advance(self.env.now)
+        self._share.admit(list(self._tr), self._rem.tolist(), rates, extras)
+        self._set_arrays([], np.empty(0), np.empty(0), np.empty(0))
+        self._virtual = True
+
+    def _leave_if_few(self) -> None:
+        """Back to remaining bits once fewer share the band than it has PRBs (the linear media never leave)."""
+        regime = self.capped_regime()
+        if regime is None or self._share.n >= regime[1]:
+            return
+        items = self._share.drain()
+        snr = np.array([e[0] for _, _, e in items], dtype=float)
+        inr = np.array([e[1] for _, _, e in items], dtype=float)
+        self._set_arrays([t for t, _, _ in items], np.array([left for _, left, _ in items], dtype=float), snr, inr)
+        self._t_last = self.env.now
+        self._virtual = False
+
+    def _set_arrays(self, transfers: list[Transfer], rem: np.ndarray, snr: np.ndarray, inr: np.ndarray) -> None:
+        tr = np.empty(len(transfers), dtype=object)
+        tr[:] = transfers
+        self._tr, self._rem, self._snr, self._inr_active = tr, rem, snr, inr
+        self._clients = np.array([t.client for t in transfers], dtype=np.int64)
+        self._rates = np.zeros(len(transfers))
+        self._tol = np.array([_EPS_BITS + 1e-12 * t.bits for t in transfers], dtype=float)
 
     def _advance(self) -> None:
-        if self.linear:
+        if self._virtual:
             self._share.advance(self.env.now)
+            self._t_last = self.env.now
             return
         dt = self.env.now - self._t_last
         if dt > 0 and self._rates.size:
@@ -548,7 +611,7 @@ class Ofdma(Medium):
 
     def _reschedule(self) -> None:
         self._generation += 1
-        if self.linear:
+        if self._virtual:
             self._wake_after(self._share.step_s())
             return
         n = self._tr.shape[0]
@@ -583,17 +646,18 @@ class Ofdma(Medium):
         self._reschedule()
 
     def _complete_finished(self) -> None:
-        if self.linear:
-            now = self.env.now
+        now = self.env.now
+        if self._virtual:
             for t in self._share.complete(now):
                 t.end_s = now  # type: ignore[attr-defined]
                 t.done.succeed(now - t.start_s)  # type: ignore[attr-defined]
+            self._leave_if_few()
             return
         if not self._tr.shape[0]:
             return
         # Also done: transfers that would finish within the clock's resolution,
         # or a wake-up could land on the same float time forever.
-        finished = self._rem <= np.maximum(self._tol, self._rates * (4.0 * math.ulp(self.env.now)))
+        finished = self._rem <= np.maximum(self._tol, self._rates * (4.0 * math.ulp(now)))
         if not finished.any():
             return
         done = self._tr[finished]
@@ -601,7 +665,6 @@ class Ofdma(Medium):
         self._tr, self._rem, self._snr = self._tr[keep], self._rem[keep], self._snr[keep]
         self._inr_active, self._clients = self._inr_active[keep], self._clients[keep]
         self._rates, self._tol = self._rates[keep], self._tol[keep]
-        now = self.env.now
         for t in done:
             t.end_s = now
             t.done.succeed(now - t.start_s)

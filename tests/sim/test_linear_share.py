@@ -40,10 +40,10 @@ def test_late_start_cut_and_remove():
     assert share.step_s() == pytest.approx(3.0)  # y's 1 Mbit at 1/3 Mbit/s
     share.advance(2.5)
     # Assert: at 2.5 s y has 0.5 Mbit through, x 2 + 1 Mbit; the dead link nothing.
-    assert share.remove("y") == pytest.approx(0.5e6)
+    assert share.remove("y") == pytest.approx(0.5e6)  # of 1 Mbit, half left
     assert share.n == 2
-    cut = dict(share.cut())
-    assert cut == pytest.approx({"x": 3e6, "dead": 0.0})
+    left = dict(share.cut())
+    assert left == pytest.approx({"x": 1e6, "dead": 5e5})
     assert share.n == 0 and share.step_s() == math.inf
 
 
@@ -111,3 +111,73 @@ def test_virtual_time_matches_remaining_bits():
     np.testing.assert_allclose(virtual.end_s[done], remaining.end_s[done], rtol=1e-12)
     np.testing.assert_allclose(virtual.sent_bits, remaining.sent_bits, rtol=1e-9)
     assert virtual.seq.tolist() == remaining.seq.tolist()
+
+
+def _capped_uplink(env, n: int, seed: int, inr: bool):
+    rng = np.random.default_rng(seed)
+    medium = make_medium(env, 5e6, "ofdma", ShannonRate(), True)
+    medium.begin_round(10 ** rng.uniform(-1.0, 3.0, n), n)
+    if inr:
+        medium.set_interference(10 ** rng.uniform(-2.0, 0.5, n))
+    medium.set_min_allocation(360e3)  # 13.9 PRBs: capped from 14 sharers, virtual time from 28
+    return medium, rng
+
+
+def _on_events(n, seed, inr, start, bits, clients, limit):
+    """End times and bits sent of the same transfers on the SimPy medium: one process per transfer."""
+    env = simpy.Environment()
+    medium, _ = _capped_uplink(env, n, seed, inr)
+    ends, transfers = {}, {}
+
+    def transfer(i):
+        yield env.timeout(start[i])
+        transfers[i] = t = medium.transmit(int(clients[i]), float(bits[i]))
+        yield t.done
+        ends[i] = env.now
+
+    for i in range(n):
+        env.process(transfer(i))
+    env.run(until=limit)
+    medium.abort()
+    end = np.array([ends.get(i, math.inf) for i in range(n)])
+    sent = np.array([transfers[i].sent_bits if i in transfers else 0.0 for i in range(n)])
+    return end, sent
+
+
+@pytest.mark.parametrize("inr", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_capped_uplink_walk_is_the_event_path(seed, inr):
+    # Prepare: 120 uplink transfers in 5 MHz, many at once (starts rounded to 0.1 s), some cut at 3 s:
+    # the set goes into virtual time past 28 sharers and back below 14, several times.
+    n = 120
+    medium, rng = _capped_uplink(simpy.Environment(), n, seed, inr)
+    assert medium.capped_regime() == (28, 14)
+    start = np.sort(np.round(rng.uniform(0.0, 2.0, n), 1))
+    bits = rng.uniform(1e5, 2e6, n)
+    clients = rng.permutation(n)
+    # Execute
+    walk = fluid.fluid_transfers(medium, clients, start, bits, 3.0)
+    end, sent = _on_events(n, seed, inr, start, bits, clients, 3.0)
+    # Assert: the same completion times, bit for bit (a completion at the close is not seen by the events).
+    seen = np.where(walk.end_s < 3.0, walk.end_s, math.inf)
+    assert seen.tobytes() == end.tobytes()
+    cut = ~np.isfinite(walk.end_s)
+    assert cut.sum() > 5 and walk.sent_bits[cut].tobytes() == sent[cut].tobytes()
+
+
+def test_capped_virtual_time_keeps_the_schedule():
+    # Prepare: the same capped uplink walked with and without the virtual-time form.
+    n = 150
+    medium, rng = _capped_uplink(simpy.Environment(), n, 9, False)
+    start = np.sort(rng.uniform(0.0, 1.0, n))
+    bits = rng.uniform(1e5, 2e6, n)
+    clients = np.arange(n)
+    # Execute
+    virtual = fluid.fluid_transfers(medium, clients, start, bits, 4.0)
+    medium.capped_regime = lambda: None
+    remaining = fluid.fluid_transfers(medium, clients, start, bits, 4.0)
+    # Assert: the same schedule to rounding.
+    done = np.isfinite(remaining.end_s)
+    assert np.array_equal(np.isfinite(virtual.end_s), done) and done.sum() > 50
+    np.testing.assert_allclose(virtual.end_s[done], remaining.end_s[done], rtol=1e-10)
+    np.testing.assert_allclose(virtual.sent_bits, remaining.sent_bits, rtol=1e-8)
