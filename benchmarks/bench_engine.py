@@ -8,27 +8,32 @@ comparable.
 
 Network-only scenario: Rayleigh block fading, shadowing, ARQ at a 5% packet
 error rate, 200 kbit each way over 100 MHz, deadline 10 s.  Per policy, at
-1,000 clients x ``--rounds`` rounds:
+1,000 clients x ``--rounds`` rounds (proportional_fair: ``--pf-rounds``):
 
 - ``sim``: building the engine and running it, with ``round.engine: auto``
-  (the closed form; ofdma and proportional_fair walk their re-sharing over
-  arrays, sim.core.fluid) and with ``events`` (one SimPy process per client);
+  (the closed form; ofdma and proportional_fair walk their re-sharing,
+  sim.core.fluid) and with ``events`` (one SimPy process per client);
 - ``run``: the whole ``run_scenario`` with its CSV records and report.md;
 - for the default policy, the whole ``fedwave run`` command in a fresh process
-  (start-up, simulation, records, report with plots and HTML), its parts, and
-  ``fedwave report`` on the finished folder in a fresh process.
+  (start-up, simulation, records, report with plots and HTML drawn by the
+  report worker beside the records), ``fedwave run --no-plots`` (the same
+  without the plots and HTML: the rest of the run), the report's share as the
+  difference, ``fedwave report`` on the finished folder in a fresh process,
+  and the parts timed in one process (the report drawn there: its own cost).
 
 Then scaling in clients at ``--scaling-rounds`` rounds, set-up (placement,
-one seeded stream per client and purpose) and rounds timed apart: fdma_static
-and tdma to 100,000 clients, the re-splitting ones as far as
-``--max-events-clients`` (every start and completion re-splits the band
-among the active transfers: O(n^2) per round on either path).
+one seeded stream per client and purpose) and rounds timed apart, to
+``--max-clients`` (proportional_fair to ``--max-pf-clients``: one convex
+solve per start and completion).
 
 The reference is timed again just before each figure (at the same clients x
-rounds for the scaling), so a load that changes during the run moves both.
+rounds for the scaling), so a load that changes during the run moves both,
+and it is the fastest of ``--ref-repeat`` runs (on a shared machine it moves
+by 2x from one run to the next); the ``fedwave run`` lines are the fastest of
+``--repeat`` runs each.
 
-    python benchmarks/bench_engine.py [--rounds 100] [--max-clients 100000] [--skip-policies ofdma,...]
-        [--skip-scaling proportional_fair,...] [--max-events-clients 10000]
+    python benchmarks/bench_engine.py [--rounds 100] [--pf-rounds 10] [--max-clients 100000]
+        [--max-pf-clients 10000] [--skip-policies ofdma,...] [--skip-scaling proportional_fair,...]
 """
 
 from __future__ import annotations
@@ -66,6 +71,14 @@ def scenario_dict(clients: int, rounds: int, sharing: str, engine: str = "auto")
         "round": {"deadline_s": 10.0, "engine": engine},
         "workload": {"algorithm": "none", "payload_bits": 200_000, "downlink_bits": 200_000},
     }
+
+
+REF_REPEAT = 3
+
+
+def reference(clients: int, rounds: int) -> float:
+    """The reference [s]: the fastest of REF_REPEAT runs of :func:`bare_simpy`."""
+    return min(bare_simpy(clients, rounds) for _ in range(REF_REPEAT))
 
 
 def bare_simpy(clients: int, rounds: int, seed: int = 1) -> float:
@@ -112,20 +125,26 @@ def run_time(clients: int, rounds: int, sharing: str) -> float:
         return time.perf_counter() - t
 
 
-def fedwave_run(clients: int, rounds: int) -> tuple[float, float]:
-    """Wall time [s] of the whole ``fedwave run`` in a fresh process (start-up, simulation, records, report),
-    and of ``fedwave report`` on its folder in another."""
+def fedwave_run(clients: int, rounds: int, repeat: int = 1) -> dict[str, float]:
+    """Wall times [s] in fresh processes, the fastest of ``repeat`` each: the whole ``fedwave run`` (start-up,
+    simulation, records, report), ``fedwave run --no-plots`` (the same without plots and HTML), ``fedwave report``
+    on the folder."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "scn.yaml"
         path.write_text(yaml.safe_dump(scenario_dict(clients, rounds, "fdma_static")))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(Path(d) / "run")],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-        t1 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sim", "report", str(Path(d) / "run")],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-        return t1 - t, time.perf_counter() - t1
+        out: dict[str, float] = {}
+        for name, cmd in (("run", ["run", str(path), "--out", str(Path(d) / "run")]),
+                          ("no_plots", ["run", str(path), "--out", str(Path(d) / "bare"), "--no-plots"]),
+                          ("report", ["report", str(Path(d) / "run")])):
+            walls = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "sim", *cmd, *(["--force"] if name != "report" else [])],
+                               check=True, env=env, stdout=subprocess.DEVNULL)
+                walls.append(time.perf_counter() - t)
+            out[name] = min(walls)
+        return out
 
 
 def phases(clients: int, rounds: int) -> dict[str, float]:
@@ -162,37 +181,43 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--scaling-rounds", type=int, default=5)
+    ap.add_argument("--pf-rounds", type=int, default=10, help="rounds of the proportional_fair lines")
     ap.add_argument("--max-clients", type=int, default=100_000)
-    ap.add_argument("--max-events-clients", type=int, default=10_000)
+    ap.add_argument("--max-pf-clients", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each fedwave command line (the fastest counts)")
+    ap.add_argument("--ref-repeat", type=int, default=3, help="runs of the reference per figure (the fastest counts)")
     ap.add_argument("--skip-policies", default="", help="comma-separated policies left out of the 1,000-client table")
     ap.add_argument("--skip-scaling", default="", help="comma-separated policies left out of the scaling table")
     args = ap.parse_args()
+    global REF_REPEAT
+    REF_REPEAT = args.ref_repeat
     rounds = args.rounds
     skip = {p for p in args.skip_policies.split(",") if p}
     skip_scaling = {p for p in args.skip_scaling.split(",") if p}
     sim_time(50, 2, "fdma_static")  # warm imports and caches
-    ref = bare_simpy(1000, rounds)
+    ref = reference(1000, rounds)
     print(f"bare SimPy reference, 1,000 clients x {rounds} rounds: {ref:.3f} s "
           f"({ref / (1000 * rounds) * 1e6:.2f} us per client-round); x SimPy below: against a fresh one\n")
     print(f"{'what':<36} {'clients':>8} {'rounds':>6} {'wall [s]':>9} {'us/c-r':>10} {'x SimPy':>9}")
     for sharing in POLICIES:
         if sharing in skip:
             continue
-        line(f"sim {sharing}", 1000, rounds, sim_time(1000, rounds, sharing), bare_simpy(1000, rounds))
-        line(f"sim {sharing} (round.engine events)", 1000, rounds, sim_time(1000, rounds, sharing, "events"),
-             bare_simpy(1000, rounds))
-        line(f"run_scenario {sharing}", 1000, rounds, run_time(1000, rounds, sharing), bare_simpy(1000, rounds))
-    whole, report = fedwave_run(1000, rounds)
-    ref = bare_simpy(1000, rounds)
-    line("fedwave run fdma_static (process)", 1000, rounds, whole, ref)
-    line("fedwave report on its folder (process)", 1000, rounds, report, ref)
+        r = args.pf_rounds if sharing == "proportional_fair" else rounds
+        line(f"sim {sharing}", 1000, r, sim_time(1000, r, sharing), reference(1000, r))
+        line(f"sim {sharing} (round.engine events)", 1000, r, sim_time(1000, r, sharing, "events"), reference(1000, r))
+        line(f"run_scenario {sharing}", 1000, r, run_time(1000, r, sharing), reference(1000, r))
+    ref = reference(1000, rounds)
+    proc = fedwave_run(1000, rounds, args.repeat)
+    line("fedwave run fdma_static (process)", 1000, rounds, proc["run"], ref)
+    line("fedwave run --no-plots (process)", 1000, rounds, proc["no_plots"], ref)
+    line("  the report's share (difference)", 1000, rounds, proc["run"] - proc["no_plots"], ref)
+    line("fedwave report on its folder (process)", 1000, rounds, proc["report"], ref)
     parts = phases(1000, rounds)
     for name, wall in parts.items():
-        line(f"  of which {name}", 1000, rounds, wall, ref)
-    # The rest of the run: start-up (the process's time less its three parts measured in-process) + sim + records.
-    rest = whole - parts["report"]
-    print(f"  report / rest of fedwave run: {parts['report'] / rest:.2f} "
-          f"(in-process parts: report / (simulation + records) {parts['report'] / (parts['simulation'] + parts['records']):.2f})")
+        line(f"  in one process: {name}", 1000, rounds, wall, ref)
+    print(f"  report / rest of fedwave run: {(proc['run'] - proc['no_plots']) / proc['no_plots']:.2f} "
+          f"(its own cost, drawn in one process: report / (simulation + records) "
+          f"{parts['report'] / (parts['simulation'] + parts['records']):.2f})")
 
     r = args.scaling_rounds
     print(f"\nscaling in clients, {r} rounds: set-up [s], rounds [us per client-round], x SimPy of the rounds")
@@ -200,10 +225,10 @@ def main() -> None:
     for sharing in (p for p in POLICIES if p not in skip_scaling):
         last = None
         for n in (1000, 10_000, 100_000):
-            if n > args.max_clients or (sharing in ("ofdma", "proportional_fair") and n > args.max_events_clients):
+            if n > args.max_clients or (sharing == "proportional_fair" and n > args.max_pf_clients):
                 continue
             setup, run = sim_parts(n, r, sharing)
-            ref_n = bare_simpy(n, r)
+            ref_n = reference(n, r)
             per = run / (n * r)
             growth = "" if last is None else f"x{per / last:.2f}"
             print(f"{sharing:<18} {n:>8} {setup:>11.3f} {per * 1e6:>9.2f} {run / ref_n:>9.3f} {growth:>12}")

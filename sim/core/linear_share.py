@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["LinearShare", "LINEAR_ENTER_FACTOR"]
@@ -47,7 +47,7 @@ class LinearShare:
         self.u = 0.0
         self.n = 0
         # (finish tag F, admission number, key, bits, full-band rate, the caller's extra); the number breaks ties.
-        self._heap: list[tuple[float, int, Hashable, float, float, Any]] = []
+        self._heap: list[tuple[float, int, Any, float, float, Any]] = []
         self._admitted = 0
 
     def advance(self, now_s: float) -> None:
@@ -57,7 +57,7 @@ class LinearShare:
         self.t_s = now_s
 
     def admit(
-        self, keys: Sequence[Hashable], bits: Sequence[float], full_rate_bps: Sequence[float],
+        self, keys: Sequence[Any], bits: Sequence[float], full_rate_bps: Sequence[float],
         extras: Sequence[Any] | None = None,
     ) -> None:
         """Start transfers at the current time (after :meth:`advance`); a zero rate never completes.
@@ -84,9 +84,9 @@ class LinearShare:
         # could otherwise land on the same float time forever).
         return finish - self.u <= max(4.0 * math.ulp(finish), 4.0 * math.ulp(now_s) / self.n)
 
-    def complete(self, now_s: float) -> list[Hashable]:
+    def complete(self, now_s: float) -> list[Any]:
         """Take out the transfers through at ``now_s`` (after :meth:`advance`), in the order they started."""
-        done: list[tuple[int, Hashable]] = []
+        done: list[tuple[int, Any]] = []
         heap = self._heap
         while heap and self._through(heap[0][0], now_s):
             finish, number, key, _, _, _ = heapq.heappop(heap)
@@ -95,13 +95,13 @@ class LinearShare:
         done.sort()
         return [key for _, key in done]
 
-    def cut(self) -> list[tuple[Hashable, float]]:
+    def cut(self) -> list[tuple[Any, float]]:
         """Every active transfer with the bits it has left (>= 0), in the order they started; empties the set."""
         out = sorted((number, key, self._left(finish, b, r)) for finish, number, key, b, r, _ in self._heap)
         self._heap, self.n = [], 0
         return [(key, left) for _, key, left in out]
 
-    def drain(self) -> list[tuple[Hashable, float, Any]]:
+    def drain(self) -> list[tuple[Any, float, Any]]:
         """Every active transfer with the bits it has left and its extra, in the order they started; empties the set.
 
         For a caller that goes on with remaining bits (fewer sharers than the
@@ -112,7 +112,7 @@ class LinearShare:
         self._heap, self.n = [], 0
         return [(key, left, extra) for _, key, left, extra in out]
 
-    def remove(self, key: Hashable) -> float:
+    def remove(self, key: Any) -> float:
         """Cut one active transfer now (after :meth:`advance`); returns the bits it has left (>= 0)."""
         for j, (finish, _, k, b, r, _) in enumerate(self._heap):
             if k == key:

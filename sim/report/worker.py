@@ -52,6 +52,7 @@ def worker_useful() -> bool:
 
 def _serve(conn: Any) -> None:
     """The worker: warm matplotlib up, then draw the one report it is sent and say how it went."""
+    warm_error: str | None = None
     try:
         from sim.report.plots import new_figure, to_png
         from sim.report.run import write_run_report
@@ -63,8 +64,6 @@ def _serve(conn: Any) -> None:
     except Exception:  # a worker that cannot warm up still answers, and the run draws itself
         request = None
         warm_error = traceback.format_exc(limit=3)
-    else:
-        warm_error = None
     try:
         if request is None:
             conn.send(f"report worker failed to start: {warm_error}")
