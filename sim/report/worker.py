@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -52,6 +53,8 @@ def worker_useful() -> bool:
 
 def _serve(conn: Any) -> None:
     """The worker: warm matplotlib up, then draw the one report it is sent and say how it went."""
+    # Ctrl-C is the run's to handle: it ends the worker (close) rather than the worker printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_error: str | None = None
     try:
         from sim.report.plots import new_figure, to_png
@@ -90,6 +93,7 @@ class ReportWorker:
         self._proc.start()
         child.close()
         self._sent = False
+        self._answered = False
         self._sender: threading.Thread
 
     def draw(self, folder: Path, data: Any) -> bool:
@@ -123,6 +127,7 @@ class ReportWorker:
                 if not self._proc.is_alive() and not self._conn.poll(0):
                     return f"report worker exited with code {self._proc.exitcode}"
             answer: str | None = self._conn.recv()
+            self._answered = True
             return answer
         except (EOFError, OSError):
             self._proc.join(timeout=5)  # it closed the pipe: how did it end?
@@ -131,11 +136,13 @@ class ReportWorker:
             self.close()
 
     def close(self) -> None:
-        """End the worker (it exits by itself once its pipe closes)."""
+        """End the worker: it exits by itself once it has answered; otherwise (the run failed) it is stopped."""
         self._conn.close()
+        if not self._answered and self._proc.is_alive():
+            self._proc.terminate()
         self._proc.join(timeout=5)
         if self._proc.is_alive():
-            self._proc.terminate()
+            self._proc.kill()
             self._proc.join()
 
 
