@@ -57,22 +57,32 @@ class ArqTables:
             raise ValueError(f"error_rate must be in [0, 1], got {p[~(p >= 0.0) | (p > 1.0)][0]}")
         m = max_attempts
         self.p, self.max_attempts, self.u = p, m, np.asarray(u, dtype=float)
-        p_fail = p**m
+        # The per-packet constants depend on p alone: computed once per distinct error rate (one, often, when
+        # the rate model is error-free and the loss rate fixed), element by element the same floats.
+        uniq, inverse = np.unique(p, return_inverse=True) if p.size > 64 else (p, None)
+        if inverse is not None and uniq.size * 4 > p.size:
+            uniq, inverse = p, None
+        p_fail = uniq**m
         with np.errstate(divide="ignore", invalid="ignore"):
-            # floor(log(1 - u0) / log(1 - p^M)): good packets before the first that fails (inf: none fails).
             log_keep = np.log1p(-p_fail)
-            good = np.floor(np.log1p(-self.u[:, 0]) / log_keep)
-            self.good = np.where((p_fail > 0.0) & (p < 1.0), good, math.inf)
             j = np.arange(1, m)
-            pj = p[:, None] ** j  # p^j, j = 1 .. M-1
-            pj1 = p[:, None] ** (j - 1)
+            pj = uniq[:, None] ** j  # p^j, j = 1 .. M-1
+            pj1 = uniq[:, None] ** (j - 1)
             # P(at least j retries | at least j-1, the packet got through within M tries)
             q = (pj - p_fail[:, None]) / (pj1 - p_fail[:, None])
-        inner = (p > 0.0) & (p < 1.0)
-        self.q = np.where(inner[:, None], q, 0.0)
+        inner = (uniq > 0.0) & (uniq < 1.0)
+        q = np.where(inner[:, None], q, 0.0)
         with np.errstate(divide="ignore"):
-            self.log_q0 = np.log1p(-self.q)  # log P(0) per packet
-            self.ratio = self.q / (1.0 - self.q)
+            log_q0 = np.log1p(-q)  # log P(0) per packet
+            ratio = q / (1.0 - q)
+        if inverse is not None:
+            inverse = inverse.reshape(-1)
+            p_fail, log_keep, q, log_q0, ratio = p_fail[inverse], log_keep[inverse], q[inverse], log_q0[inverse], ratio[inverse]
+        self.q, self.log_q0, self.ratio = q, log_q0, ratio
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # floor(log(1 - u0) / log(1 - p^M)): good packets before the first that fails (inf: none fails).
+            good = np.floor(np.log1p(-self.u[:, 0]) / log_keep)
+        self.good = np.where((p_fail > 0.0) & (p < 1.0), good, math.inf)
 
 
 def _bdtr(x: int, n: int, q: float) -> float:

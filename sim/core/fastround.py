@@ -338,9 +338,11 @@ class FastRounds:
         # Aggregate in arrival order (ties by client id), as the event path does.
         order = np.lexsort((ids, arrival))
         good = ids[order[(arrived & ok)[order]]].tolist()
-        delivered = {i: payloads[i] for i in good}
+        delivered = dict.fromkeys(good, fixed) if fixed is not None else {i: payloads[i] for i in good}
         names = c.OUTCOMES
-        failures = {i: names[o] for i, o in zip(who_list, outcome[who].tolist()) if o != c.DELIVERED}
+        out_who = outcome[who]
+        dropped = out_who != c.DELIVERED
+        failures = dict(zip(who[dropped].tolist(), [names[o] for o in out_who[dropped].tolist()]))
         if alg.tracks_downloads:
             for i in np.flatnonzero(compute_start <= close_s).tolist():
                 alg.downloaded(i, r)
@@ -360,9 +362,12 @@ class FastRounds:
         dl_airtime[zero_dl] = 0.0
         down_airtime = np.zeros(n)
         down_airtime[who] = dl_airtime
-        on_air = [int(a) if d else float(b) for a, d, b in
-                  zip(dl_air[order_dl].tolist(), (dl_done | zero_dl)[order_dl].tolist(), dl_sent[order_dl].tolist())]
-        down_air_bits = sum(on_air)
+        whole = dl_done | zero_dl
+        if whole.all():  # every download through: a sum of whole numbers, exact either way
+            down_air_bits: float = int(dl_air.sum())
+        else:  # whole transfers and cut ones' bits, summed as the event path sums them
+            down_air_bits = sum([int(a) if d else float(b) for a, d, b in
+                                 zip(dl_air[order_dl].tolist(), whole[order_dl].tolist(), dl_sent[order_dl].tolist())])
         down_air_s = sum(dl_airtime[order_dl].tolist())
         row = e.record_round(
             r, t0, now_s, close_s, ul, members, np.full(n, math.inf), compute_start, compute_s, outcome,
