@@ -60,7 +60,7 @@ from sim.config.scenario import Scenario  # noqa: E402
 POLICIES = ("fdma_static", "tdma", "ofdma", "proportional_fair")
 
 
-def scenario_dict(clients: int, rounds: int, sharing: str, engine: str = "auto") -> dict:
+def scenario_dict(clients: int, rounds: int, sharing: str, engine: str = "auto", bits: int = 200_000) -> dict:
     return {
         "seed": 1,
         "rounds": rounds,
@@ -69,7 +69,7 @@ def scenario_dict(clients: int, rounds: int, sharing: str, engine: str = "auto")
         "channel": {"fading": {"model": "rayleigh"}, "shadowing": True},
         "medium": {"uplink_sharing": sharing, "downlink_sharing": sharing, "packet_error_rate": 0.05},
         "round": {"deadline_s": 10.0, "engine": engine},
-        "workload": {"algorithm": "none", "payload_bits": 200_000, "downlink_bits": 200_000},
+        "workload": {"algorithm": "none", "payload_bits": bits, "downlink_bits": bits},
     }
 
 
@@ -101,16 +101,30 @@ def bare_simpy(clients: int, rounds: int, seed: int = 1) -> float:
     return time.perf_counter() - t
 
 
-def sim_parts(clients: int, rounds: int, sharing: str, engine: str = "auto") -> tuple[float, float]:
+def sim_parts(clients: int, rounds: int, sharing: str, engine: str = "auto", bits: int = 200_000) -> tuple[float, float]:
     """(set-up, rounds) wall time [s] of building an engine and running it."""
     import workloads
 
-    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, engine))
+    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, engine, bits))
     t = time.perf_counter()
     eng = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
     t1 = time.perf_counter()
     eng.run()
     return t1 - t, time.perf_counter() - t1
+
+
+def scaled(clients: int, rounds: int, sharing: str) -> tuple[float, float, float]:
+    """(set-up, rounds [s], delivered share) at 2e8 / clients bits each way per client."""
+    import workloads
+
+    bits = max(1, 200_000_000 // clients)
+    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, "auto", bits))
+    t = time.perf_counter()
+    eng = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
+    t1 = time.perf_counter()
+    result = eng.run()
+    t2 = time.perf_counter()
+    return t1 - t, t2 - t1, float(result.client_column("delivered").mean())
 
 
 def sim_time(clients: int, rounds: int, sharing: str, engine: str = "auto") -> float:
@@ -187,6 +201,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each fedwave command line (the fastest counts)")
     ap.add_argument("--ref-repeat", type=int, default=3, help="runs of the reference per figure (the fastest counts)")
     ap.add_argument("--skip-policies", default="", help="comma-separated policies left out of the 1,000-client table")
+    ap.add_argument("--skip-commands", action="store_true", help="leave out the fedwave run / report lines")
     ap.add_argument("--skip-scaling", default="", help="comma-separated policies left out of the scaling table")
     args = ap.parse_args()
     global REF_REPEAT
@@ -206,8 +221,14 @@ def main() -> None:
         line(f"sim {sharing}", 1000, r, sim_time(1000, r, sharing), reference(1000, r))
         line(f"sim {sharing} (round.engine events)", 1000, r, sim_time(1000, r, sharing, "events"), reference(1000, r))
         line(f"run_scenario {sharing}", 1000, r, run_time(1000, r, sharing), reference(1000, r))
+    if not args.skip_commands:
+        commands(rounds, args.repeat)
+    scaling(args, skip_scaling)
+
+
+def commands(rounds: int, repeat: int) -> None:
     ref = reference(1000, rounds)
-    proc = fedwave_run(1000, rounds, args.repeat)
+    proc = fedwave_run(1000, rounds, repeat)
     line("fedwave run fdma_static (process)", 1000, rounds, proc["run"], ref)
     line("fedwave run --no-plots (process)", 1000, rounds, proc["no_plots"], ref)
     line("  the report's share (difference)", 1000, rounds, proc["run"] - proc["no_plots"], ref)
@@ -219,19 +240,24 @@ def main() -> None:
           f"(its own cost, drawn in one process: report / (simulation + records) "
           f"{parts['report'] / (parts['simulation'] + parts['records']):.2f})")
 
+
+def scaling(args: argparse.Namespace, skip_scaling: set[str]) -> None:
     r = args.scaling_rounds
-    print(f"\nscaling in clients, {r} rounds: set-up [s], rounds [us per client-round], x SimPy of the rounds")
-    print(f"{'policy':<18} {'clients':>8} {'set-up [s]':>11} {'us/c-r':>9} {'x SimPy':>9} {'x10 clients':>12}")
+    # The cell's offered load held: 200 kbit each way per client at 1,000 clients, 2 kbit at 100,000
+    # (with 200 kbit each, 100,000 clients' downloads alone need 40 s of a 100 MHz cell: every one is cut).
+    print(f"\nscaling in clients, {r} rounds, 2e8 / clients bits each way per client: set-up [s], "
+          "rounds [us per client-round], x SimPy of the rounds, delivered share")
+    print(f"{'policy':<18} {'clients':>8} {'set-up [s]':>11} {'us/c-r':>9} {'x SimPy':>9} {'x10 clients':>12} {'delivered':>9}")
     for sharing in (p for p in POLICIES if p not in skip_scaling):
         last = None
         for n in (1000, 10_000, 100_000):
             if n > args.max_clients or (sharing == "proportional_fair" and n > args.max_pf_clients):
                 continue
-            setup, run = sim_parts(n, r, sharing)
+            setup, run, delivered = scaled(n, r, sharing)
             ref_n = reference(n, r)
             per = run / (n * r)
             growth = "" if last is None else f"x{per / last:.2f}"
-            print(f"{sharing:<18} {n:>8} {setup:>11.3f} {per * 1e6:>9.2f} {run / ref_n:>9.3f} {growth:>12}")
+            print(f"{sharing:<18} {n:>8} {setup:>11.3f} {per * 1e6:>9.2f} {run / ref_n:>9.3f} {growth:>12} {delivered:>9.3f}")
             last = per
 
 
