@@ -27,11 +27,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["LinearShare", "LINEAR_ENTER_FACTOR"]
+__all__ = ["LinearShare", "LINEAR_ENTER_MARGIN"]
 
-# A capped uplink's set goes into virtual time at this many times the count from which it is capped
-# (and back below that count): the conversions, O(n) each, are then rare.
-LINEAR_ENTER_FACTOR = 2
+# A capped uplink's set goes into virtual time at this many sharers past the count from which it is
+# capped (and back below that count): a set that hovers there converts, O(n) each way, at most once
+# per this many starts.
+LINEAR_ENTER_MARGIN = 32
 
 
 class LinearShare:

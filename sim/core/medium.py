@@ -51,7 +51,7 @@ import simpy
 from channels.interference import concentrated_share_sinr
 from channels.proportional_fair import pf_shares
 from channels.rate import RateModel, chase_error_rates, combined_bler
-from sim.core.linear_share import LINEAR_ENTER_FACTOR, LinearShare
+from sim.core.linear_share import LINEAR_ENTER_MARGIN, LinearShare
 
 __all__ = [
     "Medium",
@@ -463,14 +463,14 @@ class Ofdma(Medium):
         A power-concentrating transmitter with a one-PRB minimum concentrates
         its power in one PRB once ``n >= B / PRB``: its SINR on the share no
         longer depends on ``n`` and its rate is ``R_i / n``.  The set goes into
-        virtual time at twice that count (a conversion costs O(n)) and back to
-        remaining bits below it.
+        virtual time a margin past that count (a conversion costs O(n)) and
+        back to remaining bits below it.
         """
         if (self.linear or not self.power_concentration or not self.rate_per_transfer or self.blocks is not None
                 or not math.isfinite(self.max_concentration)):
             return None
         capped_from = math.ceil(self.max_concentration)
-        return LINEAR_ENTER_FACTOR * capped_from, capped_from
+        return capped_from + LINEAR_ENTER_MARGIN, capped_from
 
     def full_rates_bps(self, snr_linear: np.ndarray, inr: np.ndarray | None = None) -> np.ndarray:
         """[m] each transfer's ``R_i`` in virtual time [bit/s]: its rate over the whole band at its SINR there.

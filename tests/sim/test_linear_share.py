@@ -8,7 +8,7 @@ import simpy
 
 from channels.rate import ShannonRate
 from sim.core import fluid
-from sim.core.linear_share import LinearShare
+from sim.core.linear_share import LINEAR_ENTER_MARGIN, LinearShare
 from sim.core.medium import make_medium
 
 
@@ -119,7 +119,7 @@ def _capped_uplink(env, n: int, seed: int, inr: bool):
     medium.begin_round(10 ** rng.uniform(-1.0, 3.0, n), n)
     if inr:
         medium.set_interference(10 ** rng.uniform(-2.0, 0.5, n))
-    medium.set_min_allocation(360e3)  # 13.9 PRBs: capped from 14 sharers, virtual time from 28
+    medium.set_min_allocation(360e3)  # 13.9 PRBs: capped from 14 sharers, virtual time from 14 + the margin
     return medium, rng
 
 
@@ -146,17 +146,21 @@ def _on_events(n, seed, inr, start, bits, clients, limit):
 
 @pytest.mark.parametrize("inr", [False, True])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_capped_uplink_walk_is_the_event_path(seed, inr):
+def test_capped_uplink_walk_is_the_event_path(seed, inr, monkeypatch):
     # Prepare: 120 uplink transfers in 5 MHz, many at once (starts rounded to 0.1 s), some cut at 3 s:
-    # the set goes into virtual time past 28 sharers and back below 14, several times.
+    # the set goes into virtual time past 46 sharers and back below 14, several times.
     n = 120
     medium, rng = _capped_uplink(simpy.Environment(), n, seed, inr)
-    assert medium.capped_regime() == (28, 14)
+    assert medium.capped_regime() == (14 + LINEAR_ENTER_MARGIN, 14)
     start = np.sort(np.round(rng.uniform(0.0, 2.0, n), 1))
     bits = rng.uniform(1e5, 2e6, n)
     clients = rng.permutation(n)
+    entered = []
+    to_virtual = fluid._Walk._to_virtual
+    monkeypatch.setattr(fluid._Walk, "_to_virtual", lambda self, now: entered.append(now) or to_virtual(self, now))
     # Execute
     walk = fluid.fluid_transfers(medium, clients, start, bits, 3.0)
+    assert entered, "the walk never went into virtual time"
     end, sent = _on_events(n, seed, inr, start, bits, clients, 3.0)
     # Assert: the same completion times, bit for bit (a completion at the close is not seen by the events).
     seen = np.where(walk.end_s < 3.0, walk.end_s, math.inf)
