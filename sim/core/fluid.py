@@ -5,7 +5,7 @@ client and depend on how many share (power concentration, the MCS
 staircase, the one-PRB cap): each start and each completion re-splits the
 band.  :func:`fluid_transfers` walks those events in time order over arrays
 -- the same float operations, in the same order, as
-:class:`sim.core.medium.Ofdma`'s wake-ups -- given every transfer's start in
+:class:`sim.core.processor_sharing.Ofdma`'s wake-ups -- given every transfer's start in
 advance (the closed-form driver knows them: downloads start at the round
 start, uploads when each client's compute ends).  It asks the medium itself
 for the rates (``_active_rates``), so ``proportional_fair``'s warm-started
@@ -25,7 +25,7 @@ The cost is one O(active) update per start and per completion.  While few
 transfers are active (an uplink whose clients finish computing one by one) a
 numpy call costs more than its arithmetic, so the walk keeps them in Python
 lists and takes each transfer's rate at ``n`` sharers from a column computed
-once per round and ``n`` (:attr:`~sim.core.medium.Ofdma.rate_per_transfer`:
+once per round and ``n`` (:attr:`~sim.core.processor_sharing.Ofdma.rate_per_transfer`:
 ``ofdma``'s rate of a transfer depends on its own SINR and ``n`` alone, so an
 element of a longer array is the same float); past :data:`LIST_MAX` active
 transfers it switches to arrays, and back below half of it.  Both forms make
@@ -34,7 +34,7 @@ are IEEE operations, whatever does them).  ``proportional_fair``'s split
 depends on the whole active set, so it stays on arrays and asks the medium.
 
 Where every rate is a full-band rate over ``n`` (a downlink; a capped uplink
-with more sharers than PRBs: :meth:`sim.core.medium.Ofdma.capped_regime`)
+with more sharers than PRBs: :meth:`sim.core.processor_sharing.Ofdma.capped_regime`)
 the medium keeps the set in virtual time, O(log n) an event
 (:class:`sim.core.linear_share.LinearShare`), and so does the walk: it enters
 and leaves that form at the same events, with the same conversions.
@@ -76,7 +76,7 @@ class FluidOutcome:
 def fluid_transfers(
     medium: Any, clients: np.ndarray, start_s: np.ndarray, bits: np.ndarray, limit_s: float
 ) -> FluidOutcome:
-    """Run ``medium``'s (an :class:`~sim.core.medium.Ofdma`) fluid sharing over one round's transfers.
+    """Run ``medium``'s (an :class:`~sim.core.processor_sharing.Ofdma`) fluid sharing over one round's transfers.
 
     clients, start_s, bits : [m] the transfers in the order they call
         ``transmit`` (``start_s`` non-decreasing); bits are the air bits

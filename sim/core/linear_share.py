@@ -15,7 +15,7 @@ when ``u`` reaches ``F = u_a + b / R_i``; completions come in order of ``F``
 (egalitarian processor sharing: Kleinrock, *Queueing Systems* vol. 2, 4.4).
 
 Both round drivers use this class (the SimPy media of
-:class:`sim.core.medium.Ofdma` in this regime, and :mod:`sim.core.fluid` for
+:class:`sim.core.processor_sharing.Ofdma` in this regime, and :mod:`sim.core.fluid` for
 the closed form), with the same calls at the same times, so both make the
 same float operations and give the same records.
 """
