@@ -69,8 +69,6 @@ def run_scenario(
     report with plots and HTML (``fedwave run``), both part of the commit and
     both by :func:`sim.report.run.write_run_report`; ``False`` none.
     """
-    import workloads  # registers the built-in algorithms
-
     # Forked before the run folder is locked, so that the worker never holds the lock.
     worker = start_report_worker() if report == "full" else None
     try:
@@ -81,7 +79,7 @@ def run_scenario(
 
 
 def _run(scn: Scenario, out: Path, force: bool, quiet: bool, report: bool | str, worker: ReportWorker | None) -> dict[str, Any]:
-    import workloads
+    import workloads  # registers the built-in algorithms
 
     with own_run_dir(out, force) as staging:
         t_wall = time.perf_counter()

@@ -89,6 +89,11 @@ def fluid_transfers(
         return _Walk(medium, clients, start_s, bits).run(limit_s)
 
 
+def _wake_at(now: float, step: float) -> float:
+    """The next wake-up after a split at ``now`` whose next completion is ``step`` away (SimPy adds delays)."""
+    return now + max(step, 0.0) if math.isfinite(step) else math.inf
+
+
 def _min_ratio(rem: list[float], rate: list[float]) -> float:
     """min(rem / rate) as numpy takes it: r / 0 is inf, -inf, or nan for 0 / 0, and a nan is the minimum."""
     steps = [r / q if q else (math.inf if r > 0 else -math.inf if r < 0 else math.nan) for r, q in zip(rem, rate)]
@@ -209,7 +214,6 @@ class _Walk:
     def _walk_arrays(self, limit_s: float) -> bool:
         """Events with the active set as arrays; True at the close, False to go on in another form."""
         state, joining, bounds, group_t = self.state, self.joining, self.bounds, self.group_t
-        active_rates, with_inr = self.medium._active_rates, self.with_inr
         k, t_last, wake, g, groups = self.k, self.t_last, self.wake, self.g, len(group_t)
         back = LIST_MAX // 2 if self.may_list else -1
         enter = self.regime[0] if self.regime is not None else math.inf
@@ -234,7 +238,7 @@ class _Walk:
                         if k < back:
                             self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                             self._to_lists()
-                            self.wake = self._list_wake(now)
+                            self.rate, self.wake = self._list_split(self.rem, self.idx, now)
                             return False
             elif s < limit_s:
                 now = s
@@ -249,19 +253,13 @@ class _Walk:
                 if k >= enter:
                     self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                     self._to_virtual(now)
-                    self.wake = self._virtual_wake(now)
+                    self.wake = _wake_at(now, self.share.step_s())
                     return False
             else:
                 self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                 return True
             # A new split among the active transfers, and the next completion.
-            if not k:
-                wake = math.inf
-                continue
-            rates = active_rates(state[SNR, :k], state[INR, :k] if with_inr else 0.0)
-            state[RATE, :k] = rates
-            step = float((state[REM, :k] / rates).min())
-            wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
+            wake = self._array_split(k, now)
 
     def _walk_lists(self, limit_s: float) -> bool:
         """Events with the active set as lists; True at the close, False to go on in arrays."""
@@ -269,8 +267,8 @@ class _Walk:
         join_rem, join_tol, join_idx = self.join_rem, self.join_tol, self.join_idx
         bounds, group_t, end, seq = self.bounds, self.group_t, self.end, self.seq
         t_last, wake, g, groups, rank = self.t_last, self.wake, self.g, len(group_t), self.rank
-        column_of = self._column
-        ulp, inf, isfinite = math.ulp, math.inf, math.isfinite
+        split = self._list_split
+        ulp, inf = math.ulp, math.inf
         most = min(LIST_MAX, self.regime[0] - 1) if self.regime is not None else LIST_MAX
         while True:
             s = group_t[g] if g < groups else inf
@@ -309,12 +307,7 @@ class _Walk:
                 self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
                 return True
             # A new split among the active transfers, and the next completion.
-            if not rem:
-                wake = inf
-                continue
-            rate = list(map(column_of(len(rem)).__getitem__, idx))
-            step = min(map(truediv, rem, rate)) if min(rate) > 0.0 else _min_ratio(rem, rate)
-            wake = now + max(step, 0.0) if isfinite(step) else inf
+            rate, wake = split(rem, idx, now)
         self.rem, self.rate, self.tol, self.idx = rem, rate, tol, idx
         self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
         self._to_arrays()
@@ -332,7 +325,7 @@ class _Walk:
                 self.g = g
                 if not self._complete_virtual(now):
                     self.t_last = now
-                    self.wake = self._array_wake(now)
+                    self.wake = self._array_split(self.k, now)
                     return False
             elif s < limit_s:
                 now = s
@@ -342,8 +335,7 @@ class _Walk:
             else:
                 self.wake, self.g = wake, g
                 return True
-            step = share.step_s()
-            wake = now + max(step, 0.0) if math.isfinite(step) else math.inf
+            wake = _wake_at(now, share.step_s())
 
     # ------------------------------------------------------------ virtual time
 
@@ -382,20 +374,14 @@ class _Walk:
         self.share.admit(keys, self.state[REM, :k].tolist(), [self.full_rate[i] for i in keys])
         self.k, self.form = 0, VIRTUAL
 
-    def _virtual_wake(self, now: float) -> float:
-        step = self.share.step_s()
-        return now + max(step, 0.0) if math.isfinite(step) else math.inf
-
-    def _array_wake(self, now: float) -> float:
-        """The split and the next completion after the set came back to arrays at ``now``."""
-        k = self.k
+    def _array_split(self, k: int, now: float) -> float:
+        """The rates of the ``k`` transfers in the array form at ``now``, and the next wake-up."""
         if not k:
             return math.inf
         state = self.state
         rates = self.medium._active_rates(state[SNR, :k], state[INR, :k] if self.with_inr else 0.0)
         state[RATE, :k] = rates
-        step = float((state[REM, :k] / rates).min())
-        return now + max(step, 0.0) if math.isfinite(step) else math.inf
+        return _wake_at(now, float((state[REM, :k] / rates).min()))
 
     # ------------------------------------------------------------------ lists
 
@@ -407,13 +393,14 @@ class _Walk:
             self.columns[k] = column
         return column
 
-    def _list_wake(self, now: float) -> float:
-        """The split and the next completion after a completion at ``now`` left the set in lists."""
-        if not self.idx:
-            return math.inf
-        self.rate = list(map(self._column(len(self.idx)).__getitem__, self.idx))
-        step = _min_ratio(self.rem, self.rate)
-        return now + max(step, 0.0) if math.isfinite(step) else math.inf
+    def _list_split(self, rem: list[float], idx: list[int], now: float) -> tuple[list[float], float]:
+        """The rates of the transfers in the list form at ``now`` (from the column for their count), and the
+        next wake-up."""
+        if not idx:
+            return [], math.inf
+        rate = list(map(self._column(len(idx)).__getitem__, idx))
+        step = min(map(truediv, rem, rate)) if min(rate) > 0.0 else _min_ratio(rem, rate)
+        return rate, _wake_at(now, step)
 
     def _to_arrays(self) -> None:
         k = self.k

@@ -44,16 +44,18 @@ class Ofdma(Medium):
     # A transfer's rate is a function of its own SINR and the number of sharers alone (share_rate_bps,
     # element by element), so sim.core.fluid may take it from a longer array of the round's transfers.
     rate_per_transfer = True
+    # The active set as remaining bits, one element per transfer in the order they started (_set_arrays).
+    _tr: np.ndarray
+    _rem: np.ndarray
+    _snr: np.ndarray
+    _inr_active: np.ndarray
+    _clients: np.ndarray
+    _rates: np.ndarray
+    _tol: np.ndarray
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._tr = np.empty(0, dtype=object)
-        self._rem = np.empty(0)
-        self._snr = np.empty(0)
-        self._inr_active = np.empty(0)
-        self._clients = np.empty(0, dtype=np.int64)
-        self._rates = np.empty(0)
-        self._tol = np.empty(0)
+        self._set_arrays([], np.empty(0), np.empty(0), np.empty(0))
         self._pending: list[tuple[Transfer, float]] = []
         self._t_last = 0.0
         self._generation = 0
