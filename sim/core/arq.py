@@ -59,9 +59,14 @@ class ArqTables:
         self.p, self.max_attempts, self.u = p, m, np.asarray(u, dtype=float)
         # The per-packet constants depend on p alone: computed once per distinct error rate (one, often, when
         # the rate model is error-free and the loss rate fixed), element by element the same floats.
-        uniq, inverse = np.unique(p, return_inverse=True) if p.size > 64 else (p, None)
-        if inverse is not None and uniq.size * 4 > p.size:
-            uniq, inverse = p, None
+        n_rows = p.shape[0]
+        one = n_rows > 1 and p.min() == p.max()
+        if one:
+            uniq, inverse = p[:1], None
+        else:
+            uniq, inverse = np.unique(p, return_inverse=True) if n_rows > 64 else (p, None)
+            if inverse is not None and uniq.size * 4 > n_rows:
+                uniq, inverse = p, None
         p_fail = uniq**m
         with np.errstate(divide="ignore", invalid="ignore"):
             log_keep = np.log1p(-p_fail)
@@ -75,7 +80,12 @@ class ArqTables:
         with np.errstate(divide="ignore"):
             log_q0 = np.log1p(-q)  # log P(0) per packet
             ratio = q / (1.0 - q)
-        if inverse is not None:
+        # The one error rate's per-level (q, log P(0), ratio), or None when they differ.
+        self.one = (q[0], log_q0[0], ratio[0]) if one else None
+        if one:  # read-only views of the one row
+            p_fail, log_keep = np.broadcast_to(p_fail, (n_rows,)), np.broadcast_to(log_keep, (n_rows,))
+            q, log_q0, ratio = (np.broadcast_to(a, (n_rows, m - 1)) for a in (q, log_q0, ratio))
+        elif inverse is not None:
             inverse = inverse.reshape(-1)
             p_fail, log_keep, q, log_q0, ratio = p_fail[inverse], log_keep[inverse], q[inverse], log_q0[inverse], ratio[inverse]
         self.q, self.log_q0, self.ratio = q, log_q0, ratio
@@ -101,16 +111,18 @@ def _log_pmf(x: np.ndarray | float, n: np.ndarray | float, q: np.ndarray | float
     )
 
 
-def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray, log_q0: np.ndarray, ratio: np.ndarray) -> np.ndarray:
-    """Bin(n, q) by inversion of ``u`` [m]; n [m] int64."""
+def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray | float, log_q0: np.ndarray | float,
+               ratio: np.ndarray | float) -> np.ndarray:
+    """Bin(n, q) by inversion of ``u`` [m]; n [m] int64; q, log_q0, ratio [m] or one float for all."""
     x = np.zeros(n.shape[0], dtype=np.int64)
+    each = isinstance(ratio, np.ndarray)
     live = (n > 0) & (q > 0.0)
     small = live & (n * q < _SEARCH_FROM_ZERO)
     pmf = np.where(small, np.exp(np.where(small, n * log_q0, 0.0)), 0.0)
     # The search, on the values still searching only (fewer at every step; x < n holds while x = 0).
     at = np.flatnonzero(small & (pmf < u) & (n > 0))
     if at.size:
-        xs, ns, us, rs = np.zeros(at.size, dtype=np.int64), n[at], u[at], ratio[at]
+        xs, ns, us, rs = np.zeros(at.size, dtype=np.int64), n[at], u[at], ratio[at] if each else ratio
         ps = pmf[at]
         cs = ps.copy()
         while at.size:
@@ -120,12 +132,15 @@ def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray, log_q0: np.ndarray, 
             go = (cs < us) & (xs < ns)
             if not go.all():
                 x[at[~go]] = xs[~go]
-                at, xs, ns, us, rs, ps, cs = at[go], xs[go], ns[go], us[go], rs[go], ps[go], cs[go]
+                at, xs, ns, us, ps, cs = at[go], xs[go], ns[go], us[go], ps[go], cs[go]
+                if each:
+                    rs = rs[go]
     large = live & ~small
     if large.any():
         idx = np.flatnonzero(large)
+        qs, lq, rs_all = (np.broadcast_to(a, n.shape) for a in (q, log_q0, ratio))
         for k in idx.tolist():  # rare: thousands of retried packets in one payload
-            x[k] = _binv_one(float(u[k]), int(n[k]), float(q[k]), float(log_q0[k]), float(ratio[k]))
+            x[k] = _binv_one(float(u[k]), int(n[k]), float(qs[k]), float(lq[k]), float(rs_all[k]))
     return x
 
 
@@ -168,7 +183,11 @@ def _extra_many(packets: np.ndarray, t: ArqTables, rows: np.ndarray, first_col: 
             break
         r = rows[at]
         col = first_col + level if isinstance(first_col, int) else first_col[at] + level
-        alive = _binv_many(t.u[r, col], alive, t.q[r, level], t.log_q0[r, level], t.ratio[r, level])
+        if t.one is not None:  # one error rate: its constants as floats, not gathered per row
+            q, log_q0, ratio = (float(a[level]) for a in t.one)
+            alive = _binv_many(t.u[r, col], alive, q, log_q0, ratio)
+        else:
+            alive = _binv_many(t.u[r, col], alive, t.q[r, level], t.log_q0[r, level], t.ratio[r, level])
         extra[at] += alive
         more = alive > 0
         at, alive = at[more], alive[more]
