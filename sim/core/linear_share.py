@@ -67,12 +67,18 @@ class LinearShare:
         """
         if not self.n:
             self.u = 0.0  # an idle band starts its clock again (and keeps it small, where floats are fine)
-        u = self.u
-        for j, (key, b, r) in enumerate(zip(keys, bits, full_rate_bps)):
-            finish = u + b / r if r > 0 else math.inf
-            heapq.heappush(self._heap, (finish, self._admitted, key, b, r, None if extras is None else extras[j]))
-            self._admitted += 1
-        self.n += len(keys)
+        u, first, inf = self.u, self._admitted, math.inf
+        entries = [(u + b / r if r > 0 else inf, first + j, key, b, r, None if extras is None else extras[j])
+                   for j, (key, b, r) in enumerate(zip(keys, bits, full_rate_bps))]
+        # (tag, admission number) orders every entry, so the pops are the same however the heap was built.
+        if len(entries) > len(self._heap):
+            self._heap += entries
+            heapq.heapify(self._heap)
+        else:
+            for entry in entries:
+                heapq.heappush(self._heap, entry)
+        self._admitted += len(entries)
+        self.n += len(entries)
 
     def step_s(self) -> float:
         """Time from now until the next completion [s]; inf when nothing can complete."""
@@ -95,6 +101,37 @@ class LinearShare:
         self.n -= len(done)
         done.sort()
         return [key for _, key in done]
+
+    def complete_all(self, now_s: float, limit_s: float) -> tuple[list[list[Any]], list[float]]:
+        """Every completion up to ``limit_s`` with no start in between: the wake-ups a caller would make
+        from ``now_s`` (each at ``now + step_s()``, then :meth:`advance` and :meth:`complete`), in one loop.
+
+        Returns (keys completed at each wake-up, its time); the clock ends at the last wake-up.
+        """
+        groups: list[list[Any]] = []
+        times: list[float] = []
+        heap, ulp, inf, pop = self._heap, math.ulp, math.inf, heapq.heappop
+        while self.n:
+            finish = heap[0][0]
+            if finish == inf:
+                break
+            step = (finish - self.u) * self.n
+            now = now_s + (step if step > 0.0 else 0.0)
+            if now > limit_s:
+                break
+            if now > self.t_s:
+                self.u += (now - self.t_s) / self.n
+            self.t_s = now_s = now
+            u, slack = self.u, 4.0 * ulp(now) / self.n
+            done: list[tuple[int, Any]] = []
+            while heap and heap[0][0] - u <= max(4.0 * ulp(heap[0][0]), slack):  # _through
+                entry = pop(heap)
+                done.append((entry[1], entry[2]))
+            self.n -= len(done)
+            done.sort()
+            groups.append([key for _, key in done])
+            times.append(now)
+        return groups, times
 
     def cut(self) -> list[tuple[Any, float]]:
         """Every active transfer with the bits it has left (>= 0), in the order they started; empties the set."""

@@ -56,6 +56,43 @@ def test_simultaneous_completions_come_in_start_order():
     assert share.complete(now) == [2, 0, 1]
 
 
+def test_complete_all_makes_the_wake_ups_one_by_one():
+    # Prepare: two identical sets of 300 transfers late in a long run (a clock of 1e4 s, whose rounding the
+    # completion test must absorb), with equal tags, a dead link, and admissions in two groups (the second
+    # large enough to be heapified, the first pushed one by one).
+    rng = np.random.default_rng(3)
+    bits = rng.uniform(1e4, 1e6, 300)
+    bits[:40] = 5e5
+    rates = rng.uniform(1e6, 5e6, 300)
+    rates[:40] = 2e6
+    rates[25:40] *= 1.0 + 4e-16  # tags a rounding below their elders': through at the same wake, popped first
+    rates[7] = 0.0
+    bits, rates = bits.tolist(), rates.tolist()
+    t0 = 1e4
+    sets = [LinearShare(t0), LinearShare(t0)]
+    for share in sets:
+        share.advance(t0)
+        share.admit(list(range(10)), bits[:10], rates[:10])
+        share.advance(t0 + 0.001)
+        share.admit(list(range(10, 300)), bits[10:], rates[10:])
+    limit = t0 + 60.0
+    # Execute: one driver wakes at now + step_s() as the SimPy media do; the other asks for all at once.
+    one_by_one, times = [], []
+    share, now = sets[0], t0 + 0.001
+    while math.isfinite(share.step_s()) and now + max(share.step_s(), 0.0) <= limit:
+        now = now + max(share.step_s(), 0.0)
+        share.advance(now)
+        one_by_one.append(share.complete(now))
+        times.append(now)
+    groups, at = sets[1].complete_all(t0 + 0.001, limit)
+    # Assert: the same completions at the same float times, with the same clock and what is left after; some
+    # wake-ups end several transfers, and some end none (the clock short of the tag by more than the slack).
+    assert groups == one_by_one and at == times
+    assert any(len(g) > 1 for g in groups) and 0 < sets[1].n < 290
+    assert sets[1].u == share.u and sets[1].t_s == share.t_s
+    assert sets[1].cut() == share.cut()
+
+
 def _ofdma(bandwidth_hz: float, concentration: bool, n: int, rng: np.random.Generator, inr: bool = False):
     medium = make_medium(simpy.Environment(), bandwidth_hz, "ofdma", ShannonRate(), concentration)
     snr = 10 ** rng.uniform(-1.0, 3.0, n)
