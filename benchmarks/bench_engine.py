@@ -26,11 +26,13 @@ one seeded stream per client and purpose) and rounds timed apart, to
 ``--max-clients`` (proportional_fair to ``--max-pf-clients``: one convex
 solve per start and completion).
 
-The reference is timed again just before each figure (at the same clients x
-rounds for the scaling), so a load that changes during the run moves both,
-and it is the fastest of ``--ref-repeat`` runs (on a shared machine it moves
-by 2x from one run to the next); the ``fedwave run`` lines are the fastest of
-``--repeat`` runs each.
+The reference is timed again beside each figure (at the same clients x
+rounds for the scaling), so a load that changes during the run moves both.
+On a shared machine either moves by 2x from one run to the next, so the
+``sim`` and ``run`` lines of the closed form are the fastest of ``--repeat``
+runs, each followed by a run of the reference (the fastest of those counts);
+the ``events`` lines run once against the fastest of ``--ref-repeat``
+references; the ``fedwave run`` lines are the fastest of ``--repeat`` runs.
 
     python benchmarks/bench_engine.py [--rounds 100] [--pf-rounds 10] [--max-clients 100000]
         [--max-pf-clients 10000] [--skip-policies ofdma,...] [--skip-scaling proportional_fair,...]
@@ -44,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +189,16 @@ def phases(clients: int, rounds: int) -> dict[str, float]:
     return {"simulation": t1 - t0, "records": t2 - t1, "report": t3 - t2}
 
 
+def paired(timed: Callable[[], float], rounds: int, repeat: int) -> tuple[float, float]:
+    """(fastest of ``repeat`` runs of ``timed``, fastest reference), the two alternating: on a shared machine a
+    slow spell then slows both sides alike."""
+    walls, refs = [], []
+    for _ in range(repeat):
+        walls.append(timed())
+        refs.append(bare_simpy(1000, rounds))
+    return min(walls), min(refs)
+
+
 def line(label: str, clients: int, rounds: int, wall: float, ref: float) -> None:
     us = wall / (clients * rounds) * 1e6
     print(f"{label:<36} {clients:>8} {rounds:>6} {wall:>9.3f} {us:>10.2f} {wall / ref:>9.3f}")
@@ -198,7 +211,8 @@ def main() -> None:
     ap.add_argument("--pf-rounds", type=int, default=10, help="rounds of the proportional_fair lines")
     ap.add_argument("--max-clients", type=int, default=100_000)
     ap.add_argument("--max-pf-clients", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each fedwave command line (the fastest counts)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each fast-path and fedwave command line, alternating with the reference (the fastest counts)")
     ap.add_argument("--ref-repeat", type=int, default=3, help="runs of the reference per figure (the fastest counts)")
     ap.add_argument("--skip-policies", default="", help="comma-separated policies left out of the 1,000-client table")
     ap.add_argument("--skip-commands", action="store_true", help="leave out the fedwave run / report lines")
@@ -218,9 +232,9 @@ def main() -> None:
         if sharing in skip:
             continue
         r = args.pf_rounds if sharing == "proportional_fair" else rounds
-        line(f"sim {sharing}", 1000, r, sim_time(1000, r, sharing), reference(1000, r))
+        line(f"sim {sharing}", 1000, r, *paired(lambda: sim_time(1000, r, sharing), r, args.repeat))
         line(f"sim {sharing} (round.engine events)", 1000, r, sim_time(1000, r, sharing, "events"), reference(1000, r))
-        line(f"run_scenario {sharing}", 1000, r, run_time(1000, r, sharing), reference(1000, r))
+        line(f"run_scenario {sharing}", 1000, r, *paired(lambda: run_time(1000, r, sharing), r, args.repeat))
     if not args.skip_commands:
         commands(rounds, args.repeat)
     scaling(args, skip_scaling)
