@@ -32,7 +32,8 @@ On a shared machine either moves by 2x from one run to the next, so the
 ``sim`` and ``run`` lines of the closed form are the fastest of ``--repeat``
 runs, each followed by a run of the reference (the fastest of those counts);
 the ``events`` lines run once against the fastest of ``--ref-repeat``
-references; the ``fedwave run`` lines are the fastest of ``--repeat`` runs.
+references; the ``fedwave run`` lines take turns with each other and the
+reference, ``--repeat`` times, and the fastest of each counts.
 
     python benchmarks/bench_engine.py [--rounds 100] [--pf-rounds 10] [--max-clients 100000]
         [--max-pf-clients 10000] [--skip-policies ofdma,...] [--skip-scaling proportional_fair,...]
@@ -145,23 +146,22 @@ def run_time(clients: int, rounds: int, sharing: str) -> float:
 def fedwave_run(clients: int, rounds: int, repeat: int = 1) -> dict[str, float]:
     """Wall times [s] in fresh processes, the fastest of ``repeat`` each: the whole ``fedwave run`` (start-up,
     simulation, records, report), ``fedwave run --no-plots`` (the same without plots and HTML), ``fedwave report``
-    on the folder."""
+    on the folder, and the reference; the four in turn, ``repeat`` times, so that a slow spell slows all alike."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "scn.yaml"
         path.write_text(yaml.safe_dump(scenario_dict(clients, rounds, "fdma_static")))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        out: dict[str, float] = {}
-        for name, cmd in (("run", ["run", str(path), "--out", str(Path(d) / "run")]),
-                          ("no_plots", ["run", str(path), "--out", str(Path(d) / "bare"), "--no-plots"]),
-                          ("report", ["report", str(Path(d) / "run")])):
-            walls = []
-            for _ in range(repeat):
+        walls: dict[str, list[float]] = {"run": [], "no_plots": [], "report": [], "reference": []}
+        for _ in range(repeat):
+            for name, cmd in (("run", ["run", str(path), "--out", str(Path(d) / "run")]),
+                              ("no_plots", ["run", str(path), "--out", str(Path(d) / "bare"), "--no-plots"]),
+                              ("report", ["report", str(Path(d) / "run")])):
                 t = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "sim", *cmd, *(["--force"] if name != "report" else [])],
                                check=True, env=env, stdout=subprocess.DEVNULL)
-                walls.append(time.perf_counter() - t)
-            out[name] = min(walls)
-        return out
+                walls[name].append(time.perf_counter() - t)
+            walls["reference"].append(bare_simpy(clients, rounds))
+        return {name: min(w) for name, w in walls.items()}
 
 
 def phases(clients: int, rounds: int) -> dict[str, float]:
@@ -241,8 +241,8 @@ def main() -> None:
 
 
 def commands(rounds: int, repeat: int) -> None:
-    ref = reference(1000, rounds)
     proc = fedwave_run(1000, rounds, repeat)
+    ref = proc["reference"]
     line("fedwave run fdma_static (process)", 1000, rounds, proc["run"], ref)
     line("fedwave run --no-plots (process)", 1000, rounds, proc["no_plots"], ref)
     line("  the report's share (difference)", 1000, rounds, proc["run"] - proc["no_plots"], ref)
