@@ -14,6 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,sionna,ray,learn]'
+# Bytecode for our own modules, as pip writes it for the packages it installs (an editable install does
+# not): where PYTHONDONTWRITEBYTECODE is set, every fedwave process would otherwise compile them (0.2 s).
+	$(PY) -m compileall -q sim channels workloads
 	touch $(STAMP)
 
 install: $(STAMP)
