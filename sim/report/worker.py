@@ -22,6 +22,7 @@ lost, only the time.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import signal
@@ -59,6 +60,7 @@ def _serve(conn: Any) -> None:
     try:
         from sim.report.plots import new_figure, to_png
         from sim.report.run import write_run_report
+        from sim.store.run_records import client_data
 
         to_png(new_figure()[0])  # fonts and the Agg canvas loaded while the run simulates
         request = conn.recv()
@@ -72,6 +74,8 @@ def _serve(conn: Any) -> None:
             conn.send(f"report worker failed to start: {warm_error}")
             return
         folder, data = request
+        if data.run_result is not None and not data.clients:  # sent without the copy it can rebuild
+            data = dataclasses.replace(data, clients=client_data(data.run_result))
         write_run_report(Path(folder), data)
         conn.send(None)
     except (BrokenPipeError, EOFError):
@@ -105,6 +109,10 @@ class ReportWorker:
         """
         if not self._proc.is_alive():
             return False
+        if getattr(data, "run_result", None) is not None:
+            # The client columns twice (as run, and joined over rounds with outcomes as names) were two thirds
+            # of the pipe's bytes: the worker joins them again.
+            data = dataclasses.replace(data, clients={})
         self._sender = threading.Thread(target=self._send, args=((str(folder), data),), daemon=True)
         self._sender.start()
         self._sent = True

@@ -23,7 +23,7 @@ from sim.store.outdir import COMPLETE, DATA_RECORDS
 from sim.store.records import ROUND_COLUMNS, RecordError, json_value, read_record_text
 from sim.config.scenario import Scenario
 
-__all__ = ["RunData", "run_data", "load_run", "is_run_folder"]
+__all__ = ["RunData", "client_data", "run_data", "load_run", "is_run_folder"]
 
 
 @dataclass
@@ -55,9 +55,14 @@ class RunData:
         return out
 
 
+def client_data(result: RunResult) -> dict[str, np.ndarray]:
+    """:attr:`RunData.clients` of a run still in memory."""
+    return {c: result.client_column(c) for c in result.columns}
+
+
 def run_data(scn: Scenario, result: RunResult, summary: dict[str, Any], drop: Any = None) -> RunData:
     """The report's data from a run still in memory; ``drop``: the clients' placement at the start."""
-    clients = {c: result.client_column(c) for c in result.columns}
+    clients = client_data(result)
     xy = None if drop is None else np.asarray(drop.xy_m)
     dist = None if drop is None else np.asarray(drop.distance_2d_m)
     # As the summary reads back from summary.json, so both routes give the same report.
