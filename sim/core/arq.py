@@ -115,14 +115,14 @@ def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray | float, log_q0: np.n
                ratio: np.ndarray | float) -> np.ndarray:
     """Bin(n, q) by inversion of ``u`` [m]; n [m] int64; q, log_q0, ratio [m] or one float for all."""
     x = np.zeros(n.shape[0], dtype=np.int64)
-    each = isinstance(ratio, np.ndarray)
     live = (n > 0) & (q > 0.0)
     small = live & (n * q < _SEARCH_FROM_ZERO)
     pmf = np.where(small, np.exp(np.where(small, n * log_q0, 0.0)), 0.0)
     # The search, on the values still searching only (fewer at every step; x < n holds while x = 0).
     at = np.flatnonzero(small & (pmf < u) & (n > 0))
     if at.size:
-        xs, ns, us, rs = np.zeros(at.size, dtype=np.int64), n[at], u[at], ratio[at] if each else ratio
+        rs = ratio[at] if isinstance(ratio, np.ndarray) else ratio
+        xs, ns, us = np.zeros(at.size, dtype=np.int64), n[at], u[at]
         ps = pmf[at]
         cs = ps.copy()
         while at.size:
@@ -133,7 +133,7 @@ def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray | float, log_q0: np.n
             if not go.all():
                 x[at[~go]] = xs[~go]
                 at, xs, ns, us, ps, cs = at[go], xs[go], ns[go], us[go], ps[go], cs[go]
-                if each:
+                if isinstance(rs, np.ndarray):
                     rs = rs[go]
     large = live & ~small
     if large.any():
