@@ -105,24 +105,12 @@ def bare_simpy(clients: int, rounds: int, seed: int = 1) -> float:
     return time.perf_counter() - t
 
 
-def sim_parts(clients: int, rounds: int, sharing: str, engine: str = "auto", bits: int = 200_000) -> tuple[float, float]:
-    """(set-up, rounds) wall time [s] of building an engine and running it."""
+def sim_parts(clients: int, rounds: int, sharing: str, engine: str = "auto",
+              bits: int = 200_000) -> tuple[float, float, float]:
+    """(set-up, rounds) wall time [s] of building an engine and running it, and the delivered share."""
     import workloads
 
     scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, engine, bits))
-    t = time.perf_counter()
-    eng = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
-    t1 = time.perf_counter()
-    eng.run()
-    return t1 - t, time.perf_counter() - t1
-
-
-def scaled(clients: int, rounds: int, sharing: str) -> tuple[float, float, float]:
-    """(set-up, rounds [s], delivered share) at 2e8 / clients bits each way per client."""
-    import workloads
-
-    bits = max(1, 200_000_000 // clients)
-    scn = Scenario.model_validate(scenario_dict(clients, rounds, sharing, "auto", bits))
     t = time.perf_counter()
     eng = Engine(scn, workloads.create("none", scn.workload, clients, scn.seed))
     t1 = time.perf_counter()
@@ -131,8 +119,14 @@ def scaled(clients: int, rounds: int, sharing: str) -> tuple[float, float, float
     return t1 - t, t2 - t1, float(result.client_column("delivered").mean())
 
 
+def scaled(clients: int, rounds: int, sharing: str) -> tuple[float, float, float]:
+    """:func:`sim_parts` at 2e8 / clients bits each way per client."""
+    return sim_parts(clients, rounds, sharing, "auto", max(1, 200_000_000 // clients))
+
+
 def sim_time(clients: int, rounds: int, sharing: str, engine: str = "auto") -> float:
-    return sum(sim_parts(clients, rounds, sharing, engine))
+    setup, run, _ = sim_parts(clients, rounds, sharing, engine)
+    return setup + run
 
 
 def run_time(clients: int, rounds: int, sharing: str) -> float:

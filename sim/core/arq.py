@@ -119,7 +119,7 @@ def _binv_many(u: np.ndarray, n: np.ndarray, q: np.ndarray | float, log_q0: np.n
     small = live & (n * q < _SEARCH_FROM_ZERO)
     pmf = np.where(small, np.exp(np.where(small, n * log_q0, 0.0)), 0.0)
     # The search, on the values still searching only (fewer at every step; x < n holds while x = 0).
-    at = np.flatnonzero(small & (pmf < u) & (n > 0))
+    at = np.flatnonzero(small & (pmf < u))
     if at.size:
         rs = ratio[at] if isinstance(ratio, np.ndarray) else ratio
         xs, ns, us = np.zeros(at.size, dtype=np.int64), n[at], u[at]

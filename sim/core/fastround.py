@@ -269,7 +269,6 @@ class FastRounds:
             # Synthetic traffic: every client that computes sends the same payload, whatever its budget.
             pos = callers
             ids = who[pos]
-            payloads = dict.fromkeys(ids.tolist(), fixed)
             payload_bits[ids] = fixed.bits
             if fixed.k is not None:
                 k[ids] = fixed.k

@@ -153,6 +153,7 @@ class _Walk:
         self.tol: list[float] = []
         self.idx: list[int] = []
         self.join_tol = self.joining[TOL].tolist()
+        self.tol_top = max(self.join_tol, default=0.0)  # bounds every transfer's completion tolerance
         self.join_rem = self.joining[REM].tolist()
         self.join_idx = go.tolist()
         self.columns: dict[int, tuple[list[float], bool, float]] = {}
@@ -251,7 +252,7 @@ class _Walk:
                         if k < back:
                             self.k, self.t_last, self.wake, self.g = k, t_last, wake, g
                             self._to_lists()
-                            self.rate, self.wake = self._list_split(self.rem, self.idx, now)
+                            self.rate, self.wake, _ = self._list_split(self.rem, self.idx, now)
                             return False
             elif s < limit_s:
                 now = s
@@ -280,9 +281,9 @@ class _Walk:
         join_rem, join_tol, join_idx = self.join_rem, self.join_tol, self.join_idx
         bounds, group_t, end, seq = self.bounds, self.group_t, self.end, self.seq
         t_last, wake, g, groups, rank = self.t_last, self.wake, self.g, len(group_t), self.rank
-        columns = self.columns
+        split = self._list_split
         ulp, inf = math.ulp, math.inf
-        tol_top = max(self.join_tol, default=0.0)
+        tol_top = self.tol_top
         top = self._column(len(rate))[2] if rate else 0.0  # the largest rate of the last split's column
         most = min(LIST_MAX, self.regime[0] - 1) if self.regime is not None else LIST_MAX
         while True:
@@ -324,15 +325,8 @@ class _Walk:
                 self.rem, self.rate, self.tol, self.idx = rem, rate, tol, idx
                 self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
                 return True
-            # A new split among the active transfers (_list_split, inline), and the next completion.
-            if not idx:
-                rate, wake = [], inf
-                continue
-            k = len(idx)
-            column, positive, top = columns[k] if k in columns else self._column(k)
-            rate = list(map(column.__getitem__, idx))
-            step = min(map(truediv, rem, rate)) if positive else _min_ratio(rem, rate)
-            wake = now + (step if step > 0.0 else 0.0) if -inf < step < inf else inf  # _wake_at
+            # A new split among the active transfers, and the next completion.
+            rate, wake, top = split(rem, idx, now)
         self.rem, self.rate, self.tol, self.idx = rem, rate, tol, idx
         self.k, self.t_last, self.wake, self.g, self.rank = len(rem), t_last, wake, g, rank
         self._to_arrays()
@@ -433,15 +427,16 @@ class _Walk:
             self.columns[k] = column
         return column
 
-    def _list_split(self, rem: list[float], idx: list[int], now: float) -> tuple[list[float], float]:
-        """The rates of the transfers in the list form at ``now`` (from the column for their count), and the
-        next wake-up."""
+    def _list_split(self, rem: list[float], idx: list[int], now: float) -> tuple[list[float], float, float]:
+        """The rates of the transfers in the list form at ``now`` (from the column for their count), the next
+        wake-up, and the column's largest rate."""
         if not idx:
-            return [], math.inf
-        column, positive, _ = self._column(len(idx))
+            return [], math.inf, 0.0
+        k = len(idx)
+        column, positive, top = self._column(k)
         rate = list(map(column.__getitem__, idx))
         step = min(map(truediv, rem, rate)) if positive else _min_ratio(rem, rate)
-        return rate, _wake_at(now, step)
+        return rate, _wake_at(now, step), top
 
     def _to_arrays(self) -> None:
         k = self.k

@@ -86,58 +86,44 @@ class LinearShare:
             return math.inf
         return (self._heap[0][0] - self.u) * self.n
 
-    def _through(self, finish: float, now_s: float) -> bool:
-        # Within the rounding of the finish tag, or of the clock at now (a wake-up at now + dt
-        # could otherwise land on the same float time forever).
-        return finish - self.u <= max(4.0 * math.ulp(finish), 4.0 * math.ulp(now_s) / self.n)
-
     def complete(self, now_s: float) -> list[Any]:
         """Take out the transfers through at ``now_s`` (after :meth:`advance`), in the order they started."""
         done: list[tuple[int, Any]] = []
-        heap = self._heap
-        while heap and self._through(heap[0][0], now_s):
-            finish, number, key, _, _, _ = heapq.heappop(heap)
+        heap, u, ulp = self._heap, self.u, math.ulp
+        # Through: within the rounding of the finish tag, or of the clock at now (a wake-up at now + dt could
+        # otherwise land on the same float time forever).
+        slack = 4.0 * ulp(now_s) / self.n if self.n else 0.0
+        while heap and heap[0][0] - u <= max(4.0 * ulp(heap[0][0]), slack):
+            _, number, key, _, _, _ = heapq.heappop(heap)
             done.append((number, key))
         self.n -= len(done)
         done.sort()
         return [key for _, key in done]
 
     def complete_all(self, now_s: float, limit_s: float) -> tuple[list[list[Any]], list[float]]:
-        """Every completion up to ``limit_s`` with no start in between: the wake-ups a caller would make
-        from ``now_s`` (each at ``now + step_s()``, then :meth:`advance` and :meth:`complete`), in one loop.
+        """Every completion up to ``limit_s`` with no start in between: the wake-ups a caller makes from
+        ``now_s`` (each at ``now + step_s()``, then :meth:`advance` and :meth:`complete`), in one call.
 
         Returns (keys completed at each wake-up, its time); the clock ends at the last wake-up.
         """
         groups: list[list[Any]] = []
         times: list[float] = []
-        heap, ulp, inf, pop = self._heap, math.ulp, math.inf, heapq.heappop
-        while self.n:
-            finish = heap[0][0]
-            if finish == inf:
+        while True:
+            step = self.step_s()
+            if not math.isfinite(step):
                 break
-            step = (finish - self.u) * self.n
-            now = now_s + (step if step > 0.0 else 0.0)
+            now = now_s + max(step, 0.0)
             if now > limit_s:
                 break
-            if now > self.t_s:
-                self.u += (now - self.t_s) / self.n
-            self.t_s = now_s = now
-            u, slack = self.u, 4.0 * ulp(now) / self.n
-            done: list[tuple[int, Any]] = []
-            while heap and heap[0][0] - u <= max(4.0 * ulp(heap[0][0]), slack):  # _through
-                entry = pop(heap)
-                done.append((entry[1], entry[2]))
-            self.n -= len(done)
-            done.sort()
-            groups.append([key for _, key in done])
+            self.advance(now)
+            groups.append(self.complete(now))
             times.append(now)
+            now_s = now
         return groups, times
 
     def cut(self) -> list[tuple[Any, float]]:
         """Every active transfer with the bits it has left (>= 0), in the order they started; empties the set."""
-        out = sorted((number, key, self._left(finish, b, r)) for finish, number, key, b, r, _ in self._heap)
-        self._heap, self.n = [], 0
-        return [(key, left) for _, key, left in out]
+        return [(key, max(0.0, left)) for key, left, _ in self.drain()]
 
     def drain(self) -> list[tuple[Any, float, Any]]:
         """Every active transfer with the bits it has left and its extra, in the order they started; empties the set.

@@ -109,10 +109,6 @@ class ReportWorker:
         """
         if not self._proc.is_alive():
             return False
-        if getattr(data, "run_result", None) is not None:
-            # The client columns twice (as run, and joined over rounds with outcomes as names) were two thirds
-            # of the pipe's bytes: the worker joins them again.
-            data = dataclasses.replace(data, clients={})
         self._sender = threading.Thread(target=self._send, args=((str(folder), data),), daemon=True)
         self._sender.start()
         self._sent = True

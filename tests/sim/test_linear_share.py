@@ -86,11 +86,30 @@ def test_complete_all_makes_the_wake_ups_one_by_one():
         times.append(now)
     groups, at = sets[1].complete_all(t0 + 0.001, limit)
     # Assert: the same completions at the same float times, with the same clock and what is left after; some
-    # wake-ups end several transfers, and some end none (the clock short of the tag by more than the slack).
+    # wake-ups end several transfers.
     assert groups == one_by_one and at == times
     assert any(len(g) > 1 for g in groups) and 0 < sets[1].n < 290
     assert sets[1].u == share.u and sets[1].t_s == share.t_s
     assert sets[1].cut() == share.cut()
+
+
+def test_complete_all_against_processor_sharing_in_closed_form():
+    # Prepare: 60 transfers admitted together at 5 s, each with its own bits and full-band rate.
+    rng = np.random.default_rng(11)
+    bits, rates = rng.uniform(1e4, 1e6, 60), rng.uniform(1e6, 5e6, 60)
+    share = LinearShare(5.0)
+    share.advance(5.0)
+    share.admit(list(range(60)), bits.tolist(), rates.tolist())
+    # Execute
+    groups, at = share.complete_all(5.0, math.inf)
+    # Assert: egalitarian sharing from a common start ends them in order of b_i / R_i, the k-th (from 0) after
+    # the (k-1)-th by (F_k - F_(k-1)) (60 - k) seconds (Kleinrock vol. 2, 4.4).
+    tags = bits / rates
+    order = np.argsort(tags)
+    ends = 5.0 + np.cumsum(np.diff(np.concatenate([[0.0], tags[order]])) * (60 - np.arange(60)))
+    assert [g[0] for g in groups] == order.tolist() and all(len(g) == 1 for g in groups)
+    assert at == pytest.approx(ends.tolist(), rel=1e-12)
+    assert share.n == 0
 
 
 def _ofdma(bandwidth_hz: float, concentration: bool, n: int, rng: np.random.Generator, inr: bool = False):
@@ -206,8 +225,11 @@ def test_capped_uplink_walk_is_the_event_path(seed, inr, monkeypatch):
     assert cut.sum() > 5 and walk.sent_bits[cut].tobytes() == sent[cut].tobytes()
 
 
-def test_capped_virtual_time_keeps_the_schedule():
+def test_capped_virtual_time_keeps_the_schedule(monkeypatch):
     # Prepare: the same capped uplink walked with and without the virtual-time form.
+    entered = []
+    to_virtual = fluid._Walk._to_virtual
+    monkeypatch.setattr(fluid._Walk, "_to_virtual", lambda self, now: entered.append(now) or to_virtual(self, now))
     n = 150
     medium, rng = _capped_uplink(simpy.Environment(), n, 9, False)
     start = np.sort(rng.uniform(0.0, 1.0, n))
@@ -215,6 +237,7 @@ def test_capped_virtual_time_keeps_the_schedule():
     clients = np.arange(n)
     # Execute
     virtual = fluid.fluid_transfers(medium, clients, start, bits, 4.0)
+    assert entered, "the walk never went into virtual time"
     medium.capped_regime = lambda: None
     remaining = fluid.fluid_transfers(medium, clients, start, bits, 4.0)
     # Assert: the same schedule to rounding.
