@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.config.scenario import Scenario, ScenarioError, leaf_fields, load_scenario
+from sim.config.errors import ScenarioError
 
 __all__ = ["main"]
 
@@ -67,6 +67,7 @@ def _table(rows: list[tuple[str, Any, str]]) -> list[str]:
 
 def _schema_markdown() -> str:
     """The scenario reference of docs/scenarios.md: every section's keys, then each algorithm's own workload keys."""
+    from sim.config.scenario import leaf_fields
     from sim.config.workload_schema import WorkloadConfig, own_fields, workload_groups
 
     groups = workload_groups()
@@ -94,17 +95,28 @@ def _schema_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sim.report.worker import drop_early_report_worker
+
     try:
         return _main(argv)
     except KeyboardInterrupt:
         # The records of a run are committed whole or not at all; a sweep keeps its finished points.
         print("fedwave: interrupted; nothing unfinished was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        drop_early_report_worker()  # forked for a report that was not drawn (bad input, an error)
 
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run" and not args.no_plots:
+        from sim.report.worker import fork_early_report_worker
+
+        # Before this process imports the simulator: the worker's imports (matplotlib's) then run beside them.
+        fork_early_report_worker()
     if args.command == "schema":
+        from sim.config.scenario import Scenario
+
         print(_schema_markdown() if args.markdown else json.dumps(Scenario.model_json_schema(), indent=2))
         return 0
     if args.command == "cache":
@@ -115,6 +127,8 @@ def _main(argv: list[str] | None) -> int:
         from sim.sweep import cli as sweep_cli
 
         return sweep_cli.main(args)
+    from sim.config.scenario import load_scenario
+
     try:
         scn = load_scenario(args.scenario, args.overrides)
     except ScenarioError as err:

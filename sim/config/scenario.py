@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.config.errors import ScenarioError
 from sim.config.grid import MAX_SWEEP_POINTS, count_points
 from channels.pathloss import PATHLOSS_MODELS
 from channels.shadowing import MAX_CORRELATED_CLIENTS
@@ -41,10 +42,6 @@ __all__ = [
     "MAX_SCENARIO_BYTES",
     "MAX_SWEEP_POINTS",
 ]
-
-
-class ScenarioError(Exception):
-    """A scenario that cannot be run; ``str(err)`` is the one-line message."""
 
 
 def _yaml_error_line(err: yaml.YAMLError) -> int | None:

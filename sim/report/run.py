@@ -44,6 +44,14 @@ MAX_POINTS = 20_000
 MAX_CLIENT_POINTS = 2_000
 
 
+# The figures' shapes (new_figure's arguments), named once so that the report worker can lay them out ahead.
+ONE: dict[str, Any] = {}
+PAIR: dict[str, Any] = {"ncols": 2, "width_in": 4.6}
+MAP: dict[str, Any] = {"width_in": 5.4, "height_in": 4.6}
+# run_figures' shapes in its order (the k figure's ONE is left unused in a run without Top-k).
+FIGURE_SHAPES = (ONE, PAIR, ONE, PAIR, ONE, MAP)
+
+
 def thin(n: int, limit: int) -> np.ndarray:
     """At most ``limit`` evenly spaced indices of ``0 .. n-1``, first and last included."""
     if n <= limit:
@@ -67,7 +75,7 @@ def _uplink_figure(data: RunData) -> Figure:
     style = "o-" if len(r) == len(data.rounds) else "-"
     cum = [row["cum_uplink_bytes"] for row in r]
     alg = data.scn.workload.algorithm
-    fig, ax = new_figure()
+    fig, ax = new_figure(**ONE)
     if r and "eval_accuracy" in r[0]:
         ax.plot(cum, [row["eval_accuracy"] for row in r], style, color=COLORS[0], label=alg)
         ax.set_xlabel("cumulative uplink payload")
@@ -93,7 +101,7 @@ def _uplink_figure(data: RunData) -> Figure:
 def _latency_figure(data: RunData) -> Figure:
     dur = np.array([row["duration_s"] for row in data.rounds], dtype=float)
     rounds = np.array([row["round"] for row in data.rounds], dtype=float)
-    fig, (a, b) = new_figure(2, width_in=4.6)
+    fig, (a, b) = new_figure(**PAIR)
     index, width = _bins(rounds)
     if width == 1 and rounds.size <= FEW_BARS:
         a.bar(rounds, dur, color=COLORS[0])
@@ -125,7 +133,7 @@ def _k_figure(data: RunData) -> Figure | None:
     if not (k >= 0).any():
         return None
     sel = np.flatnonzero(k >= 0)
-    fig, ax = new_figure()
+    fig, ax = new_figure(**ONE)
     clients = data.clients["client"][sel].astype(int)
     snr = data.clients["snr_db"][sel]
     if sel.size > MAX_POINTS:
@@ -153,7 +161,7 @@ def _airtime_energy_figure(data: RunData) -> Figure:
     n = data.scn.clients.count
     ids = np.arange(n)
     airtime, energy = _per_client(data, "airtime_s"), _per_client(data, "energy_j")
-    fig, (a, b) = new_figure(2, width_in=4.6)
+    fig, (a, b) = new_figure(**PAIR)
     for ax, values, label, color in ((a, airtime, "uplink airtime [s]", COLORS[0]), (b, energy, "energy [J]", COLORS[2])):
         if n <= 40:
             ax.bar(ids, values, color=color)
@@ -190,7 +198,7 @@ def _edges(rounds: np.ndarray, width: int) -> np.ndarray:
 
 def _outcome_figure(data: RunData) -> Figure:
     rounds = np.array([row["round"] for row in data.rounds], dtype=int)
-    fig, ax = new_figure()
+    fig, ax = new_figure(**ONE)
     index, width = _bins(rounds)
     n_bins = int(index.max(initial=-1)) + 1
     # Client rows to their round's position: one pass over the rows, not one per round.
@@ -242,7 +250,7 @@ def _map_figure(data: RunData) -> Figure | None:
         return None  # the records come from another version of the geometry; no map rather than a wrong one
     ids = data.clients["client"].astype(int)
     snr = np.bincount(ids, weights=data.clients["snr_db"], minlength=n) / np.maximum(np.bincount(ids, minlength=n), 1)
-    fig, ax = new_figure(width_in=5.4, height_in=4.6)
+    fig, ax = new_figure(**MAP)
     if n > MAX_POINTS:
         # Mean SNR per hexagon: a marker per client would cover the cell many times over.
         sc = ax.hexbin(xy[:, 0], xy[:, 1], C=snr, reduce_C_function=np.mean, gridsize=50, cmap="viridis")

@@ -3,21 +3,25 @@
 The report of ``fedwave run`` (matplotlib's import, the plots drawn and
 encoded, the HTML page) costs about as much as simulating a thousand clients
 for a hundred rounds and writing their records.  On a machine with a second
-core it need not add to the run's time: :func:`start_report_worker` forks a
-worker before the run simulates (it imports matplotlib meanwhile), the run
-hands it what it recorded (:class:`~sim.store.run_records.RunData`) when the
-rounds are done and writes its own records while the worker draws, and the
-run folder is committed once both are through.  The worker writes
+core it need not add to the run's time.  ``fedwave run`` forks a worker
+(:func:`fork_early_report_worker`) as soon as it has parsed its arguments,
+before it imports the simulator; the worker imports matplotlib and lays out
+the figures' axes and ticks meanwhile.  The run takes it
+(:func:`start_report_worker`, which forks one there if none was forked
+early), hands it what it recorded (:class:`~sim.store.run_records.RunData`)
+when the rounds are done and writes its own records while the worker draws,
+and the run folder is committed once both are through.  The worker writes
 ``report.md``, ``plots/`` and ``report.html`` into the run's staging folder
 with :func:`sim.report.run.write_run_report`, the same function and data as
-in the run's own process, so the bytes are the same either way.
+in the run's own process, so the bytes are the same either way.  A command
+that fails before its run (a bad scenario) ends the worker it forked early.
 
-The worker is used only where it is safe and pays: a platform that forks, more
-than one core for this process, matplotlib not loaded yet (a process that
-drew before pays no import again), and no torch loaded (its threads do not
-survive a fork; a learning run's report is small beside its training).  If
-it cannot start, fails or dies, the run draws the report itself: nothing is
-lost, only the time.
+The worker is forked only where it is safe and pays: a platform that forks,
+more than one core for this process, matplotlib not loaded yet (a process
+that drew before pays no import again), and no torch loaded (its threads do
+not survive a fork).  Forked early, before torch, it serves learning runs
+too.  If it cannot start, fails or dies, the run draws the report itself:
+nothing is lost, only the time.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ReportWorker", "start_report_worker", "worker_useful"]
+__all__ = ["ReportWorker", "drop_early_report_worker", "fork_early_report_worker", "start_report_worker", "worker_useful"]
 
 
 def _cores() -> int:
@@ -58,11 +62,12 @@ def _serve(conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_error: str | None = None
     try:
-        from sim.report.plots import new_figure, to_png
-        from sim.report.run import write_run_report
+        from sim.report.plots import new_figure, prepare_figures, to_png
+        from sim.report.run import FIGURE_SHAPES, write_run_report
         from sim.store.run_records import client_data
 
         to_png(new_figure()[0])  # fonts and the Agg canvas loaded while the run simulates
+        prepare_figures(FIGURE_SHAPES, stop=conn.poll)  # and the figures laid out, until the data comes
         request = conn.recv()
     except EOFError:
         return  # the run ended (or died) without a report to draw
@@ -150,11 +155,43 @@ class ReportWorker:
             self._proc.join()
 
 
+# Forked by fork_early_report_worker, for the next start_report_worker.
+_early: ReportWorker | None = None
+
+
 def start_report_worker() -> ReportWorker | None:
-    """A report worker, or None where one would not help or cannot start."""
+    """A report worker (the one forked early, if any), or None where one would not help or cannot start."""
+    global _early
+    if _early is not None:
+        early, _early = _early, None
+        return early
     if not worker_useful():
         return None
     try:
         return ReportWorker()
     except OSError:
         return None
+
+
+def fork_early_report_worker() -> None:
+    """Fork the worker now, for the run to take later (:func:`start_report_worker`).
+
+    ``fedwave run`` calls this before it imports the simulator: the worker's
+    own imports (matplotlib's, half a second) and its figures' layout then run
+    beside the run's imports and rounds instead of after them.  Forked before
+    torch is loaded, it serves a learning run as well.
+    """
+    global _early
+    if _early is None and worker_useful():
+        try:
+            _early = ReportWorker()
+        except OSError:
+            pass
+
+
+def drop_early_report_worker() -> None:
+    """End a worker forked early that no run took (the command failed before it ran)."""
+    global _early
+    if _early is not None:
+        early, _early = _early, None
+        early.close()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.config.scenario import ScenarioError, load_scenario
+from sim.config.errors import ScenarioError
 
 __all__ = ["add_parsers", "main"]
 
@@ -117,6 +117,7 @@ def _report(folder: Path, target: float | None, baseline: str | None) -> Path:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sim.config.scenario import load_scenario
     from sim.sweep.executors import ExecutorError, default_workers
     from sim.sweep.runner import SweepBusyError, SweepMismatchError, run_sweep
 

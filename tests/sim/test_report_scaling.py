@@ -97,3 +97,38 @@ def test_large_runs_are_drawn_as_densities_and_bands(tmp_path, monkeypatch):
     run_report._airtime_energy_figure(data)
     band = drawn["fig"].axes[0]
     assert band.collections and "median" in band.get_legend_handles_labels()[1][1]
+
+
+def test_figures_laid_out_ahead_draw_the_same_bytes(tmp_path, monkeypatch):
+    # Prepare: a run's report drawn on new figures, then the figures the report worker lays out ahead.
+    from sim.report import plots
+
+    run_scenario(Scenario.model_validate(NET), tmp_path / "run", report="full")
+    fresh = folder_bytes(tmp_path / "run")
+    monkeypatch.setattr(plots, "_prepared", {})
+    plots.prepare_figures(run_report.FIGURE_SHAPES)
+    # Execute: the report redrawn on them.
+    write_run_report(tmp_path / "run")
+    # Assert: every prepared figure but the Top-k one (no Top-k here) was used, and the bytes are the same.
+    assert sum(len(v) for v in plots._prepared.values()) == 1
+    assert folder_bytes(tmp_path / "run") == fresh
+
+
+def test_a_prepared_figure_on_a_log_axis_draws_as_a_new_one(monkeypatch):
+    # Prepare: ticks made ahead on a linear axis, then the axis turned logarithmic (the Top-k figure's case).
+    from sim.report import plots
+
+    def draw(fig, ax):
+        ax.plot([1, 2, 3, 4], [3.0, 40.0, 900.0, 2e5], "o-")
+        plots.log_if_wide(ax, [3.0, 2e5])
+        plots.bytes_axis(ax, "x")
+        ax.set_title("t")
+        return plots.to_png(fig)
+
+    monkeypatch.setattr(plots, "_prepared", {})
+    new = draw(*plots.new_figure())
+    plots.prepare_figures([{}])
+    # Execute / Assert: drawn on the prepared figure, the same bytes; the stop callback is honoured.
+    assert draw(*plots.new_figure()) == new
+    plots.prepare_figures([{}, {}], stop=lambda: True)
+    assert not any(plots._prepared.values())

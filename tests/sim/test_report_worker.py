@@ -71,3 +71,57 @@ def test_a_failed_worker_leaves_the_report_to_the_run(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "the report is drawn in the run's own process" in err and len(err.strip().splitlines()) == 1
     assert ("drawing failed" in err) if how == "raises" else ("exited with code 3" in err), err
+
+
+@pytest.fixture
+def forks(monkeypatch):
+    """Workers forked here: worker_useful true wherever the platform forks, each worker kept to inspect."""
+    if "fork" not in worker.mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    made = []
+    real = worker.ReportWorker.__init__
+
+    def kept(self):
+        real(self)
+        made.append(self)
+
+    monkeypatch.setattr(worker, "worker_useful", lambda: True)
+    monkeypatch.setattr(worker.ReportWorker, "__init__", kept)
+    monkeypatch.setattr(worker, "_early", None)
+    return made
+
+
+def test_the_worker_forked_before_the_imports_draws_the_run(tmp_path, write_yaml, forks, capsys, monkeypatch):
+    # Prepare: the run's report drawn in this process, for the bytes.
+    from sim.cli import main
+
+    with monkeypatch.context() as m:
+        m.setattr(worker, "worker_useful", lambda: False)
+        run_scenario(Scenario.model_validate(NET), tmp_path / "here", report="full")
+    import sim.config.scenario as scenario
+
+    real_load, loaded_after = scenario.load_scenario, []
+    monkeypatch.setattr(scenario, "load_scenario", lambda *a: loaded_after.append(len(forks)) or real_load(*a))
+    # Execute: `fedwave run`, which forks its worker before it loads the scenario.
+    assert main(["run", str(write_yaml(NET)), "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    # Assert: one worker, forked before the scenario was loaded and taken by the run, drew the same bytes.
+    assert loaded_after == [1]
+    assert len(forks) == 1 and not forks[0]._proc.is_alive() and forks[0]._answered
+    assert worker._early is None
+    assert report_bytes(tmp_path / "cli") == report_bytes(tmp_path / "here")
+    assert "own process" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--set", "rounds=-3"], ["--no-plots"]])
+def test_a_run_that_does_not_draw_leaves_no_worker(tmp_path, write_yaml, forks, capsys, argv):
+    # Prepare / Execute: a run refused for its scenario (after the early fork), and one without plots.
+    from sim.cli import main
+
+    rc = main(["run", str(write_yaml(NET)), "--out", str(tmp_path / "out"), "--quiet", *argv])
+    # Assert: the refused run forked a worker and ended it; the run without plots forked none.
+    if argv[0] == "--set":
+        assert rc == 2 and len(forks) == 1 and not forks[0]._proc.is_alive()
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    else:
+        assert rc == 0 and forks == []
+    assert worker._early is None
