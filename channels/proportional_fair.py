@@ -46,17 +46,18 @@ def pf_phi(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     small = x < _SERIES_X
     if not small.any():
-        log1p = np.log1p(x)
-        d = (1.0 + x) * log1p
-        return x - x * x / d, 1.0 - x * (2.0 * d - x * (log1p + 1.0)) / (d * d)
-    xs = np.where(small, 1.0, x)  # keep the closed form away from 0/0
-    log1p = np.log1p(xs)
-    d = (1.0 + xs) * log1p
-    phi = xs - xs * xs / d
-    dphi = 1.0 - xs * (2.0 * d - xs * (log1p + 1.0)) / (d * d)
+        return _phi_closed(x)
+    phi, dphi = _phi_closed(np.where(small, 1.0, x))  # keep the closed form away from 0/0
     phi_s = x * x / 2.0 - 5.0 * x**3 / 12.0 + 3.0 * x**4 / 8.0
     dphi_s = x - 5.0 * x * x / 4.0 + 3.0 * x**3 / 2.0
     return np.where(small, phi_s, phi), np.where(small, dphi_s, dphi)
+
+
+def _phi_closed(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(phi, phi') in closed form, for x >= _SERIES_X."""
+    log1p = np.log1p(x)
+    d = (1.0 + x) * log1p
+    return x - x * x / d, 1.0 - x * (2.0 * d - x * (log1p + 1.0)) / (d * d)
 
 
 def pf_marginal_utility(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -100,19 +101,21 @@ def pf_shares(a: np.ndarray, bandwidth_hz: float, log_lambda_hint: float | None 
     # and ln(sum b_i) = ln B in ln lambda; the inner equations are diagonal, so
     # eliminating them leaves one scalar equation for the step in ln lambda.
     last_step = np.inf
+    add = np.add.reduce  # a sum without ndarray.sum's Python wrappers: ~25 users, a few passes per solve
     for _ in range(_MAX_ITER):
         x = np.exp(u)
-        phi, dphi = pf_phi(x)
+        # pf_phi without its checks where no SNR needs the series: the same floats.
+        phi, dphi = pf_phi(x) if x.min() < _SERIES_X else _phi_closed(x)
         elasticity = x * dphi / phi
         resid = np.log(phi) - t - log_a
         share = al / x
-        total = float(share.sum())
+        total = float(add(share))
         f = np.log(total) - log_bw
         w = share / elasticity
-        dt = (total * f + float((w * resid).sum())) / float(w.sum())
+        dt = (total * f + float(add(w * resid))) / float(add(w))
         du = (dt - resid) / elasticity
         # Far from the root a full step can overshoot: at most a factor e per step.
-        step = max(abs(dt), float(np.max(np.abs(du))))
+        step = max(abs(dt), float(np.abs(du).max()))
         scale = 1.0 if step <= _MAX_STEP else _MAX_STEP / step
         u, t = u + scale * du, t + scale * dt
         # Converged, or stopped shrinking at the rounding floor of the sums.
