@@ -5,6 +5,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim.report import run as run_report
 from sim.store import run_records
@@ -52,11 +53,15 @@ def test_column_parser_reads_what_the_row_parser_reads(tmp_path, monkeypatch):
     assert fast["k"].dtype == np.int64 and (fast["k"] == -1).all()
 
 
-def test_clients_csv_is_what_csv_writer_writes(tmp_path):
-    # Prepare: a run with optional columns empty (k, storage) and repeating ones (distance).
+@pytest.mark.parametrize("arrow", [False, True], ids=["python", "pyarrow"])
+def test_clients_csv_is_what_csv_writer_writes(tmp_path, monkeypatch, arrow):
+    # Prepare: a run with optional columns empty (k, storage) and repeating ones (distance); formatted by
+    # Python, or by pyarrow as a large run's is.
     from sim.core.engine import Engine
+    from sim.store import records
     import workloads
 
+    monkeypatch.setattr(records, "ARROW_CELLS", 0 if arrow else 10**12)
     scn = Scenario.model_validate({**NET, "rounds": 5})
     res = Engine(scn, workloads.create("none", scn.workload, scn.clients.count, scn.seed)).run()
     # Execute
@@ -70,6 +75,28 @@ def test_clients_csv_is_what_csv_writer_writes(tmp_path):
             for name, col in zip(res.columns, cols)]
     w.writerows(zip(*cols))
     assert (tmp_path / "c.csv").read_text() == buf.getvalue()
+
+
+def test_pyarrow_formats_every_float_as_repr_does(tmp_path):
+    # Prepare: floats over 600 decades and the edges where repr and pyarrow part ways (whole numbers, the
+    # switch to exponents at 1e-4, 1e10 and 1e16, -0.0, nan, inf, subnormals), ints with negatives.
+    from sim.store.records import _write_columns
+
+    rng = np.random.default_rng(5)
+    edges = [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-4, np.nextafter(1e-4, 0), 1e10, np.nextafter(1e10, 0),
+             1e16, np.nextafter(1e16, 0), 2.0**53, 2.0**53 + 2, -1e15, 1.7976931348623157e308, 23.0, -7.0, 0.1]
+    floats = np.concatenate([10 ** rng.uniform(-300, 300, 4000) * rng.choice([-1, 1], 4000),
+                             rng.lognormal(0, 8, 4000), np.round(rng.normal(0, 1e6, 1000)), edges])
+    ints = rng.integers(-5, 10**15, floats.size)
+    cols = [(floats, False), (ints, True), (ints, False), (np.array(["arq_failure"] * floats.size), False)]
+    # Execute: both writers.
+    _write_columns(tmp_path / "py.csv", list("abcd"), cols, arrow=False)
+    _write_columns(tmp_path / "pa.csv", list("abcd"), cols, arrow=True)
+    # Assert: the same bytes, and the floats are repr's.
+    assert (tmp_path / "pa.csv").read_bytes() == (tmp_path / "py.csv").read_bytes()
+    rows = (tmp_path / "pa.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == [repr(x) for x in floats.tolist()]
+    assert [r.split(",")[1] for r in rows] == ["" if i < 0 else str(i) for i in ints.tolist()]
 
 
 def test_large_runs_are_drawn_as_densities_and_bands(tmp_path, monkeypatch):
