@@ -6,8 +6,12 @@ Exit codes: 0 success, 2 bad input (scenario, options, output folder), 130 inter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +101,43 @@ def _schema_markdown() -> str:
 def main(argv: list[str] | None = None) -> int:
     from sim.report.worker import drop_early_report_worker
 
+    with _noting_interrupts() as interrupted:
+        try:
+            return _main(argv)
+        except BaseException as err:
+            # A Ctrl-C can surface as another exception: pydantic turns one that lands while it builds a
+            # validator (the simulator's imports) into a SchemaError.
+            if not (isinstance(err, KeyboardInterrupt) or (interrupted and isinstance(err, Exception))):
+                raise
+            # The records of a run are committed whole or not at all; a sweep keeps its finished points.
+            print("fedwave: interrupted; nothing unfinished was kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            drop_early_report_worker()  # forked for a report that was not drawn (bad input, an error)
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[list[int]]:
+    """A list that gets an entry at each Ctrl-C meanwhile; Ctrl-C still raises KeyboardInterrupt.
+
+    Only where Python's own handler is in place, in the main thread: a caller that handles (or
+    ignores) Ctrl-C keeps its way.
+    """
+    seen: list[int] = []
+    ours = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if not ours or threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
     try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        # The records of a run are committed whole or not at all; a sweep keeps its finished points.
-        print("fedwave: interrupted; nothing unfinished was kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        yield seen
     finally:
-        drop_early_report_worker()  # forked for a report that was not drawn (bad input, an error)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _main(argv: list[str] | None) -> int:

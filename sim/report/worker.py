@@ -146,13 +146,17 @@ class ReportWorker:
 
     def close(self) -> None:
         """End the worker: it exits by itself once it has answered; otherwise (the run failed) it is stopped."""
-        self._conn.close()
         if not self._answered and self._proc.is_alive():
             self._proc.terminate()
         self._proc.join(timeout=5)
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join()
+        # A send still in flight (a run interrupted while its data was handed over) ends on the broken pipe,
+        # which _send expects; closing the pipe under it would make it fail with a traceback instead.
+        if self._sent:
+            self._sender.join()
+        self._conn.close()
 
 
 # Forked by fork_early_report_worker, for the next start_report_worker.

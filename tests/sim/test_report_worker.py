@@ -125,3 +125,33 @@ def test_a_run_that_does_not_draw_leaves_no_worker(tmp_path, write_yaml, forks, 
     else:
         assert rc == 0 and forks == []
     assert worker._early is None
+
+
+class SlowToPickle:
+    """Data whose pickling takes a while: the run is interrupted while the sender thread is at it."""
+
+    def __reduce__(self):
+        import time
+
+        time.sleep(0.5)
+        return (SlowToPickle, ())
+
+
+def test_a_run_interrupted_while_handing_over_its_data_prints_nothing_more(monkeypatch, tmp_path):
+    # Prepare: a worker that never reads, and the hook that prints a thread's uncaught exception.
+    import threading
+    import time
+
+    if "fork" not in worker.mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(worker, "_serve", lambda conn: time.sleep(30))
+    uncaught = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    w = worker.ReportWorker()
+    # Execute: the data handed over, then the run ends (Ctrl-C) before the sender is through.
+    assert w.draw(tmp_path, SlowToPickle())
+    w.close()
+    # Assert: the worker is gone, the sender ended quietly, the pipe is closed.
+    assert not w._proc.is_alive() and not w._sender.is_alive()
+    assert uncaught == []
+    assert w._conn.closed
