@@ -56,10 +56,13 @@ def worker_useful() -> bool:
     )
 
 
-def _serve(conn: Any) -> None:
+def _serve(conn: Any, runs_end: Any) -> None:
     """The worker: warm matplotlib up, then draw the one report it is sent and say how it went."""
     # Ctrl-C is the run's to handle: it ends the worker (close) rather than the worker printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The fork copied the run's end of the pipe too; while this process held it, a run killed before it
+    # sent its data left the worker waiting for ever.  Closed, the run's death reads as EOF here.
+    runs_end.close()
     warm_error: str | None = None
     try:
         from sim.report.plots import new_figure, prepare_figures, to_png
@@ -98,7 +101,7 @@ class ReportWorker:
     def __init__(self) -> None:
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), name="fedwave-report", daemon=True)
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn), name="fedwave-report", daemon=True)
         self._proc.start()
         child.close()
         self._sent = False

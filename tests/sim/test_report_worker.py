@@ -144,7 +144,7 @@ def test_a_run_interrupted_while_handing_over_its_data_prints_nothing_more(monke
 
     if "fork" not in worker.mp.get_all_start_methods():
         pytest.skip("no fork on this platform")
-    monkeypatch.setattr(worker, "_serve", lambda conn: time.sleep(30))
+    monkeypatch.setattr(worker, "_serve", lambda conn, runs_end: time.sleep(30))
     uncaught = []
     monkeypatch.setattr(threading, "excepthook", uncaught.append)
     w = worker.ReportWorker()
@@ -155,3 +155,40 @@ def test_a_run_interrupted_while_handing_over_its_data_prints_nothing_more(monke
     assert not w._proc.is_alive() and not w._sender.is_alive()
     assert uncaught == []
     assert w._conn.closed
+
+
+def test_a_worker_whose_run_is_killed_before_it_sends_its_data_ends(tmp_path):
+    # Prepare: a run (a forked process) that forks its worker and dies at once, as under kill -9.
+    import time
+
+    if "fork" not in worker.mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    pid_file = tmp_path / "worker.pid"
+
+    def run_killed_early():
+        w = worker.ReportWorker()
+        pid_file.write_text(str(w._proc.pid))
+        os._exit(9)  # no cleanup, no atexit: the worker is never closed
+
+    run = worker.mp.get_context("fork").Process(target=run_killed_early)
+    # Execute
+    run.start()
+    run.join()
+    pid = int(pid_file.read_text())
+
+    def running() -> bool:
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("no /proc here")
+    deadline = time.monotonic() + 60
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = running()
+    if left:  # not left behind holding this session's output
+        os.kill(pid, 9)
+    # Assert: the worker saw its run's end of the pipe close, and ended.
+    assert not left
