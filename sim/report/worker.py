@@ -60,6 +60,8 @@ def _serve(conn: Any, runs_end: Any) -> None:
     """The worker: warm matplotlib up, then draw the one report it is sent and say how it went."""
     # Ctrl-C is the run's to handle: it ends the worker (close) rather than the worker printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held back over the fork (ReportWorker): now ignored
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # The fork copied the run's end of the pipe too; while this process held it, a run killed before it
     # sent its data left the worker waiting for ever.  Closed, the run's death reads as EOF here.
     runs_end.close()
@@ -102,7 +104,15 @@ class ReportWorker:
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, self._conn), name="fedwave-report", daemon=True)
-        self._proc.start()
+        # Ctrl-C held back over the fork: the worker ignores it once _serve has started (a Ctrl-C before
+        # that printed a traceback from the worker); this process gets it right after.
+        held = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if held else None
+        try:
+            self._proc.start()
+        finally:
+            if before is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, before)
         child.close()
         self._sent = False
         self._answered = False
@@ -118,8 +128,8 @@ class ReportWorker:
         if not self._proc.is_alive():
             return False
         self._sender = threading.Thread(target=self._send, args=((str(folder), data),), daemon=True)
+        self._sent = True  # before the start: close() must know of a sender however soon a Ctrl-C comes
         self._sender.start()
-        self._sent = True
         return True
 
     def _send(self, request: tuple[str, Any]) -> None:
@@ -157,7 +167,7 @@ class ReportWorker:
             self._proc.join()
         # A send still in flight (a run interrupted while its data was handed over) ends on the broken pipe,
         # which _send expects; closing the pipe under it would make it fail with a traceback instead.
-        if self._sent:
+        if self._sent and self._sender.is_alive():
             self._sender.join()
         self._conn.close()
 
@@ -172,6 +182,10 @@ def start_report_worker() -> ReportWorker | None:
     if _early is not None:
         early, _early = _early, None
         return early
+    return _fork()
+
+
+def _fork() -> ReportWorker | None:
     if not worker_useful():
         return None
     try:
@@ -189,11 +203,8 @@ def fork_early_report_worker() -> None:
     torch is loaded, it serves a learning run as well.
     """
     global _early
-    if _early is None and worker_useful():
-        try:
-            _early = ReportWorker()
-        except OSError:
-            pass
+    if _early is None:
+        _early = _fork()
 
 
 def drop_early_report_worker() -> None:

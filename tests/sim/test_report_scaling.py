@@ -159,3 +159,22 @@ def test_a_prepared_figure_on_a_log_axis_draws_as_a_new_one(monkeypatch):
     assert draw(*plots.new_figure()) == new
     plots.prepare_figures([{}, {}], stop=lambda: True)
     assert not any(plots._prepared.values())
+
+
+def test_a_pyarrow_that_formats_otherwise_leaves_the_records_to_python(tmp_path, monkeypatch):
+    # Prepare: a pyarrow found to print the probe differently (as another version might), and a large file.
+    from sim.store import records
+
+    assert records._arrow_writes_repr()  # this pyarrow: the probe is printed as Python prints it
+    monkeypatch.setattr(records, "_arrow_writes_repr", lambda: False)
+    monkeypatch.setattr(records, "ARROW_CELLS", 0)
+
+    def not_here(columns):
+        raise AssertionError("pyarrow formatted the file")
+
+    monkeypatch.setattr(records, "_arrow_rows", not_here)
+    cols = [(np.array([0.5, 23.0, np.nan]), False), (np.array([3, -1, 7]), True)]
+    # Execute
+    records._write_columns(tmp_path / "c.csv", ["a", "k"], cols)
+    # Assert: Python wrote it.
+    assert (tmp_path / "c.csv").read_text() == "a,k\n0.5,3\n23.0,\nnan,7\n"

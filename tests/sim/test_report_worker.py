@@ -192,3 +192,4 @@ def test_a_worker_whose_run_is_killed_before_it_sends_its_data_ends(tmp_path):
         os.kill(pid, 9)
     # Assert: the worker saw its run's end of the pipe close, and ended.
     assert not left
+
