@@ -99,8 +99,6 @@ def _schema_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.report.worker import drop_early_report_worker
-
     with _noting_interrupts() as interrupted:
         try:
             return _main(argv)
@@ -113,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             print("fedwave: interrupted; nothing unfinished was kept", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
-            drop_early_report_worker()  # forked for a report that was not drawn (bad input, an error)
+            # A worker forked for a report that was not drawn (bad input, an error); none if never imported.
+            forked = sys.modules.get("sim.report.worker")
+            if forked is not None:
+                forked.drop_early_report_worker()
 
 
 @contextlib.contextmanager
