@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ from sim.store.records import atomic_write, write_clients_csv, write_json, write
 from sim.report.summary import cell_count
 from sim.core.rng import branch
 from sim.report.worker import ReportWorker, start_report_worker
-from sim.store.run_records import client_data, run_data
+from sim.store.run_records import run_data
 from sim.config.scenario import Scenario, scenario_to_yaml
 
 __all__ = ["OutputDirError", "run_scenario", "summarize"]
@@ -98,7 +97,7 @@ def _run(scn: Scenario, out: Path, force: bool, quiet: bool, report: bool | str,
                 result = engine.run(on_round=lambda _row: bar.advance(task))
         wall = time.perf_counter() - t_wall
         summary = summarize(scn, result, wall)
-        data = run_data(scn, result, summary, drop, joined=worker is None) if report else None
+        data = run_data(scn, result, summary, drop) if report else None
         # The worker draws the report while this process writes the records.
         drawing = worker is not None and worker.draw(staging, data)
         atomic_write(staging / "scenario.resolved.yaml", scenario_to_yaml(scn))
@@ -115,7 +114,5 @@ def _run(scn: Scenario, out: Path, force: bool, quiet: bool, report: bool | str,
         if report and (not drawing or why is not None):
             from sim.report.run import write_run_report
 
-            if data is not None and not data.clients:  # left for the worker, which did not draw
-                data = dataclasses.replace(data, clients=client_data(result))
             write_run_report(staging, data, plots=report == "full")
     return summary

@@ -18,6 +18,7 @@ per hexagon) and per-client profiles quantile bands over bins of clients.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from sim.core.outcome import OUTCOMES
 from sim.report.plots import COLORS, bytes_axis, integer_axis, log_if_wide, new_figure, to_png
 from sim.store.records import atomic_write
 from sim.report.summary import render_report
-from sim.store.run_records import RunData, is_run_folder, load_run, run_data
+from sim.store.run_records import RunData, client_data, is_run_folder, load_run, run_data
 
 __all__ = ["RunData", "run_data", "load_run", "run_figures", "write_run_report", "is_run_folder"]
 
@@ -296,6 +297,8 @@ def write_run_report(folder: Path, data: RunData | None = None, *, plots: bool =
     if not plots:
         atomic_write(folder / "report.md", "\n".join(md) + "\n")
         return folder / "report.md"
+    if not data.clients and data.run_result is not None:  # a run in memory: its columns joined to be drawn
+        data = dataclasses.replace(data, clients=client_data(data.run_result))
     figs = run_figures(data)
     md += ["", "## Plots", ""]
     images = {}

@@ -26,7 +26,6 @@ nothing is lost, only the time.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing as mp
 import os
 import signal
@@ -69,7 +68,6 @@ def _serve(conn: Any, runs_end: Any) -> None:
     try:
         from sim.report.plots import new_figure, prepare_figures, to_png
         from sim.report.run import FIGURE_SHAPES, write_run_report
-        from sim.store.run_records import client_data
 
         to_png(new_figure()[0])  # fonts and the Agg canvas loaded while the run simulates
         prepare_figures(FIGURE_SHAPES, stop=conn.poll)  # and the figures laid out, until the data comes
@@ -84,8 +82,6 @@ def _serve(conn: Any, runs_end: Any) -> None:
             conn.send(f"report worker failed to start: {warm_error}")
             return
         folder, data = request
-        if data.run_result is not None and not data.clients:  # sent without the copy it can rebuild
-            data = dataclasses.replace(data, clients=client_data(data.run_result))
         write_run_report(Path(folder), data)
         conn.send(None)
     except (BrokenPipeError, EOFError):

@@ -60,14 +60,14 @@ def client_data(result: RunResult) -> dict[str, np.ndarray]:
     return {c: result.client_column(c) for c in result.columns}
 
 
-def run_data(scn: Scenario, result: RunResult, summary: dict[str, Any], drop: Any = None,
-             joined: bool = True) -> RunData:
+def run_data(scn: Scenario, result: RunResult, summary: dict[str, Any], drop: Any = None) -> RunData:
     """The report's data from a run still in memory; ``drop``: the clients' placement at the start.
 
-    joined : False leaves :attr:`RunData.clients` empty, for whoever draws to join (:func:`client_data`): the
-        report worker, to which they would be two thirds of the bytes sent
+    :attr:`RunData.clients` is left empty: the plots join the columns over rounds where they are drawn
+    (:func:`client_data`, in :func:`sim.report.run.write_run_report`); sent to the report worker, they would
+    be two thirds of the bytes, and report.md alone does not need them.
     """
-    clients = client_data(result) if joined else {}
+    clients: dict[str, np.ndarray] = {}
     xy = None if drop is None else np.asarray(drop.xy_m)
     dist = None if drop is None else np.asarray(drop.distance_2d_m)
     # As the summary reads back from summary.json, so both routes give the same report.
